@@ -1,0 +1,118 @@
+// Package store defines the storage contract that every cachestack backend
+// implements, its sentinel errors, and the optional capabilities (listing,
+// clearing) that the cache uses when a backend offers them.
+//
+// A Store is deliberately small: adapters (memstore, ristrettostore,
+// diskstore, redisstore, ...) only translate these calls to their backend.
+// Logic that every backend would otherwise repeat — checking a cached
+// response's own expiry on read, logging and counting failures, stepping
+// aside when the store is down — lives once, in the middleware above it.
+//
+// # Ownership
+//
+// Values passed to Set belong to the store afterwards: the caller must not
+// modify them. Values returned by Get belong to the caller, but a typed
+// in-memory store returns the value it holds, not a copy, so callers treat
+// them as read-only. Byte stores return a slice the caller may keep and
+// modify: it is never shared with the store's own buffers.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+)
+
+// Sentinel errors, matched with errors.Is.
+var (
+	// ErrNotFound is returned by Get when the key has no live entry. It is
+	// returned unwrapped on the hot path, so a miss never allocates.
+	ErrNotFound = errors.New("store: not found")
+	// ErrClosed is returned by every call made after Close.
+	ErrClosed = errors.New("store: closed")
+)
+
+// Store is a key-value store with per-entry time to live.
+//
+// Every method takes a context and honours its cancellation where the
+// backend can. Implementations are safe for concurrent use.
+type Store[K comparable, V any] interface {
+	// Get returns the value stored under key, or an error matching
+	// ErrNotFound when there is none or it has expired.
+	Get(ctx context.Context, key K) (V, error)
+	// Set stores value under key, replacing any previous value. A ttl
+	// greater than zero lets the store drop the entry once ttl has passed;
+	// zero keeps it until it is deleted or evicted. A negative ttl is an
+	// error. Use TTL to turn an absolute expiry into a ttl.
+	Set(ctx context.Context, key K, value V, ttl time.Duration) error
+	// Delete removes key. Deleting a key that is not there succeeds.
+	Delete(ctx context.Context, key K) error
+	// Close releases the store's resources. Calls after Close return
+	// ErrClosed; a second Close returns nil.
+	Close() error
+}
+
+// Lister is implemented by stores that can enumerate their keys.
+//
+// Keys yields every key that was live when iteration reached it, in no
+// particular order, without loading the whole key set in memory where the
+// backend allows. An error is yielded once, with the zero key, and ends the
+// sequence. Breaking out of the loop early releases what the iteration held.
+// The store may be used, and changed, from inside the loop (the cache
+// deletes expired entries while listing): keys set or deleted during
+// iteration may or may not be yielded.
+type Lister[K comparable] interface {
+	Keys(ctx context.Context) iter.Seq2[K, error]
+}
+
+// Clearer is implemented by stores that can drop every entry at once.
+type Clearer interface {
+	Clear(ctx context.Context) error
+}
+
+// TTL converts an absolute expiry into the ttl that Set takes. A zero expires
+// means no expiry and returns 0; an expiry at or before now returns a
+// negative duration, which callers treat as "do not store".
+func TTL(now, expires time.Time) time.Duration {
+	if expires.IsZero() {
+		return 0
+	}
+	d := expires.Sub(now)
+	if d <= 0 {
+		return -1
+	}
+	return d
+}
+
+// Error reports a failed store operation: the adapter, the operation, and the
+// key it was about. It unwraps to the cause, so errors.Is(err, ErrClosed)
+// and errors.Is(err, context.Canceled) work through it.
+type Error struct {
+	Store string // adapter name, e.g. "redisstore"
+	Op    string // "get", "set", "delete", "keys", "clear", "close"
+	Key   string // the key, formatted; empty for operations without one
+	Err   error
+}
+
+func (e *Error) Error() string {
+	if e.Key == "" {
+		return e.Store + " " + e.Op + ": " + e.Err.Error()
+	}
+	return fmt.Sprintf("%s %s %q: %v", e.Store, e.Op, e.Key, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Wrap wraps err in an *Error, unless err is nil or is ErrNotFound itself
+// (a miss stays a bare sentinel so that it does not allocate).
+func Wrap[K comparable](storeName, op string, key K, err error) error {
+	if err == nil || err == ErrNotFound {
+		return err
+	}
+	return &Error{Store: storeName, Op: op, Key: fmt.Sprint(key), Err: err}
+}
+
+// ErrNegativeTTL is returned by Set when ttl is negative.
+var ErrNegativeTTL = errors.New("store: negative ttl")

@@ -1,0 +1,429 @@
+package memstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"hash/maphash"
+	"iter"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachestack/cachestack/store"
+)
+
+// DefaultMaxBytes is the byte budget of a store whose Options set neither
+// MaxBytes nor MaxEntries.
+const DefaultMaxBytes = 64 << 20
+
+// Sharding: a store has up to maxShards shards, and fewer when that would
+// leave a shard with less than minShardBytes or minShardEntries of budget.
+const (
+	maxShards       = 16
+	minShardBytes   = 4 << 20
+	minShardEntries = 256
+)
+
+const name = "memstore"
+
+// Options configure a Store. The zero value, like a nil *Options, means a
+// 64 MiB byte budget, no entry budget, the default Size and time.Now.
+type Options[V any] struct {
+	// MaxBytes is the byte budget, counted with Size; 0 means none,
+	// unless MaxEntries is 0 too, when it means DefaultMaxBytes. Keys and
+	// the store's own bookkeeping (about 100 bytes an entry) are not
+	// counted.
+	MaxBytes int64
+	// MaxEntries is the entry budget; 0 means none.
+	MaxEntries int
+	// Size returns the cost of a value. Nil means V's Size() int64 method
+	// if it has one (a nil pointer costs 1), len for []byte and string,
+	// and 1 for anything else. A negative size counts as 0.
+	Size func(V) int64
+	// Clock tells the time for ttls. Nil means time.Now.
+	Clock func() time.Time
+}
+
+// Store is a bounded in-memory store. Its zero value is not usable; call
+// New. It implements store.Store[K, V], store.Lister[K] and store.Clearer.
+type Store[K comparable, V any] struct {
+	shards  []shard[K, V]
+	mask    uint64 // len(shards)-1; 0 with one shard, which skips hashing
+	seed    maphash.Seed
+	size    func(V) int64
+	now     func() time.Time
+	isBytes bool // V is []byte: copy on Set and Get
+	closed  atomic.Bool
+}
+
+var (
+	_ store.Store[string, []byte] = (*Store[string, []byte])(nil)
+	_ store.Lister[string]        = (*Store[string, []byte])(nil)
+	_ store.Clearer               = (*Store[string, []byte])(nil)
+)
+
+// New returns an empty store. It fails when a budget in opts is negative.
+func New[K comparable, V any](opts *Options[V]) (*Store[K, V], error) {
+	var o Options[V]
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxBytes < 0 {
+		return nil, fmt.Errorf("memstore: Options.MaxBytes is %d, want >= 0", o.MaxBytes)
+	}
+	if o.MaxEntries < 0 {
+		return nil, fmt.Errorf("memstore: Options.MaxEntries is %d, want >= 0", o.MaxEntries)
+	}
+	if o.MaxBytes == 0 && o.MaxEntries == 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.Size == nil {
+		o.Size = defaultSize[V]()
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	n := shardCount(o.MaxBytes, o.MaxEntries)
+	s := &Store[K, V]{
+		shards:  make([]shard[K, V], n),
+		mask:    uint64(n - 1),
+		seed:    maphash.MakeSeed(),
+		size:    o.Size,
+		now:     o.Clock,
+		isBytes: reflect.TypeFor[V]() == reflect.TypeFor[[]byte](),
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.maxBytes = share(o.MaxBytes, n, i)
+		sh.maxEntries = int(share(int64(o.MaxEntries), n, i))
+		sh.reset(make(map[K]*entry[K, V]))
+	}
+	return s, nil
+}
+
+// Get returns the value stored under key. For []byte values it returns a
+// copy the caller owns; other values are returned as stored, shared with
+// every other caller, and must be treated as read-only. Get ignores ctx: it
+// never waits. A miss, including an expired entry, returns store.ErrNotFound
+// itself and does not allocate.
+func (s *Store[K, V]) Get(_ context.Context, key K) (V, error) {
+	var zero V
+	if s.closed.Load() {
+		return zero, store.Wrap(name, "get", key, store.ErrClosed)
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	e, ok := sh.entries[key]
+	if !ok {
+		sh.mu.Unlock()
+		return zero, store.ErrNotFound
+	}
+	sh.touch(e)
+	v, expires := e.value, e.expires
+	sh.mu.Unlock()
+	if !expires.IsZero() { // read the clock outside the lock
+		if now := s.now(); !now.Before(expires) {
+			sh.removeExpired(key, now)
+			return zero, store.ErrNotFound
+		}
+	}
+	if s.isBytes {
+		v = cloneBytes(v) // stored slices are never written, so copy unlocked
+	}
+	return v, nil
+}
+
+// Set stores value under key, evicting the least recently used entries of
+// the key's shard while the shard is over its budget. For []byte values it
+// stores a copy; other values are stored as they are and must not be
+// modified afterwards.
+//
+// A value that costs more than its shard's byte budget (MaxBytes divided
+// among the shards; see the package documentation) is not kept: Set
+// removes any previous value under key and returns nil, and a later Get
+// misses. Set ignores ctx: it never waits.
+func (s *Store[K, V]) Set(_ context.Context, key K, value V, ttl time.Duration) error {
+	if ttl < 0 {
+		return store.Wrap(name, "set", key, store.ErrNegativeTTL)
+	}
+	if s.isBytes {
+		value = cloneBytes(value)
+	}
+	cost := max(s.size(value), 0)
+	var expires time.Time
+	if ttl > 0 {
+		expires = s.now().Add(ttl)
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if s.closed.Load() { // checked under the lock, so Close's reset is final
+		return store.Wrap(name, "set", key, store.ErrClosed)
+	}
+	e, ok := sh.entries[key]
+	switch {
+	case sh.maxBytes > 0 && cost > sh.maxBytes:
+		if ok {
+			sh.remove(e)
+		}
+		return nil
+	case ok:
+		sh.bytes += cost - e.cost
+		e.value, e.cost, e.expires = value, cost, expires
+		sh.touch(e)
+	default:
+		e = &entry[K, V]{key: key, value: value, cost: cost, expires: expires}
+		sh.entries[key] = e
+		sh.pushFront(e)
+		sh.bytes += cost
+	}
+	sh.evict()
+	return nil
+}
+
+// Delete removes key. Deleting a key that is not there succeeds.
+func (s *Store[K, V]) Delete(_ context.Context, key K) error {
+	if s.closed.Load() {
+		return store.Wrap(name, "delete", key, store.ErrClosed)
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e, ok := sh.entries[key]; ok {
+		sh.remove(e)
+	}
+	return nil
+}
+
+// Keys yields the live keys, one shard at a time: it holds a shard's lock
+// only to copy that shard's keys, so the loop body may call the store. It
+// removes the expired entries it passes, and ends with an error when ctx is
+// done or the store is closed.
+func (s *Store[K, V]) Keys(ctx context.Context) iter.Seq2[K, error] {
+	return func(yield func(K, error) bool) {
+		var (
+			zero K
+			buf  []K
+		)
+		for i := range s.shards {
+			if s.closed.Load() {
+				yield(zero, store.Wrap(name, "keys", "", store.ErrClosed))
+				return
+			}
+			if err := ctx.Err(); err != nil {
+				yield(zero, store.Wrap(name, "keys", "", err))
+				return
+			}
+			buf = s.shards[i].liveKeys(buf[:0], s.now())
+			for _, k := range buf {
+				if !yield(k, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Clear drops every entry.
+func (s *Store[K, V]) Clear(ctx context.Context) error {
+	if s.closed.Load() {
+		return store.Wrap(name, "clear", "", store.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return store.Wrap(name, "clear", "", err)
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		sh.reset(make(map[K]*entry[K, V]))
+		sh.mu.Unlock()
+	}
+	return nil
+}
+
+// Close drops every entry; calls after it return store.ErrClosed. A second
+// Close returns nil.
+func (s *Store[K, V]) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		sh.reset(nil)
+		sh.mu.Unlock()
+	}
+	return nil
+}
+
+// Len returns the number of entries held, including expired entries not
+// yet removed.
+func (s *Store[K, V]) Len() int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += len(sh.entries)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// Bytes returns the cost, by Options.Size, of the entries held, including
+// expired entries not yet removed.
+func (s *Store[K, V]) Bytes() int64 {
+	var n int64
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += sh.bytes
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+func (s *Store[K, V]) shard(key K) *shard[K, V] {
+	if s.mask == 0 {
+		return &s.shards[0]
+	}
+	return &s.shards[maphash.Comparable(s.seed, key)&s.mask]
+}
+
+// shard is a part of the store with its own lock, budget and LRU list.
+type shard[K comparable, V any] struct {
+	mu      sync.Mutex
+	entries map[K]*entry[K, V]
+	// lru is the sentinel of a circular list: lru.next is the most
+	// recently used entry, lru.prev the least.
+	lru        entry[K, V]
+	bytes      int64
+	maxBytes   int64 // 0: no byte budget
+	maxEntries int   // 0: no entry budget
+	_          [64]byte
+}
+
+type entry[K comparable, V any] struct {
+	key        K
+	value      V
+	cost       int64
+	expires    time.Time // zero: never
+	prev, next *entry[K, V]
+}
+
+// reset empties the shard, giving it entries as its map.
+func (sh *shard[K, V]) reset(entries map[K]*entry[K, V]) {
+	sh.entries = entries
+	sh.lru.next, sh.lru.prev = &sh.lru, &sh.lru
+	sh.bytes = 0
+}
+
+func (sh *shard[K, V]) pushFront(e *entry[K, V]) {
+	e.prev, e.next = &sh.lru, sh.lru.next
+	e.prev.next, e.next.prev = e, e
+}
+
+func (sh *shard[K, V]) unlink(e *entry[K, V]) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+}
+
+// touch marks e as the most recently used.
+func (sh *shard[K, V]) touch(e *entry[K, V]) {
+	if sh.lru.next != e {
+		sh.unlink(e)
+		sh.pushFront(e)
+	}
+}
+
+func (sh *shard[K, V]) remove(e *entry[K, V]) {
+	sh.unlink(e)
+	delete(sh.entries, e.key)
+	sh.bytes -= e.cost
+}
+
+// removeExpired removes key's entry if it has expired at now.
+func (sh *shard[K, V]) removeExpired(key K, now time.Time) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e, ok := sh.entries[key]; ok && !e.expires.IsZero() && !now.Before(e.expires) {
+		sh.remove(e)
+	}
+}
+
+// evict removes least recently used entries until the shard is within its
+// budget. The entry just set is at the front and fits alone, so it stays.
+func (sh *shard[K, V]) evict() {
+	for (sh.maxBytes > 0 && sh.bytes > sh.maxBytes) ||
+		(sh.maxEntries > 0 && len(sh.entries) > sh.maxEntries) {
+		sh.remove(sh.lru.prev)
+	}
+}
+
+// liveKeys appends the keys of the entries live at now to buf, removing
+// the expired ones.
+func (sh *shard[K, V]) liveKeys(buf []K, now time.Time) []K {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for e := sh.lru.next; e != &sh.lru; {
+		next := e.next
+		if !e.expires.IsZero() && !now.Before(e.expires) {
+			sh.remove(e)
+		} else {
+			buf = append(buf, e.key)
+		}
+		e = next
+	}
+	return buf
+}
+
+// shardCount picks a power of two up to maxShards that leaves every shard at
+// least minShardBytes and minShardEntries of whichever budgets are set.
+func shardCount(maxBytes int64, maxEntries int) int {
+	n := maxShards
+	for n > 1 && (maxBytes > 0 && maxBytes/int64(n) < minShardBytes ||
+		maxEntries > 0 && maxEntries/n < minShardEntries) {
+		n /= 2
+	}
+	return n
+}
+
+// share is shard i's part of a budget split n ways.
+func share(total int64, n, i int) int64 {
+	s := total / int64(n)
+	if int64(i) < total%int64(n) {
+		s++
+	}
+	return s
+}
+
+// cloneBytes copies v, which must be a []byte.
+func cloneBytes[V any](v V) V {
+	b := any(&v).(*[]byte)
+	*b = bytes.Clone(*b)
+	return v
+}
+
+// defaultSize is the Size used when Options.Size is nil.
+func defaultSize[V any]() func(V) int64 {
+	type sizer interface{ Size() int64 }
+	t := reflect.TypeFor[V]()
+	switch {
+	case t.Implements(reflect.TypeFor[sizer]()):
+		isPointer := t.Kind() == reflect.Pointer
+		return func(v V) int64 {
+			s, ok := any(v).(sizer)
+			if !ok || isPointer && reflect.ValueOf(s).IsNil() {
+				return 1
+			}
+			return s.Size()
+		}
+	case t == reflect.TypeFor[[]byte]():
+		return func(v V) int64 { return int64(len(any(v).([]byte))) }
+	case t == reflect.TypeFor[string]():
+		return func(v V) int64 { return int64(len(any(v).(string))) }
+	default:
+		return func(V) int64 { return 1 }
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package keyer_test
+
+const raceEnabled = false

@@ -1,0 +1,250 @@
+package codec_test
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cachestack/cachestack/cached"
+	"github.com/cachestack/cachestack/codec"
+	"github.com/cachestack/cachestack/store"
+)
+
+// byteStore is a minimal store.Store[string, []byte] for tests. It copies on
+// Set and Get, as the store contract requires of byte stores, and ignores ttl.
+type byteStore struct {
+	mu     sync.Mutex
+	m      map[string][]byte
+	closed bool
+}
+
+func newByteStore() *byteStore { return &byteStore{m: map[string][]byte{}} }
+
+func (s *byteStore) Get(_ context.Context, key string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, store.ErrClosed
+	}
+	b, ok := s.m[key]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return append([]byte(nil), b...), nil
+}
+
+func (s *byteStore) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	if ttl < 0 {
+		return store.ErrNegativeTTL
+	}
+	s.m[key] = append([]byte(nil), value...)
+	return nil
+}
+
+func (s *byteStore) Delete(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	delete(s.m, key)
+	return nil
+}
+
+func (s *byteStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return nil
+}
+
+// listingStore adds store.Lister and store.Clearer.
+type listingStore struct{ *byteStore }
+
+func (s listingStore) Keys(context.Context) iter.Seq2[string, error] {
+	s.mu.Lock()
+	keys := slices.Sorted(maps.Keys(s.m))
+	s.mu.Unlock()
+	return func(yield func(string, error) bool) {
+		for _, k := range keys {
+			if !yield(k, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (s listingStore) Clear(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.m)
+	return nil
+}
+
+var (
+	_ store.Store[string, []byte] = (*byteStore)(nil)
+	_ store.Lister[string]        = listingStore{}
+	_ store.Clearer               = listingStore{}
+)
+
+func TestBindRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	bs := newByteStore()
+	s := codec.Bind[string](bs, codec.Response())
+
+	_, err := s.Get(ctx, "missing")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	assert.Same(t, store.ErrNotFound, err, "a miss is the bare sentinel")
+
+	give := sampleResponse()
+	require.NoError(t, s.Set(ctx, "k", give, time.Minute))
+	got, err := s.Get(ctx, "k")
+	require.NoError(t, err)
+	assertSameResponse(t, give, got)
+
+	got.Body[0] = 'X' // the caller owns what Get returned
+	again, err := s.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, give.Body, again.Body)
+
+	require.ErrorIs(t, s.Set(ctx, "neg", give, -1), store.ErrNegativeTTL)
+
+	require.NoError(t, s.Delete(ctx, "k"))
+	require.NoError(t, s.Delete(ctx, "k"))
+	_, err = s.Get(ctx, "k")
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close())
+	_, err = s.Get(ctx, "k")
+	require.ErrorIs(t, err, store.ErrClosed)
+}
+
+func TestBindJunkIsErrFormat(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	bs := newByteStore()
+	tests := []struct {
+		name string
+		give []byte
+	}{
+		{"empty", []byte{}},
+		{"junk", []byte("not an entry at all")},
+		{"future version", []byte("CSR\x02\xa0")},
+	}
+	resp := codec.Bind[string](bs, codec.Response())
+	ints := codec.Bind[string](bs, codec.CBOR[int]())
+	for _, tt := range tests {
+		require.NoError(t, bs.Set(ctx, tt.name, tt.give, 0))
+		_, err := resp.Get(ctx, tt.name)
+		require.ErrorIs(t, err, codec.ErrFormat, tt.name)
+		var se *store.Error
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, "get", se.Op)
+		assert.Equal(t, tt.name, se.Key)
+
+		_, err = ints.Get(ctx, tt.name)
+		require.ErrorIs(t, err, codec.ErrFormat, tt.name)
+	}
+}
+
+// failingCodec fails to decode with an error that does not match ErrFormat.
+type failingCodec struct{}
+
+func (failingCodec) Marshal(int) ([]byte, error)   { return nil, errors.New("no marshal") }
+func (failingCodec) Unmarshal([]byte) (int, error) { return 0, errors.New("no unmarshal") }
+
+func TestBindCodecErrors(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	bs := newByteStore()
+	s := codec.Bind[string](bs, failingCodec{})
+	require.NoError(t, bs.Set(ctx, "k", []byte{1}, 0))
+	_, err := s.Get(ctx, "k")
+	require.ErrorIs(t, err, codec.ErrFormat, "any decode failure is a format error")
+
+	err = s.Set(ctx, "k2", 1, 0)
+	require.Error(t, err)
+	_, err = bs.Get(ctx, "k2")
+	require.ErrorIs(t, err, store.ErrNotFound, "nothing stored on a marshal error")
+
+	err = codec.Bind[string](bs, codec.Response()).Set(ctx, "nil", nil, 0)
+	require.Error(t, err)
+}
+
+func TestBindUnsupported(t *testing.T) {
+	t.Parallel()
+	s := codec.Bind[string](newByteStore(), codec.CBOR[string]())
+	n := 0
+	for k, err := range s.Keys(t.Context()) {
+		n++
+		assert.Empty(t, k)
+		require.ErrorIs(t, err, errors.ErrUnsupported)
+	}
+	assert.Equal(t, 1, n, "one error, then the sequence ends")
+	require.ErrorIs(t, s.Clear(t.Context()), errors.ErrUnsupported)
+}
+
+func TestBindPassThrough(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := codec.Bind[string](listingStore{newByteStore()}, codec.CBOR[string]())
+	for _, k := range []string{"b", "a", "c"} {
+		require.NoError(t, s.Set(ctx, k, "v"+k, 0))
+	}
+	var keys []string
+	for k, err := range s.Keys(ctx) {
+		require.NoError(t, err)
+		keys = append(keys, k)
+		if len(keys) == 2 {
+			break // early break is fine
+		}
+	}
+	assert.Equal(t, []string{"a", "b"}, keys)
+
+	v, err := s.Get(ctx, "c")
+	require.NoError(t, err)
+	assert.Equal(t, "vc", v)
+
+	require.NoError(t, s.Clear(ctx))
+	for _, err := range s.Keys(ctx) {
+		t.Fatalf("key after Clear (err %v)", err)
+	}
+}
+
+func TestBindConcurrent(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := codec.Bind[string](newByteStore(), codec.Response())
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			r := &cached.Response{StatusCode: 200 + i, Body: []byte{byte(i)}}
+			for range 100 {
+				assert.NoError(t, s.Set(ctx, "k", r, 0))
+				got, err := s.Get(ctx, "k")
+				if assert.NoError(t, err) {
+					assert.Len(t, got.Body, 1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

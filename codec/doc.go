@@ -1,0 +1,46 @@
+// Package codec turns typed values into bytes and back, and lifts byte stores
+// (disk, network) into typed stores.
+//
+// In-memory stores hold *cached.Response values directly; stores that hold
+// bytes are wrapped with Bind and a Codec:
+//
+//	s := codec.Bind(diskStore, codec.Response())
+//
+// # Codecs
+//
+// CBOR is a general codec for any type (fxamacker/cbor, Core Deterministic
+// Encoding, times with full precision). Response is the codec for the cached
+// entry format, built for the hit path: Unmarshal does not copy the body.
+//
+// # Entry format
+//
+// A Response entry is, in order:
+//
+//	"CSR"      3-byte magic
+//	0x01       format version
+//	metadata   one definite-length CBOR map with small-integer keys:
+//	             1 method, 2 URL, 3 status code, 4 proto,
+//	             5 header, 6 vary header (map of text to array of text, or null),
+//	             7 request time, 8 response time, 9 created, 10 expires
+//	               (int64 Unix nanoseconds; absent means the zero time;
+//	               math.MinInt64 is never written and reads as absent),
+//	             11 body length (uint); absent keys are zero values,
+//	             unknown keys are ignored
+//	body       exactly "body length" raw bytes, to the end of the entry
+//
+// A reader of this version treats anything else as not an entry and
+// returns an error matching ErrFormat: another magic or version, a truncated
+// entry, trailing bytes, metadata that is not well-formed CBOR or not of
+// the types above, and metadata beyond the decoder's limits (nesting deeper
+// than 4, more than 4096 array elements or map pairs). A cache turns such an
+// error into a miss. A later version may add metadata keys without bumping
+// the version byte; a change readers cannot skip bumps it.
+//
+// # Ownership
+//
+// Unmarshal takes ownership of the bytes it is given and may keep
+// references into them: the Body of a decoded Response aliases them. Byte
+// stores return bytes the caller owns (see package store), so Bound.Get
+// passes them straight to the codec. Marshal returns fresh bytes that
+// share nothing with the value, which Bound.Set hands to the store.
+package codec

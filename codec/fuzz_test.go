@@ -1,0 +1,58 @@
+package codec_test
+
+import (
+	"bytes"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cachestack/cachestack/cached"
+	"github.com/cachestack/cachestack/codec"
+)
+
+// FuzzResponseUnmarshal checks that decoding never panics, that whatever
+// decodes re-encodes, and that the re-encoding is stable: it decodes to the
+// same response and encodes to the same bytes again.
+func FuzzResponseUnmarshal(f *testing.F) {
+	c := codec.Response()
+	// Seeds are kept small (short bodies): the fuzzer minimises every new
+	// interesting input in time quadratic in its length, and the body's
+	// content does not matter to the decoder anyway.
+	sample := sampleResponse()
+	sample.Body = sample.Body[:16]
+	for _, r := range []*cached.Response{
+		sample,
+		{},
+		{Method: "GET", StatusCode: 204, Header: http.Header{}, VaryHeader: http.Header{"Accept": nil}},
+		{StatusCode: 200, Header: http.Header{"Set-Cookie": {"a=1", "b=2"}}, Body: binaryBody[:32]},
+		{Expires: time.Unix(0, 0), Created: time.Unix(0, -1)},
+	} {
+		b, err := c.Marshal(r)
+		require.NoError(f, err)
+		f.Add(b)
+	}
+	f.Add([]byte("CSR\x01\xa0"))
+	f.Add([]byte("CSR\x02\xa0"))
+	f.Add([]byte("CSR\x01\xa1\x05\xa1\x61A\x9a\x7f\xff\xff\xff"))
+
+	f.Fuzz(func(t *testing.T, b []byte) {
+		orig := bytes.Clone(b)
+		r1, err := c.Unmarshal(b)
+		if err != nil {
+			require.ErrorIs(t, err, codec.ErrFormat)
+			require.Nil(t, r1)
+			return
+		}
+		b2, err := c.Marshal(r1)
+		require.NoError(t, err, "a decoded entry must re-encode")
+		r2, err := c.Unmarshal(bytes.Clone(b2))
+		require.NoError(t, err, "a re-encoded entry must decode")
+		assertSameResponse(t, r1, r2)
+		b3, err := c.Marshal(r2)
+		require.NoError(t, err)
+		require.Equal(t, b2, b3, "encoding is stable")
+		require.Equal(t, orig, b, "Unmarshal must not modify its input")
+	})
+}

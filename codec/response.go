@@ -1,0 +1,209 @@
+package codec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/cachestack/cachestack/cached"
+)
+
+// Entry format, version 1:
+//
+//	"CSR"   3-byte magic
+//	0x01    format version
+//	meta    one CBOR map (entry below), Core Deterministic Encoding
+//	body    exactly meta[11] bytes, up to the end of the entry
+const (
+	magic         = "CSR"
+	formatVersion = 1
+	prefixLen     = len(magic) + 1
+)
+
+// entry is the CBOR metadata of a stored response. Keys are small integers
+// so that a later version can add a field under a new key: older readers
+// skip keys they do not know. Absent keys decode as zero values.
+//
+// Header and VaryHeader are deliberately not omitempty, so that a nil header
+// (encoded as CBOR null) and an empty one (an empty map) stay distinct.
+// Times are *int64 Unix nanoseconds: absent is the zero time, so the Unix
+// epoch itself (a common Expires value) stays distinct from zero.
+type entry struct {
+	Method       string     `cbor:"1,keyasint,omitempty"`
+	URL          string     `cbor:"2,keyasint,omitempty"`
+	StatusCode   int        `cbor:"3,keyasint,omitempty"`
+	Proto        string     `cbor:"4,keyasint,omitempty"`
+	Header       wireHeader `cbor:"5,keyasint"`
+	VaryHeader   wireHeader `cbor:"6,keyasint"`
+	RequestTime  *int64     `cbor:"7,keyasint,omitempty"`
+	ResponseTime *int64     `cbor:"8,keyasint,omitempty"`
+	Created      *int64     `cbor:"9,keyasint,omitempty"`
+	Expires      *int64     `cbor:"10,keyasint,omitempty"`
+	BodyLen      uint64     `cbor:"11,keyasint,omitempty"`
+
+	ns [4]int64 // storage the time pointers point into
+}
+
+var (
+	entryEnc = mustEncMode(cbor.EncOptions{
+		Sort:        cbor.SortCoreDeterministic,
+		IndefLength: cbor.IndefLengthForbidden,
+		TagsMd:      cbor.TagsForbidden,
+	})
+	// entryDec bounds what hostile bytes can make the decoder do. The
+	// metadata nests three deep (entry map, header map, value array);
+	// 4 is the smallest limit the library accepts. Counts are checked
+	// against the bytes actually present before anything is allocated.
+	entryDec = mustDecMode(cbor.DecOptions{
+		MaxNestedLevels:  4,
+		MaxArrayElements: 4096,
+		MaxMapPairs:      4096,
+		IndefLength:      cbor.IndefLengthForbidden,
+		TagsMd:           cbor.TagsForbidden,
+		// Go strings, and HTTP header values (obs-text), need not be
+		// UTF-8; the encoder does not check, so neither does the decoder.
+		UTF8: cbor.UTF8DecodeInvalid,
+	})
+)
+
+// absent marks a time field that the metadata did not contain. It is the
+// one int64 that Marshal never writes.
+const absent = math.MinInt64
+
+// Range of instants Marshal can store: what int64 Unix nanoseconds can hold
+// (years 1677–2262), less the absent marker.
+var (
+	minTime = time.Unix(0, absent+1)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// errTimeRange is returned by Marshal for a non-zero time outside
+// [minTime, maxTime].
+var errTimeRange = errors.New("codec: time outside the range of int64 Unix nanoseconds")
+
+// Response returns the codec for the cached-entry format, *cached.Response.
+//
+// Marshal copies the body into the entry. Unmarshal does not copy it: the
+// decoded Body aliases b (which Unmarshal takes ownership of), so a hit from a
+// byte store costs no body copy beyond the store's own. Unmarshal of bytes
+// that are not a well-formed entry of this version, including a truncated one
+// or one with trailing bytes, returns an error matching ErrFormat; it never
+// panics.
+//
+// Round trip: strings, the status code and header keys and values come back
+// as stored (keys are not re-canonicalised). A nil Header or VaryHeader
+// decodes as nil and an empty one as empty; a nil value slice stays nil. An
+// empty Body decodes as nil. Times keep nanosecond precision and come back in
+// UTC without a monotonic reading; the zero time stays zero. Marshal fails for
+// a nil *cached.Response and for a non-zero time outside the years 1677–2262.
+func Response() Codec[*cached.Response] { return responseCodec{} }
+
+type responseCodec struct{}
+
+func (responseCodec) Marshal(r *cached.Response) ([]byte, error) {
+	if r == nil {
+		return nil, errors.New("codec: marshal nil *cached.Response")
+	}
+	e := &entry{
+		Method:     r.Method,
+		URL:        r.URL,
+		StatusCode: r.StatusCode,
+		Proto:      r.Proto,
+		Header:     wireHeader(r.Header),
+		VaryHeader: wireHeader(r.VaryHeader),
+		BodyLen:    uint64(len(r.Body)),
+	}
+	var err error
+	if e.RequestTime, err = e.setTime(0, r.RequestTime); err != nil {
+		return nil, err
+	}
+	if e.ResponseTime, err = e.setTime(1, r.ResponseTime); err != nil {
+		return nil, err
+	}
+	if e.Created, err = e.setTime(2, r.Created); err != nil {
+		return nil, err
+	}
+	if e.Expires, err = e.setTime(3, r.Expires); err != nil {
+		return nil, err
+	}
+
+	// Size over-estimates the metadata in all but pathological cases,
+	// so the entry is usually built in a single allocation.
+	buf := bytes.NewBuffer(make([]byte, 0, prefixLen+int(r.Size())+32))
+	buf.WriteString(magic)
+	buf.WriteByte(formatVersion)
+	if err := entryEnc.MarshalToBuffer(e, buf); err != nil {
+		return nil, fmt.Errorf("codec: marshal response: %w", err)
+	}
+	buf.Write(r.Body)
+	return buf.Bytes(), nil
+}
+
+// setTime stores t's Unix nanoseconds in e.ns[i] and returns a pointer to
+// it, or nil for the zero time.
+func (e *entry) setTime(i int, t time.Time) (*int64, error) {
+	if t.IsZero() {
+		return nil, nil
+	}
+	if t.Before(minTime) || t.After(maxTime) {
+		return nil, errTimeRange
+	}
+	e.ns[i] = t.UnixNano()
+	return &e.ns[i], nil
+}
+
+func (responseCodec) Unmarshal(b []byte) (*cached.Response, error) {
+	if len(b) < prefixLen || string(b[:len(magic)]) != magic {
+		return nil, fmt.Errorf("%w: not a cached response (bad magic)", ErrFormat)
+	}
+	if v := b[len(magic)]; v != formatVersion {
+		return nil, fmt.Errorf("%w: cached response version %d, want %d", ErrFormat, v, formatVersion)
+	}
+	meta := b[prefixLen:]
+	// The metadata must be a definite-length map; anything else (null, an
+	// array...) would decode silently into an empty entry.
+	if len(meta) == 0 || meta[0]>>5 != 5 {
+		return nil, fmt.Errorf("%w: cached response metadata is not a CBOR map", ErrFormat)
+	}
+	// Time pointers start out pointing at absent-marked storage, so that
+	// decoding a present time allocates nothing.
+	e := entry{ns: [4]int64{absent, absent, absent, absent}}
+	e.RequestTime, e.ResponseTime, e.Created, e.Expires = &e.ns[0], &e.ns[1], &e.ns[2], &e.ns[3]
+	body, err := entryDec.UnmarshalFirst(meta, &e)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cached response metadata: %w", ErrFormat, err)
+	}
+	if e.BodyLen != uint64(len(body)) {
+		return nil, fmt.Errorf("%w: cached response body is %d bytes, metadata says %d", ErrFormat, len(body), e.BodyLen)
+	}
+	r := &cached.Response{
+		Method:       e.Method,
+		URL:          e.URL,
+		StatusCode:   e.StatusCode,
+		Proto:        e.Proto,
+		Header:       http.Header(e.Header),
+		VaryHeader:   http.Header(e.VaryHeader),
+		RequestTime:  unixNano(e.RequestTime),
+		ResponseTime: unixNano(e.ResponseTime),
+		Created:      unixNano(e.Created),
+		Expires:      unixNano(e.Expires),
+	}
+	if len(body) > 0 {
+		r.Body = body[:len(body):len(body)]
+	}
+	return r, nil
+}
+
+// unixNano turns a decoded time field into a time: nil (CBOR null) or the
+// absent marker is the zero time.
+func unixNano(p *int64) time.Time {
+	if p == nil || *p == absent {
+		return time.Time{}
+	}
+	return time.Unix(0, *p).UTC()
+}

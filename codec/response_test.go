@@ -1,0 +1,303 @@
+package codec_test
+
+import (
+	"bytes"
+	"encoding/hex"
+	"math"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cachestack/cachestack/cached"
+	"github.com/cachestack/cachestack/codec"
+)
+
+var (
+	t0         = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	binaryBody = func() []byte {
+		b := make([]byte, 512)
+		for i := range b {
+			b[i] = byte(i * 7)
+		}
+		return b
+	}()
+)
+
+// sampleResponse is a representative entry: 1 KiB body, 8 header fields,
+// one vary field, all four times set with sub-second precision.
+func sampleResponse() *cached.Response {
+	return &cached.Response{
+		Method:     http.MethodGet,
+		URL:        "https://api.example.com/v1/items/42?expand=owner",
+		StatusCode: http.StatusOK,
+		Proto:      "HTTP/1.1",
+		Header: http.Header{
+			"Content-Type":   {"application/json; charset=utf-8"},
+			"Content-Length": {"1024"},
+			"Cache-Control":  {"public, max-age=300, stale-while-revalidate=60"},
+			"Date":           {"Sun, 01 Jun 2025 12:00:00 GMT"},
+			"Etag":           {`"33a64df551425fcc55e4d42a148795d9f25f89d4"`},
+			"Last-Modified":  {"Sat, 31 May 2025 08:15:00 GMT"},
+			"Vary":           {"Accept-Encoding"},
+			"Server":         {"nginx/1.27.0"},
+		},
+		Body:         bytes.Repeat([]byte("0123456789abcdef"), 64),
+		VaryHeader:   http.Header{"Accept-Encoding": {"gzip, br"}},
+		RequestTime:  t0.Add(-250 * time.Millisecond),
+		ResponseTime: t0.Add(-3 * time.Millisecond),
+		Created:      t0,
+		Expires:      t0.Add(300*time.Second + 1),
+	}
+}
+
+// assertSameResponse compares two responses field by field, times with Equal.
+func assertSameResponse(t testing.TB, want, got *cached.Response) {
+	t.Helper()
+	assert.Equal(t, want.Method, got.Method, "Method")
+	assert.Equal(t, want.URL, got.URL, "URL")
+	assert.Equal(t, want.StatusCode, got.StatusCode, "StatusCode")
+	assert.Equal(t, want.Proto, got.Proto, "Proto")
+	assert.Equal(t, want.Header, got.Header, "Header")
+	assert.Equal(t, want.VaryHeader, got.VaryHeader, "VaryHeader")
+	assert.Equal(t, want.Body, got.Body, "Body")
+	for _, tm := range []struct {
+		name      string
+		want, got time.Time
+	}{
+		{"RequestTime", want.RequestTime, got.RequestTime},
+		{"ResponseTime", want.ResponseTime, got.ResponseTime},
+		{"Created", want.Created, got.Created},
+		{"Expires", want.Expires, got.Expires},
+	} {
+		assert.True(t, tm.want.Equal(tm.got), "%s: want %v, got %v", tm.name, tm.want, tm.got)
+		assert.Equal(t, tm.want.IsZero(), tm.got.IsZero(), "%s zero-ness", tm.name)
+	}
+}
+
+func TestResponseRoundTrip(t *testing.T) {
+	t.Parallel()
+	many := http.Header{}
+	for i := range 200 {
+		many[http.CanonicalHeaderKey("X-Field-"+strings.Repeat("a", i%7)+string(rune('a'+i%26)))] = []string{strings.Repeat("v", i)}
+	}
+	tests := []struct {
+		name string
+		give *cached.Response
+		want *cached.Response // nil: same as give
+	}{
+		{name: "representative", give: sampleResponse()},
+		{name: "zero value", give: &cached.Response{}},
+		{
+			name: "empty body decodes as nil",
+			give: &cached.Response{Method: "GET", StatusCode: 204, Body: []byte{}},
+			want: &cached.Response{Method: "GET", StatusCode: 204},
+		},
+		{name: "binary body", give: &cached.Response{StatusCode: 200, Body: binaryBody, Header: http.Header{"Content-Type": {"application/octet-stream"}}}},
+		{name: "many headers", give: &cached.Response{StatusCode: 200, Header: many}},
+		{name: "multi-value headers", give: &cached.Response{StatusCode: 200, Header: http.Header{
+			"Set-Cookie": {"a=1; Path=/", "b=2; HttpOnly", ""},
+			"Link":       {"</a>; rel=preload", "</b>; rel=preload"},
+			"Empty":      {},
+			"Nil":        nil,
+		}}},
+		{name: "nil headers stay nil", give: &cached.Response{StatusCode: 200, Header: nil, VaryHeader: nil}},
+		{name: "empty headers stay empty", give: &cached.Response{StatusCode: 200, Header: http.Header{}, VaryHeader: http.Header{}}},
+		{name: "vary field absent from request", give: &cached.Response{StatusCode: 200, VaryHeader: http.Header{"Accept-Language": nil}}},
+		{name: "zero times", give: &cached.Response{Method: "GET", StatusCode: 200, Created: t0}},
+		{name: "sub-second times", give: &cached.Response{
+			RequestTime:  t0.Add(1),
+			ResponseTime: t0.Add(999_999_999),
+			Created:      time.Date(2025, 1, 2, 3, 4, 5, 6, time.FixedZone("CET", 3600)),
+			Expires:      t0.Add(-1),
+		}},
+		{name: "unix epoch is not the zero time", give: &cached.Response{Expires: time.Unix(0, 0), Created: time.Unix(0, -1)}},
+		{name: "extreme times", give: &cached.Response{RequestTime: time.Unix(0, math.MinInt64+1), ResponseTime: time.Unix(0, math.MaxInt64)}},
+		{name: "not UTF-8", give: &cached.Response{URL: "http://h/\xff", Header: http.Header{"X-Latin1": {"caf\xe9"}, "\x80": {"\xc3"}}}},
+		{name: "odd strings", give: &cached.Response{Method: "PURGE", URL: "http://h/ü?x=%00", Proto: "HTTP/2.0", StatusCode: 999}},
+	}
+	c := codec.Response()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b, err := c.Marshal(tt.give)
+			require.NoError(t, err)
+			got, err := c.Unmarshal(b)
+			require.NoError(t, err)
+			want := tt.want
+			if want == nil {
+				want = tt.give
+			}
+			assertSameResponse(t, want, got)
+			for _, tm := range []time.Time{got.RequestTime, got.ResponseTime, got.Created, got.Expires} {
+				if !tm.IsZero() {
+					assert.Equal(t, time.UTC, tm.Location())
+				}
+			}
+
+			again, err := c.Marshal(got)
+			require.NoError(t, err)
+			assert.Equal(t, b, again, "re-encoding a decoded entry gives the same bytes")
+		})
+	}
+}
+
+func TestResponseBodyAliasesInput(t *testing.T) {
+	t.Parallel()
+	c := codec.Response()
+	give := sampleResponse()
+	b, err := c.Marshal(give)
+	require.NoError(t, err)
+	assert.Equal(t, give.Body, b[len(b)-len(give.Body):], "body is the tail of the entry")
+
+	give.Body[0] = 'X' // Marshal copied the body
+	assert.NotEqual(t, give.Body[0], b[len(b)-len(give.Body)])
+
+	got, err := c.Unmarshal(b)
+	require.NoError(t, err)
+	require.NotEmpty(t, got.Body)
+	assert.Same(t, &b[len(b)-len(got.Body)], &got.Body[0], "decoded Body aliases the input")
+	assert.Equal(t, len(got.Body), cap(got.Body), "appending to Body cannot write into the input")
+}
+
+func TestResponseMarshalErrors(t *testing.T) {
+	t.Parallel()
+	c := codec.Response()
+	_, err := c.Marshal(nil)
+	require.Error(t, err)
+
+	for _, tm := range []time.Time{
+		time.Unix(0, math.MinInt64),
+		time.Unix(0, math.MaxInt64).Add(1),
+		time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		_, err := c.Marshal(&cached.Response{Expires: tm})
+		require.Error(t, err, "%v", tm)
+		assert.NotErrorIs(t, err, codec.ErrFormat)
+	}
+}
+
+// TestResponseFormat pins the wire format: a change here is a format change
+// and needs a new version byte unless old readers can still read it.
+func TestResponseFormat(t *testing.T) {
+	t.Parallel()
+	give := &cached.Response{
+		Method:     "GET",
+		URL:        "http://x/",
+		StatusCode: 200,
+		Proto:      "HTTP/1.1",
+		Header:     http.Header{"A": {"1", "2"}},
+		Created:    time.Unix(1, 5),
+		Body:       []byte("hi"),
+	}
+	b, err := codec.Response().Marshal(give)
+	require.NoError(t, err)
+	want := "435352" + "01" + // "CSR", version 1
+		"a8" + // map, 8 pairs
+		"01" + "63474554" + // 1: "GET"
+		"02" + "69687474703a2f2f782f" + // 2: "http://x/"
+		"03" + "18c8" + // 3: 200
+		"04" + "6848545450 2f312e31" + // 4: "HTTP/1.1"
+		"05" + "a1" + "6141" + "82" + "6131" + "6132" + // 5: {"A": ["1", "2"]}
+		"06" + "f6" + // 6: null
+		"09" + "1a3b9aca05" + // 9: 1_000_000_005 ns
+		"0b" + "02" + // 11: body length 2
+		"6869" // body "hi"
+	assert.Equal(t, strings.ReplaceAll(want, " ", ""), hex.EncodeToString(b))
+}
+
+func TestResponseUnknownKeysIgnored(t *testing.T) {
+	t.Parallel()
+	meta, err := cbor.Marshal(map[int]any{1: "GET", 3: 200, 11: 2, 99: []any{"future", 1}})
+	require.NoError(t, err)
+	b := append(append([]byte("CSR\x01"), meta...), "ok"...)
+	got, err := codec.Response().Unmarshal(b)
+	require.NoError(t, err)
+	assert.Equal(t, "GET", got.Method)
+	assert.Equal(t, 200, got.StatusCode)
+	assert.Equal(t, []byte("ok"), got.Body)
+}
+
+func TestResponseBadInput(t *testing.T) {
+	t.Parallel()
+	good, err := codec.Response().Marshal(sampleResponse())
+	require.NoError(t, err)
+	withByte := func(i int, v byte) []byte {
+		b := bytes.Clone(good)
+		b[i] = v
+		return b
+	}
+	metaWith := func(m map[int]any) []byte {
+		meta, err := cbor.Marshal(m)
+		require.NoError(t, err)
+		return append([]byte("CSR\x01"), meta...)
+	}
+	tests := []struct {
+		name string
+		give []byte
+	}{
+		{"nil", nil},
+		{"magic only", []byte("CSR")},
+		{"prefix only", []byte("CSR\x01")},
+		{"bad magic", withByte(0, 'X')},
+		{"version 0", withByte(3, 0)},
+		{"version 2", withByte(3, 2)},
+		{"version 255", withByte(3, 255)},
+		{"trailing garbage", append(bytes.Clone(good), 0)},
+		{"metadata is null", []byte("CSR\x01\xf6")},
+		{"metadata is an array", []byte("CSR\x01\x80")},
+		{"metadata indefinite map", []byte("CSR\x01\xbf\xff")},
+		{"wrong field type", metaWith(map[int]any{3: "200"})},
+		{"negative body length", metaWith(map[int]any{11: -1})},
+		{"status overflows int", append([]byte("CSR\x01\xa1\x03\x1b"), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)},
+		{"time overflows int64", append([]byte("CSR\x01\xa1\x07\x1b"), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)},
+		{"header value not array", metaWith(map[int]any{5: map[string]any{"A": "1"}})},
+		{"header key not text", metaWith(map[int]any{5: map[int]any{1: []string{"x"}}})},
+		{"header value byte string", metaWith(map[int]any{5: map[string]any{"A": []any{[]byte("x")}}})},
+		{"header is an array", metaWith(map[int]any{6: []string{"A"}})},
+		{"header undefined", []byte("CSR\x01\xa1\x05\xf7")},
+		{"duplicate header field", []byte("CSR\x01\xa1\x05\xa2\x61A\xf6\x61A\xf6")},
+		{"header count too large", []byte("CSR\x01\xa1\x05\xb9\x0f\xff\x61A\xf6")},
+		{"tag", []byte("CSR\x01\xa1\x07\xc1\x00")},
+		{"huge array count", []byte("CSR\x01\xa1\x05\xa1\x61A\x9a\x7f\xff\xff\xff")},
+		{"huge map count", []byte("CSR\x01\xa1\x05\xba\x7f\xff\xff\xff")},
+		{"huge string length", []byte("CSR\x01\xa1\x01\x7b\x7f\xff\xff\xff\xff\xff\xff\xff")},
+		{"huge body length", append([]byte("CSR\x01\xa1\x0b\x1b"), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)},
+		{"array in header value", metaWith(map[int]any{5: map[string]any{"A": []any{[]any{"x"}}}})},
+		{"too deep", metaWith(map[int]any{5: map[string]any{"A": []any{[]any{[]any{"x"}}}}})},
+	}
+	c := codec.Response()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := c.Unmarshal(tt.give)
+			require.ErrorIs(t, err, codec.ErrFormat)
+			assert.Nil(t, got)
+		})
+	}
+}
+
+func TestResponseTruncatedAtEveryLength(t *testing.T) {
+	t.Parallel()
+	c := codec.Response()
+	for _, give := range []*cached.Response{sampleResponse(), {}, {Body: []byte("x")}} {
+		b, err := c.Marshal(give)
+		require.NoError(t, err)
+		for n := range len(b) {
+			_, err := c.Unmarshal(bytes.Clone(b[:n]))
+			require.ErrorIs(t, err, codec.ErrFormat, "truncated to %d of %d bytes", n, len(b))
+		}
+	}
+}
+
+func TestResponseUnmarshalAllocs(t *testing.T) {
+	// Hostile counts fail before anything proportional to them is allocated.
+	c := codec.Response()
+	b := []byte("CSR\x01\xa1\x05\xa1\x61A\x9a\x7f\xff\xff\xff")
+	allocs := testing.AllocsPerRun(100, func() { _, _ = c.Unmarshal(b) })
+	assert.Less(t, allocs, 20.0)
+}

@@ -41,6 +41,47 @@ type Response struct {
 	// Expires is when the response stops being fresh, decided by the
 	// expiry precedence when it was stored. Zero means it never expires.
 	Expires time.Time
+	// InitialAge is the response's corrected initial age when it was
+	// received (RFC 9111 §4.2.3): its current age at a later time is
+	// InitialAge plus the time since ResponseTime.
+	InitialAge time.Duration
+
+	// Kind says what the entry holds. Entries of other kinds than
+	// KindResponse are the cache's bookkeeping; they are never served.
+	Kind Kind
+	// Vary, on a KindVariants entry, lists the request header fields the
+	// responses for this URL vary on (RFC 9111 §4.1).
+	Vary []string
+	// Ref is, on a KindVariants entry, the generation mixed into the keys
+	// of this URL's variants (a new index orphans the old variants); on a
+	// KindRedirect entry, the key of the response the redirect leads to.
+	Ref string
+}
+
+// Kind is what an entry holds.
+type Kind uint8
+
+const (
+	// KindResponse is a stored response.
+	KindResponse Kind = iota
+	// KindVariants is the index of a URL whose responses vary on request
+	// header fields: the responses themselves are stored under variant
+	// keys derived from it.
+	KindVariants
+	// KindRedirect records that a request for URL was redirected, by a
+	// response with StatusCode and a Location header, to the response
+	// stored under Ref.
+	KindRedirect
+)
+
+// Age returns the response's current age at now (RFC 9111 §4.2.3):
+// corrected initial age plus resident time, never negative.
+func (r *Response) Age(now time.Time) time.Duration {
+	resident := now.Sub(r.ResponseTime)
+	if resident < 0 {
+		resident = 0
+	}
+	return r.InitialAge + resident
 }
 
 // Expired reports whether the response is past its expiry at now.
@@ -52,7 +93,10 @@ func (r *Response) Expired(now time.Time) bool {
 // header and vary fields, and a fixed overhead. Memory-bounded stores use it
 // as the entry's cost.
 func (r *Response) Size() int64 {
-	n := int64(len(r.Body)) + int64(len(r.Method)+len(r.URL)+len(r.Proto)) + 192
+	n := int64(len(r.Body)) + int64(len(r.Method)+len(r.URL)+len(r.Proto)+len(r.Ref)) + 192
+	for _, v := range r.Vary {
+		n += int64(len(v)) + 16
+	}
 	n += headerSize(r.Header) + headerSize(r.VaryHeader)
 	return n
 }
@@ -75,5 +119,6 @@ func (r *Response) Clone() *Response {
 	c := *r
 	c.Header = r.Header.Clone()
 	c.VaryHeader = r.VaryHeader.Clone()
+	c.Vary = append([]string(nil), r.Vary...)
 	return &c
 }

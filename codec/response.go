@@ -19,6 +19,9 @@ import (
 //	0x01    format version
 //	meta    one CBOR map (entry below), Core Deterministic Encoding
 //	body    exactly meta[11] bytes, up to the end of the entry
+//
+// Keys 12–15 (initial age, kind, vary fields, ref) were added within
+// version 1 before any release; a reader skips keys it does not know.
 const (
 	magic         = "CSR"
 	formatVersion = 1
@@ -45,6 +48,10 @@ type entry struct {
 	Created      *int64     `cbor:"9,keyasint,omitempty"`
 	Expires      *int64     `cbor:"10,keyasint,omitempty"`
 	BodyLen      uint64     `cbor:"11,keyasint,omitempty"`
+	InitialAge   int64      `cbor:"12,keyasint,omitempty"` // nanoseconds
+	Kind         uint8      `cbor:"13,keyasint,omitempty"`
+	Vary         []string   `cbor:"14,keyasint,omitempty"`
+	Ref          string     `cbor:"15,keyasint,omitempty"`
 
 	ns [4]int64 // storage the time pointers point into
 }
@@ -117,6 +124,10 @@ func (responseCodec) Marshal(r *cached.Response) ([]byte, error) {
 		Header:     wireHeader(r.Header),
 		VaryHeader: wireHeader(r.VaryHeader),
 		BodyLen:    uint64(len(r.Body)),
+		InitialAge: int64(r.InitialAge),
+		Kind:       uint8(r.Kind),
+		Vary:       r.Vary,
+		Ref:        r.Ref,
 	}
 	var err error
 	if e.RequestTime, err = e.setTime(0, r.RequestTime); err != nil {
@@ -192,6 +203,10 @@ func (responseCodec) Unmarshal(b []byte) (*cached.Response, error) {
 		ResponseTime: unixNano(e.ResponseTime),
 		Created:      unixNano(e.Created),
 		Expires:      unixNano(e.Expires),
+		InitialAge:   time.Duration(e.InitialAge),
+		Kind:         cached.Kind(e.Kind),
+		Vary:         e.Vary,
+		Ref:          e.Ref,
 	}
 	if len(body) > 0 {
 		r.Body = body[:len(body):len(body)]

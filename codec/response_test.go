@@ -118,6 +118,9 @@ func TestResponseRoundTrip(t *testing.T) {
 		{name: "unix epoch is not the zero time", give: &cached.Response{Expires: time.Unix(0, 0), Created: time.Unix(0, -1)}},
 		{name: "extreme times", give: &cached.Response{RequestTime: time.Unix(0, math.MinInt64+1), ResponseTime: time.Unix(0, math.MaxInt64)}},
 		{name: "not UTF-8", give: &cached.Response{URL: "http://h/\xff", Header: http.Header{"X-Latin1": {"caf\xe9"}, "\x80": {"\xc3"}}}},
+		{name: "initial age", give: &cached.Response{StatusCode: 200, InitialAge: 1500 * time.Millisecond}},
+		{name: "variants index", give: &cached.Response{Kind: cached.KindVariants, URL: "http://h/", Vary: []string{"Accept", "Accept-Language"}, Ref: "6f1c"}},
+		{name: "redirect alias", give: &cached.Response{Kind: cached.KindRedirect, StatusCode: 301, Header: http.Header{"Location": {"/new"}}, Ref: "0123abcd"}},
 		{name: "odd strings", give: &cached.Response{Method: "PURGE", URL: "http://h/ü?x=%00", Proto: "HTTP/2.0", StatusCode: 999}},
 	}
 	c := codec.Response()

@@ -1,0 +1,213 @@
+package cachestack_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/cachestack/cachestack"
+	"github.com/cachestack/cachestack/cached"
+	"github.com/cachestack/cachestack/keyer"
+	"github.com/cachestack/cachestack/middleware"
+	"github.com/cachestack/cachestack/policy"
+	"github.com/cachestack/cachestack/store/memstore"
+)
+
+// fetch GETs url with client, reads the body to EOF (which is what stores a
+// response) and returns the response.
+func fetch(client *http.Client, url string) *http.Response {
+	resp, err := client.Get(url)
+	if err != nil {
+		log.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func newOrigin() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "hello")
+	}))
+}
+
+// The drop-in: a cached http.Client in two lines.
+func Example() {
+	origin := newOrigin()
+	defer origin.Close()
+
+	cache, err := cachestack.New(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cache.Close()
+	client := cache.Client()
+
+	for range 2 {
+		resp := fetch(client, origin.URL)
+		fmt.Println(resp.Header.Get("Cache-Status"), "| from cache:", cachestack.InfoOf(resp).FromCache)
+	}
+	// Output:
+	// cachestack; fwd=uri-miss | from cache: false
+	// cachestack; hit | from cache: true
+}
+
+// The same cache, assembled by hand from its middlewares, over a transport
+// of your choosing.
+func Example_chain() {
+	origin := newOrigin()
+	defer origin.Close()
+
+	s, err := memstore.New[string, *cached.Response](&memstore.Options[*cached.Response]{MaxBytes: 32 << 20})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	k, err := keyer.New(&keyer.Options{IgnoredParams: []string{"api_key"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	filter, err := middleware.Filter(&middleware.FilterOptions{Codes: []int{200, 404}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	expiry, err := middleware.Expiry(&middleware.ExpiryOptions{ExpireAfter: policy.After(10 * time.Minute)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	st, err := middleware.Store(s, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := &http.Client{Transport: middleware.Chain(middleware.Key(k), filter, expiry, st)(http.DefaultTransport)}
+
+	fetch(client, origin.URL+"/v1/items?api_key=first")
+	resp := fetch(client, origin.URL+"/v1/items?api_key=second") // same key: api_key is ignored
+	fmt.Println(cachestack.InfoOf(resp).FromCache)
+	// Output: true
+}
+
+// Expiry per session, per URL pattern (first match wins) and per request.
+func Example_expiry() {
+	origin := newOrigin()
+	defer origin.Close()
+
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	cache, err := cachestack.New(&cachestack.Options{
+		ExpireAfter: policy.After(time.Hour),
+		URLExpiry: []policy.URLExpiry{
+			{Pattern: "127.0.0.1*/static", Expiry: policy.Never()},
+			{Pattern: "127.0.0.1*/news", Expiry: policy.After(time.Minute)},
+		},
+		Clock: func() time.Time { return now },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cache.Close()
+	client := cache.Client()
+
+	for _, path := range []string{"/static/logo.png", "/news", "/other"} {
+		fetch(client, origin.URL+path)
+		info := cachestack.InfoOf(fetch(client, origin.URL+path))
+		if info.Expires.IsZero() {
+			fmt.Println(path, "never expires")
+			continue
+		}
+		fmt.Println(path, "expires after", info.Expires.Sub(now))
+	}
+
+	req, _ := http.NewRequestWithContext(cachestack.WithExpiry(context.Background(), policy.After(5*time.Second)), "GET", origin.URL+"/per-request", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	info := cachestack.InfoOf(fetch(client, origin.URL+"/per-request"))
+	fmt.Println("/per-request expires after", info.Expires.Sub(now))
+	// Output:
+	// /static/logo.png never expires
+	// /news expires after 1m0s
+	// /other expires after 1h0m0s
+	// /per-request expires after 5s
+}
+
+// Parameters that do not change the response, such as credentials, can be
+// left out of the key; their values are never stored.
+func Example_ignoredParams() {
+	origin := newOrigin()
+	defer origin.Close()
+
+	cache, err := cachestack.New(&cachestack.Options{IgnoredParams: []string{"auth-token"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cache.Close()
+	client := cache.Client()
+
+	fetch(client, origin.URL+"/get?auth-token=2F63E5DF4F44")
+	resp := fetch(client, origin.URL+"/get?auth-token=D9FAEB3449D3")
+	fmt.Println("second request from cache:", cachestack.InfoOf(resp).FromCache)
+	for url, err := range cache.URLs(context.Background()) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("stored:", url[len(origin.URL):])
+	}
+	// Output:
+	// second request from cache: true
+	// stored: /get
+}
+
+// Inspecting and managing what is stored.
+func ExampleCache_inspection() {
+	origin := newOrigin()
+	defer origin.Close()
+
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	cache, err := cachestack.New(&cachestack.Options{
+		ExpireAfter: policy.After(time.Hour),
+		KeepStale:   time.Hour, // keep expired responses around for DeleteExpired to find
+		Clock:       func() time.Time { return now },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cache.Close()
+	client := cache.Client()
+	ctx := context.Background()
+
+	fetch(client, origin.URL+"/a")
+	fetch(client, origin.URL+"/b")
+	has, _ := cache.HasURL(ctx, "GET", origin.URL+"/a")
+	fmt.Println("has /a:", has)
+
+	for e, err := range cache.Entries(ctx) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(e.Method, e.URL[len(origin.URL):], e.StatusCode, "expires", e.Expires.Sub(now))
+	}
+
+	_ = cache.DeleteURL(ctx, "GET", origin.URL+"/a")
+	has, _ = cache.HasURL(ctx, "GET", origin.URL+"/a")
+	fmt.Println("has /a after delete:", has)
+
+	deleted, _ := cache.ResetExpiry(ctx, policy.After(time.Minute)) // still fresh: /b was stored just now
+	fmt.Println("deleted by reset:", deleted)
+	now = now.Add(2 * time.Minute)
+	deleted, _ = cache.DeleteExpired(ctx)
+	fmt.Println("deleted as expired:", deleted)
+	// Unordered output:
+	// has /a: true
+	// GET /a 200 expires 1h0m0s
+	// GET /b 200 expires 1h0m0s
+	// has /a after delete: false
+	// deleted by reset: 0
+	// deleted as expired: 1
+}

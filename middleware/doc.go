@@ -1,0 +1,43 @@
+// Package middleware holds the cache's RoundTripper middlewares and the
+// per-request settings they read from a request's context.
+//
+// Each concern is one constructor returning a Middleware, a
+// func(http.RoundTripper) http.RoundTripper:
+//
+//   - Key computes each request's cache key (package keyer).
+//   - Filter keeps methods, status codes and responses out of the cache.
+//   - Expiry offers per-request, per-URL and per-session expiry.
+//   - Store looks responses up, serves hits, and stores what it fetches.
+//
+// Chain composes them with the first argument outermost:
+//
+//	mw := middleware.Chain(middleware.Key(k), filter, expiry, st)
+//	client := &http.Client{Transport: mw(http.DefaultTransport)}
+//
+// # Order does not matter
+//
+// When a cache middleware wraps another cache middleware, the two fuse into
+// one RoundTripper that holds both concerns, so a run of adjacent cache
+// middlewares acts as one unit whatever its order: the key is always
+// computed before the lookup, and each expiry candidate carries its source
+// (policy.Source), the highest-precedence source winning. An outer
+// middleware replaces an inner one of the same kind. A foreign middleware
+// placed between cache middlewares splits them: the concerns stacked above
+// it are handed down (through the request's context) to the Store
+// middleware beneath it; concerns placed beneath the Store middleware's
+// foreign neighbour do not reach it.
+//
+// # Per-request settings
+//
+// Disable, WithExpiry, Refresh and ForceRefresh return a context carrying a
+// setting for the requests made with it, for one request or a whole scope.
+//
+// # What a caller sees
+//
+// A hit is a new *http.Response for each caller, with its own header map
+// carrying Age and an RFC 9211 Cache-Status member ("cachestack; hit;
+// ttl=N"), and a body over the stored bytes. A response from the network
+// gains "cachestack; fwd=uri-miss". InfoOf reads the seed's response
+// attributes back. A response is stored when its body is read to EOF, if it
+// fits in StoreOptions.MaxBodyBytes; larger bodies stream through uncached.
+package middleware

@@ -1,0 +1,172 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachestack/cachestack/cached"
+	"github.com/cachestack/cachestack/codec"
+	"github.com/cachestack/cachestack/keyer"
+	"github.com/cachestack/cachestack/store"
+)
+
+// DefaultMaxBodyBytes is the largest response body the Store middleware keeps
+// when StoreOptions.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 8 << 20
+
+// StoreOptions configure the Store middleware. The zero value is usable.
+type StoreOptions struct {
+	// MaxBodyBytes is the largest body that is stored. A larger response
+	// streams through to the caller uncached and is never held whole in
+	// memory. Zero means DefaultMaxBodyBytes; negative is an error.
+	MaxBodyBytes int64
+	// KeepStale is how long a response stays in the store after it
+	// expires, so that it can still be revalidated or served stale where
+	// that is allowed; Cache.DeleteExpired removes such responses sooner.
+	// Zero lets the store drop a response when it expires; negative is an
+	// error.
+	KeepStale time.Duration
+	// Clock returns the current time; nil means time.Now.
+	Clock func() time.Time
+	// Logger receives store failures and undecodable entries, which never
+	// fail a request. Nil means slog.Default().
+	Logger *slog.Logger
+	// Counters, when set, is updated with what the cache did.
+	Counters *Counters
+}
+
+// Counters count what a Store middleware did. All fields are safe to read
+// while requests run.
+type Counters struct {
+	Hits        atomic.Int64 // responses served from the store
+	Misses      atomic.Int64 // lookups that found nothing usable
+	Stored      atomic.Int64 // responses written to the store
+	Bypassed    atomic.Int64 // requests that skipped the cache (disabled, method not cached, key error)
+	StoreErrors atomic.Int64 // store calls that failed (the request went on without the cache)
+	Corrupt     atomic.Int64 // stored entries that could not be decoded (treated as misses and deleted)
+}
+
+type storeStage struct {
+	s            store.Store[string, *cached.Response]
+	maxBody      int64
+	keepStale    time.Duration
+	clock        func() time.Time
+	log          *slog.Logger
+	counters     *Counters
+	defaultKeyer *keyer.Keyer
+}
+
+// Store is the middleware that holds responses: on the way in it looks the
+// request's key up and answers a fresh hit itself; on a miss it sends the
+// request on and returns the response with its body teed, so the entry is
+// written when the caller reads the body to EOF (within MaxBodyBytes).
+//
+// It uses the key, filter and expiry decided by the Key, Filter and Expiry
+// middlewares stacked with it, in any order; those it does not find take
+// their defaults (the default keyer, GET and HEAD with status 200, never
+// expire). A store failure or an undecodable entry is logged and counted,
+// and the request goes to the network as if nothing were cached.
+func Store(s store.Store[string, *cached.Response], opts *StoreOptions) (Middleware, error) {
+	if s == nil {
+		return nil, errors.New("middleware.Store: store is nil")
+	}
+	var o StoreOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("middleware.Store: StoreOptions.MaxBodyBytes is %d, want >= 0", o.MaxBodyBytes)
+	}
+	if o.KeepStale < 0 {
+		return nil, fmt.Errorf("middleware.Store: StoreOptions.KeepStale is %v, want >= 0", o.KeepStale)
+	}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Counters == nil {
+		o.Counters = new(Counters)
+	}
+	k, err := keyer.New(nil)
+	if err != nil {
+		return nil, fmt.Errorf("middleware.Store: default keyer: %w", err)
+	}
+	st := &storeStage{
+		s:            s,
+		maxBody:      o.MaxBodyBytes,
+		keepStale:    o.KeepStale,
+		clock:        o.Clock,
+		log:          o.Logger,
+		counters:     o.Counters,
+		defaultKeyer: k,
+	}
+	return func(next http.RoundTripper) http.RoundTripper {
+		return attach(next, func(p *parts) { p.store = st })
+	}, nil
+}
+
+// lookup returns the entry stored under key, or nil. Failures are logged and
+// counted, never returned: the cache steps aside.
+func (st *storeStage) lookup(ctx context.Context, key string) *cached.Response {
+	e, err := st.s.Get(ctx, key)
+	switch {
+	case err == nil && e != nil:
+		return e
+	case err == nil, errors.Is(err, store.ErrNotFound):
+		return nil
+	case errors.Is(err, codec.ErrFormat):
+		st.counters.Corrupt.Add(1)
+		st.log.LogAttrs(ctx, slog.LevelWarn, "cachestack: undecodable entry, deleting it", slog.String("key", key), slog.Any("error", err))
+		st.delete(ctx, key)
+		return nil
+	case ctx.Err() != nil:
+		return nil // the caller gave up; the network call will say so
+	default:
+		st.failed(ctx, "get", key, err)
+		return nil
+	}
+}
+
+func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, now time.Time) {
+	ttl := StorageTTL(now, e.Expires, st.keepStale)
+	if ttl < 0 {
+		return
+	}
+	if err := st.s.Set(ctx, key, e, ttl); err != nil {
+		st.failed(ctx, "set", key, err)
+		return
+	}
+	st.counters.Stored.Add(1)
+}
+
+func (st *storeStage) delete(ctx context.Context, key string) {
+	if err := st.s.Delete(ctx, key); err != nil {
+		st.failed(ctx, "delete", key, err)
+	}
+}
+
+func (st *storeStage) failed(ctx context.Context, op, key string, err error) {
+	st.counters.StoreErrors.Add(1)
+	st.log.LogAttrs(ctx, slog.LevelWarn, "cachestack: store "+op+" failed; continuing without the cache",
+		slog.String("key", key), slog.Any("error", err))
+}
+
+// StorageTTL is the ttl to store a response under: the time until it
+// expires, plus keepStale. Zero expires (never) gives 0 (no ttl); a response
+// already past expires+keepStale gives a negative ttl: do not store.
+func StorageTTL(now, expires time.Time, keepStale time.Duration) time.Duration {
+	if expires.IsZero() {
+		return 0
+	}
+	return store.TTL(now, expires.Add(keepStale))
+}

@@ -53,7 +53,9 @@ type Options struct {
 	// URL drops them.
 	IgnoredParams []string
 	// Headers lists request header fields that become part of the key
-	// (seed: include_headers). A listed field that is absent from a
+	// (seed: include_headers). Authorization is keyed whether listed or
+	// not, so requests made with different credentials never share an
+	// entry; name it in IgnoredParams to share entries across credentials. A listed field that is absent from a
 	// request adds nothing, so a request without it keys like KeyOf. A
 	// name may not also be in IgnoredParams.
 	Headers []string
@@ -125,8 +127,9 @@ func New(opts *Options) (*Keyer, error) {
 		k.ignoredJSON[p] = struct{}{}
 		k.ignoredHeader[textproto.CanonicalMIMEHeaderKey(p)] = struct{}{}
 	}
-	if len(o.Headers) > 0 {
-		k.selected = make(map[string]struct{}, len(o.Headers))
+	k.selected = make(map[string]struct{}, len(o.Headers)+1)
+	if _, ok := k.ignoredHeader["Authorization"]; !ok {
+		k.selected["Authorization"] = struct{}{}
 	}
 	for i, h := range o.Headers {
 		if h == "" {

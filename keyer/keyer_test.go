@@ -285,6 +285,9 @@ func TestHeaders(t *testing.T) {
 		want  bool   // ...changes the key
 	}{
 		{"default ignores Accept", nil, "Accept", false},
+		{"default keys Authorization", nil, "Authorization", true},
+		{"ignored Authorization is shared", &keyer.Options{IgnoredParams: []string{"authorization"}}, "Authorization", false},
+		{"selected Accept keys Authorization too", &keyer.Options{Headers: []string{"Accept"}}, "Authorization", true},
 		{"selected Accept", &keyer.Options{Headers: []string{"accept"}}, "Accept", true},
 		{"selected Accept ignores others", &keyer.Options{Headers: []string{"Accept"}}, "X-Trace", false},
 		{"all: Accept", &keyer.Options{AllHeaders: true}, "Accept", true},

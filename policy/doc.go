@@ -28,7 +28,8 @@
 //  2. Cache-Control response headers and Expires (SourceResponseCacheControl)
 //  3. per-request expiration (SourceRequest)
 //  4. per-URL expiration (SourceURL)
-//  5. per-session expiration (SourceSession)
+//  5. heuristic freshness, when enabled (SourceHeuristic, RFC 9111 §4.2.2)
+//  6. per-session expiration (SourceSession)
 //
 // When none offers anything, the response is stored and never expires
 // (Never, SourceNone).

@@ -9,7 +9,9 @@ import "strconv"
 //  2. Cache-Control response headers (SourceResponseCacheControl)
 //  3. per-request expiration (SourceRequest)
 //  4. per-URL expiration (SourceURL)
-//  5. per-session expiration (SourceSession)
+//  5. heuristic freshness from Last-Modified, when enabled (SourceHeuristic;
+//     RFC 9111 §4.2.2, not in the seed)
+//  6. per-session expiration (SourceSession)
 type Source uint8
 
 const (
@@ -18,6 +20,12 @@ const (
 	// SourceSession is the per-session expiry: the cache's default
 	// (the seed's CacheBackend expire_after).
 	SourceSession
+	// SourceHeuristic is a heuristic freshness lifetime computed from the
+	// response's Last-Modified (RFC 9111 §4.2.2), offered only when
+	// Cache-Control handling enables heuristics. It yields to every
+	// expiry the user configured for the URL or request, and beats the
+	// per-session default.
+	SourceHeuristic
 	// SourceURL is a per-URL pattern expiry (the seed's urls_expire_after).
 	SourceURL
 	// SourceRequest is a per-request override (the seed's expire_after
@@ -36,13 +44,14 @@ const (
 var sourceNames = [numSources]string{
 	SourceNone:                 "none",
 	SourceSession:              "session",
+	SourceHeuristic:            "heuristic",
 	SourceURL:                  "url",
 	SourceRequest:              "request",
 	SourceResponseCacheControl: "response-cache-control",
 	SourceRequestCacheControl:  "request-cache-control",
 }
 
-// String returns the source's name, "session", "url", "request",
+// String returns the source's name, "session", "heuristic", "url", "request",
 // "response-cache-control", "request-cache-control" or "none"; an unknown
 // value prints as "Source(9)".
 func (s Source) String() string {

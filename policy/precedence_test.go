@@ -15,6 +15,7 @@ func TestSourceString(t *testing.T) {
 	}{
 		{SourceNone, "none"},
 		{SourceSession, "session"},
+		{SourceHeuristic, "heuristic"},
 		{SourceURL, "url"},
 		{SourceRequest, "request"},
 		{SourceResponseCacheControl, "response-cache-control"},
@@ -29,7 +30,7 @@ func TestSourceString(t *testing.T) {
 func TestSourceOrder(t *testing.T) {
 	t.Parallel()
 	// The seed's "Expiration Precedence", highest first.
-	order := []Source{SourceRequestCacheControl, SourceResponseCacheControl, SourceRequest, SourceURL, SourceSession, SourceNone}
+	order := []Source{SourceRequestCacheControl, SourceResponseCacheControl, SourceRequest, SourceURL, SourceHeuristic, SourceSession, SourceNone}
 	for i := 1; i < len(order); i++ {
 		assert.Greater(t, order[i-1], order[i])
 	}

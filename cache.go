@@ -67,6 +67,27 @@ type Options struct {
 	// DeleteExpired to find, and for revalidation); zero lets the store drop
 	// responses as they expire. See middleware.StoreOptions.KeepStale.
 	KeepStale time.Duration
+	// StaleIfError serves a response stale for up to this long after it
+	// expired when the origin fails or answers 5xx (RFC 5861 as a user
+	// setting). See middleware.StoreOptions.StaleIfError.
+	StaleIfError time.Duration
+
+	// CacheControl turns on HTTP caching as RFC 9111 describes it for a
+	// private cache (the seed's cache_control=True, done fully): request
+	// and response directives, freshness from max-age, Expires, Date and
+	// Age, validation with ETag and Last-Modified, Vary, invalidation,
+	// stale-while-revalidate and stale-if-error. Off, the seed's simpler
+	// expiry rules hold. See middleware.CacheControl.
+	CacheControl bool
+	// Heuristic enables heuristic freshness from Last-Modified (RFC 9111
+	// §4.2.2) when CacheControl is on; nil leaves it off.
+	Heuristic *policy.Heuristic
+	// Coalesce merges concurrent misses for the same key into one request
+	// to the origin (see middleware.Coalesce).
+	Coalesce bool
+	// ShareCredentials lets coalesced requests that carry credentials,
+	// and responses that set cookies, be shared between callers.
+	ShareCredentials bool
 
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
@@ -87,6 +108,7 @@ type Cache struct {
 	filter    policy.Filter
 	clock     func() time.Time
 	keepStale time.Duration
+	workers   *middleware.Workers
 	counters  middleware.Counters
 }
 
@@ -122,12 +144,37 @@ func New(opts *Options) (*Cache, error) {
 		return nil, fmt.Errorf("cachestack: %w", err)
 	}
 	st, err := middleware.Store(c.store, &middleware.StoreOptions{
-		MaxBodyBytes: o.MaxBodyBytes, KeepStale: o.KeepStale, Clock: o.Clock, Logger: o.Logger, Counters: &c.counters,
+		MaxBodyBytes: o.MaxBodyBytes, KeepStale: o.KeepStale, StaleIfError: o.StaleIfError,
+		Clock: o.Clock, Logger: o.Logger, Counters: &c.counters,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cachestack: %w", err)
 	}
-	c.mw = middleware.Chain(middleware.Key(c.keyer), filter, expiry, st)
+	mws := []middleware.Middleware{middleware.Key(c.keyer), filter, expiry, middleware.Redirect()}
+	if o.CacheControl || o.Coalesce {
+		if c.workers, err = middleware.NewWorkers(0); err != nil {
+			return nil, fmt.Errorf("cachestack: %w", err)
+		}
+	}
+	if o.CacheControl {
+		cc, err := middleware.CacheControl(&middleware.CacheControlOptions{Heuristic: o.Heuristic, Workers: c.workers})
+		if err != nil {
+			return nil, fmt.Errorf("cachestack: %w", err)
+		}
+		mws = append(mws, cc)
+	} else if o.Heuristic != nil {
+		return nil, errors.New("cachestack: Options.Heuristic needs Options.CacheControl")
+	}
+	if o.Coalesce {
+		co, err := middleware.Coalesce(&middleware.CoalesceOptions{Workers: c.workers, ShareCredentials: o.ShareCredentials})
+		if err != nil {
+			return nil, fmt.Errorf("cachestack: %w", err)
+		}
+		mws = append(mws, co)
+	} else if o.ShareCredentials {
+		return nil, errors.New("cachestack: Options.ShareCredentials needs Options.Coalesce")
+	}
+	c.mw = middleware.Chain(append(mws, st)...)
 	c.rt = c.mw(o.Transport)
 	return c, nil
 }
@@ -146,8 +193,14 @@ func (c *Cache) Middleware() middleware.Middleware { return c.mw }
 // Counters returns the counters of what the cache did.
 func (c *Cache) Counters() *middleware.Counters { return &c.counters }
 
-// Close closes the store if New created it.
+// Close stops the cache's background work (stale-while-revalidate
+// refreshes, coalesced requests) and waits for it, then closes the store if
+// New created it. Requests made after Close still work, without background
+// refreshes; with a closed default store they go to the network.
 func (c *Cache) Close() error {
+	if c.workers != nil {
+		c.workers.Close()
+	}
 	if c.ownsStore {
 		return c.store.Close()
 	}
@@ -233,7 +286,43 @@ func (c *Cache) URLs(ctx context.Context) iter.Seq2[string, error] {
 func (c *Cache) Entries(ctx context.Context) iter.Seq2[*cached.Response, error] {
 	return func(yield func(*cached.Response, error) bool) {
 		for ke, err := range c.entries(ctx) {
+			if err == nil && ke.entry.Kind != cached.KindResponse {
+				continue
+			}
 			if !yield(ke.entry, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// Redirect is a recorded redirect: a request for From was redirected (by a
+// response with Status and Location) and ends at the stored response for To.
+type Redirect struct {
+	From     string
+	Status   int
+	Location string
+	To       string // empty when the response it led to is no longer stored
+}
+
+// Redirects yields the redirect aliases the cache has recorded (the seed's
+// cache.redirects); see middleware.Redirect.
+func (c *Cache) Redirects(ctx context.Context) iter.Seq2[Redirect, error] {
+	return func(yield func(Redirect, error) bool) {
+		for ke, err := range c.entries(ctx) {
+			if err != nil {
+				yield(Redirect{}, err)
+				return
+			}
+			e := ke.entry
+			if e.Kind != cached.KindRedirect {
+				continue
+			}
+			r := Redirect{From: e.URL, Status: e.StatusCode, Location: e.Header.Get("Location")}
+			if t, err := c.store.Get(ctx, e.Ref); err == nil && t.Kind == cached.KindResponse {
+				r.To = t.URL
+			}
+			if !yield(r, nil) {
 				return
 			}
 		}
@@ -250,7 +339,8 @@ func (c *Cache) DeleteExpired(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		if ke.entry.Expired(now) || (c.filter != nil && !c.filter(ke.entry)) {
+		e := ke.entry
+		if e.Expired(now) || (e.Kind == cached.KindResponse && c.filter != nil && !c.filter(e)) {
 			if err := c.store.Delete(ctx, ke.key); err != nil {
 				return n, err
 			}
@@ -273,6 +363,9 @@ func (c *Cache) ResetExpiry(ctx context.Context, e policy.Expiry) (int, error) {
 	for ke, err := range c.entries(ctx) {
 		if err != nil {
 			return n, err
+		}
+		if ke.entry.Kind != cached.KindResponse {
+			continue
 		}
 		expires, keep := e.ExpiresAt(ke.entry.Created)
 		if keep && (expires.IsZero() || now.Before(expires)) {

@@ -1,0 +1,248 @@
+package cachestack_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cachestack/cachestack"
+	"github.com/cachestack/cachestack/cached"
+	"github.com/cachestack/cachestack/policy"
+	"github.com/cachestack/cachestack/store"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// countingOrigin answers every path with its name and counts requests.
+func countingOrigin(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		if h != nil {
+			h(w, r)
+			return
+		}
+		io.WriteString(w, "body of "+r.URL.Path)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func newCache(t *testing.T, o *cachestack.Options) *cachestack.Cache {
+	t.Helper()
+	c, err := cachestack.New(o)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, c.Close()) })
+	return c
+}
+
+func getBody(t *testing.T, client *http.Client, url string) *http.Response {
+	t.Helper()
+	resp, err := client.Get(url)
+	require.NoError(t, err)
+	_, err = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	return resp
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		give cachestack.Options
+		want string
+	}{
+		{"malformed glob", cachestack.Options{URLExpiry: []policy.URLExpiry{{Pattern: "a/[b", Expiry: policy.Never()}}}, "URLs"},
+		{"negative expiry", cachestack.Options{ExpireAfter: policy.After(-time.Second)}, "ExpireAfter"},
+		{"negative body size", cachestack.Options{MaxBodyBytes: -1}, "MaxBodyBytes"},
+		{"negative keep stale", cachestack.Options{KeepStale: -time.Second}, "KeepStale"},
+		{"negative stale if error", cachestack.Options{StaleIfError: -time.Second}, "StaleIfError"},
+		{"bad method", cachestack.Options{AllowedMethods: []string{""}}, "Methods"},
+		{"bad code", cachestack.Options{AllowedCodes: []int{42}}, "Codes"},
+		{"bad header", cachestack.Options{IncludeHeaders: []string{"a b"}}, "Headers"},
+		{"heuristic without cache control", cachestack.Options{Heuristic: &policy.Heuristic{}}, "Heuristic"},
+		{"share credentials without coalescing", cachestack.Options{ShareCredentials: true}, "ShareCredentials"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := cachestack.New(&tt.give)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func TestOperations(t *testing.T) {
+	t.Parallel()
+	origin, hits := countingOrigin(t, nil)
+	clock := &testClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	c := newCache(t, &cachestack.Options{ExpireAfter: policy.After(time.Hour), KeepStale: 24 * time.Hour, Clock: clock.Now})
+	client := c.Client()
+	ctx := context.Background()
+
+	for _, p := range []string{"/a", "/b", "/c"} {
+		getBody(t, client, origin.URL+p)
+	}
+	has, err := c.HasURL(ctx, "", origin.URL+"/a")
+	require.NoError(t, err)
+	assert.True(t, has)
+	has, err = c.HasURL(ctx, http.MethodHead, origin.URL+"/a")
+	require.NoError(t, err)
+	assert.False(t, has, "keys include the method")
+
+	var urls []string
+	for u, err := range c.URLs(ctx) {
+		require.NoError(t, err)
+		urls = append(urls, u)
+	}
+	assert.ElementsMatch(t, []string{origin.URL + "/a", origin.URL + "/b", origin.URL + "/c"}, urls)
+
+	require.NoError(t, c.DeleteURL(ctx, http.MethodGet, origin.URL+"/a"))
+	clock.Advance(30 * time.Minute)
+	getBody(t, client, origin.URL+"/a")
+	assert.Equal(t, int64(4), hits.Load(), "a deleted URL is fetched again")
+
+	n, err := c.ResetExpiry(ctx, policy.After(10*time.Minute))
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "/b and /c were stored 30 minutes ago: 10 minutes makes them expired")
+	resp := getBody(t, client, origin.URL+"/a")
+	assert.True(t, cachestack.InfoOf(resp).FromCache, "/a was stored just now and stays fresh")
+	assert.Equal(t, clock.Now().Add(10*time.Minute), cachestack.InfoOf(resp).Expires)
+
+	clock.Advance(11 * time.Minute)
+	n, err = c.DeleteExpired(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+
+	require.NoError(t, c.Clear(ctx))
+	for range c.URLs(ctx) {
+		t.Fatal("Clear left entries behind")
+	}
+}
+
+// bareStore is a store without listing or clearing.
+type bareStore struct{ m sync.Map }
+
+func (s *bareStore) Get(_ context.Context, k string) (*cached.Response, error) {
+	if v, ok := s.m.Load(k); ok {
+		return v.(*cached.Response), nil
+	}
+	return nil, store.ErrNotFound
+}
+func (s *bareStore) Set(_ context.Context, k string, v *cached.Response, _ time.Duration) error {
+	s.m.Store(k, v)
+	return nil
+}
+func (s *bareStore) Delete(_ context.Context, k string) error { s.m.Delete(k); return nil }
+func (s *bareStore) Close() error                             { return nil }
+
+func TestListingNeedsALister(t *testing.T) {
+	t.Parallel()
+	c := newCache(t, &cachestack.Options{Store: &bareStore{}})
+	for _, err := range c.URLs(context.Background()) {
+		assert.ErrorIs(t, err, errors.ErrUnsupported)
+	}
+	assert.ErrorIs(t, c.Clear(context.Background()), errors.ErrUnsupported)
+}
+
+func TestDisabledScope(t *testing.T) {
+	t.Parallel()
+	origin, hits := countingOrigin(t, nil)
+	c := newCache(t, nil)
+	ctx := cachestack.Disable(context.Background())
+	for range 3 {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, origin.URL, nil)
+		resp, err := c.Client().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	assert.Equal(t, int64(3), hits.Load())
+}
+
+func TestCacheControlAndRedirectsThroughTheDropIn(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	var hits atomic.Int64
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		switch r.URL.Path {
+		case "/old":
+			http.Redirect(w, r, "/new", http.StatusMovedPermanently)
+		case "/new":
+			w.Header().Set("Cache-Control", "max-age=60")
+			io.WriteString(w, "new")
+		case "/no-store":
+			w.Header().Set("Cache-Control", "no-store")
+			io.WriteString(w, "x")
+		}
+	}))
+	transport := &http.Transport{}
+	c, err := cachestack.New(&cachestack.Options{CacheControl: true, Coalesce: true, Transport: transport})
+	require.NoError(t, err)
+	client := c.Client()
+
+	getBody(t, client, origin.URL+"/old")
+	resp := getBody(t, client, origin.URL+"/old")
+	assert.True(t, cachestack.InfoOf(resp).FromCache)
+	assert.Equal(t, int64(2), hits.Load(), "the second request for /old needs no round trip")
+	var redirects []cachestack.Redirect
+	for r, err := range c.Redirects(context.Background()) {
+		require.NoError(t, err)
+		redirects = append(redirects, r)
+	}
+	assert.Equal(t, []cachestack.Redirect{{From: origin.URL + "/old", Status: 301, Location: "/new", To: origin.URL + "/new"}}, redirects)
+
+	getBody(t, client, origin.URL+"/no-store")
+	getBody(t, client, origin.URL+"/no-store")
+	assert.Equal(t, int64(4), hits.Load(), "no-store is never stored")
+
+	require.NoError(t, c.Close())
+	transport.CloseIdleConnections()
+	origin.Close()
+	goleak.VerifyNone(t, ignore)
+}
+
+func ExampleCache_Redirects() {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/thing" {
+			http.Redirect(w, r, "/v2/thing", http.StatusMovedPermanently)
+			return
+		}
+		fmt.Fprintln(w, "the thing")
+	}))
+	defer origin.Close()
+	cache, _ := cachestack.New(nil)
+	defer cache.Close()
+	fetch(cache.Client(), origin.URL+"/v1/thing")
+	for r := range cache.Redirects(context.Background()) {
+		fmt.Println(r.Status, r.From[len(origin.URL):], "->", r.To[len(origin.URL):])
+	}
+	// Output: 301 /v1/thing -> /v2/thing
+}

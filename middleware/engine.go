@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"time"
 
@@ -12,10 +13,13 @@ import (
 
 // parts are the stages of one engine, one slot per kind of middleware.
 type parts struct {
-	key    *keyer.Keyer
-	filter *filterStage
-	expiry *expiryStage
-	store  *storeStage
+	key      *keyer.Keyer
+	filter   *filterStage
+	expiry   *expiryStage
+	cc       *ccStage
+	redirect *redirectStage
+	coalesce *coalesceStage
+	store    *storeStage
 }
 
 // inherit fills the empty slots of p from outer.
@@ -29,9 +33,25 @@ func (p *parts) inherit(outer *parts) {
 	if p.expiry == nil {
 		p.expiry = outer.expiry
 	}
+	if p.cc == nil {
+		p.cc = outer.cc
+	}
+	if p.redirect == nil {
+		p.redirect = outer.redirect
+	}
+	if p.coalesce == nil {
+		p.coalesce = outer.coalesce
+	}
 	if p.store == nil {
 		p.store = outer.store
 	}
+}
+
+func (p *parts) keyer() *keyer.Keyer {
+	if p.key != nil {
+		return p.key
+	}
+	return p.store.defaultKeyer
 }
 
 // handoffKey carries the parts of an engine that has no store down to an
@@ -57,20 +77,20 @@ func (e *engine) RoundTrip(req *http.Request) (*http.Response, error) {
 		down := p // p itself stays on the stack
 		return e.next.RoundTrip(req.WithContext(context.WithValue(ctx, handoffKey{}, &down)))
 	}
-	ro := optionsFrom(ctx)
-	st := p.store
 	if p.filter == nil {
 		p.filter = defaultFilter
 	}
+	st := p.store
+	ro := optionsFrom(ctx)
 	if ro.disabled || !p.filter.allowsMethod(req.Method) {
 		st.counters.Bypassed.Add(1)
-		return e.next.RoundTrip(req)
+		resp, err := e.next.RoundTrip(req)
+		if err == nil && p.cc != nil {
+			p.invalidate(req, resp)
+		}
+		return resp, err
 	}
-	k := p.key
-	if k == nil {
-		k = st.defaultKeyer
-	}
-	id, out, err := k.Key(req)
+	id, out, err := p.keyer().Key(req)
 	if err != nil {
 		st.counters.Bypassed.Add(1)
 		if out == nil {
@@ -78,51 +98,216 @@ func (e *engine) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return e.next.RoundTrip(out)
 	}
-	if !ro.forceRefresh && !ro.refresh {
-		if entry := st.lookup(ctx, id.Key); entry != nil && p.filter.accepts(entry) {
-			now := st.clock()
-			if !entry.Expired(now) {
-				closeBody(out)
-				st.counters.Hits.Add(1)
-				return hitResponse(out, entry, now, false), nil
-			}
-		}
-	}
-	st.counters.Misses.Add(1)
-	x := &exchange{parts: p, opts: ro, key: id.Key, url: id.URL}
-	return x.fetch(e.next, out)
+	x := &exchange{parts: p, next: e.next, opts: ro, primary: id.Key, key: id.Key, url: id.URL}
+	return x.serve(out)
 }
+
+// via says how a stored response was found.
+type via uint8
+
+const (
+	viaNone     via = iota
+	viaLookup       // under the request's own key (or its Vary variant)
+	viaRedirect     // through a recorded redirect from the request's URL
+)
 
 // exchange is the state of one request on its way through an engine.
 type exchange struct {
 	parts
-	opts requestOptions
-	key  string
-	url  string
+	next    http.RoundTripper
+	opts    requestOptions
+	rd      policy.RequestDirectives
+	primary string           // the request's key
+	key     string           // where its response is stored: primary, or a Vary variant key
+	url     string           // the redacted, normalised URL
+	index   *cached.Response // the URL's Vary index, if it has one
+	entry   *cached.Response // the stored response found, kept for revalidation and stale-if-error
+	via     via
+	vary    []string      // Vary fields of the response being stored
+	retain  time.Duration // how long it stays stored once stale
+	async   bool          // a stale response may be refreshed in the background
 }
 
-// fetch sends req to next and arranges for the response to be stored.
-func (x *exchange) fetch(next http.RoundTripper, req *http.Request) (*http.Response, error) {
+// serve answers req from the store or sends it on.
+func (x *exchange) serve(req *http.Request) (*http.Response, error) {
 	st := x.store
+	ctx := req.Context()
+	if x.cc != nil {
+		x.rd = policy.ParseRequestDirectives(req.Header)
+		x.async = x.cc.workers != nil && (req.Method == http.MethodGet || req.Method == http.MethodHead) &&
+			(req.Body == nil || req.Body == http.NoBody)
+	}
+	if !x.opts.forceRefresh && !isConditional(req.Header) {
+		if e := x.lookup(ctx, req); e != nil {
+			now := st.clock()
+			v := x.judge(e, now)
+			if x.via == viaRedirect && v != fresh && v != stale {
+				v = ignore // a redirect target is only used as is: it cannot be revalidated for this URL
+			}
+			switch v {
+			case fresh:
+				return x.hit(req, e, now, false, "hit"), nil
+			case stale:
+				return x.hit(req, e, now, true, "hit"), nil
+			case staleAsync:
+				x.refreshAsync(req, e)
+				return x.hit(req, e, now, true, "hit; detail=stale-while-revalidate"), nil
+			case revalidate:
+				x.entry = e
+			}
+		}
+	}
+	if x.rd.OnlyIfCached { // §5.2.1.7
+		closeBody(req)
+		st.counters.Misses.Add(1)
+		return gatewayTimeout(req), nil
+	}
+	st.counters.Misses.Add(1)
+	return x.forwardShared(req)
+}
+
+// hit counts a hit, records the redirects that led to it, and builds the
+// caller's response.
+func (x *exchange) hit(req *http.Request, e *cached.Response, now time.Time, stale bool, status string) *http.Response {
+	closeBody(req)
+	x.store.counters.Hits.Add(1)
+	if x.via == viaRedirect {
+		status += "; detail=redirect"
+	} else if x.redirect != nil && req.Response != nil {
+		x.recordRedirects(req, e)
+	}
+	return hitResponse(req, e, now, stale, status)
+}
+
+// lookup returns the stored response for req, following a Vary index to
+// the request's variant (RFC 9111 §4.1) and a recorded redirect to its
+// target.
+func (x *exchange) lookup(ctx context.Context, req *http.Request) *cached.Response {
+	st := x.store
+	e := st.lookup(ctx, x.primary)
+	if e == nil {
+		return nil
+	}
+	switch e.Kind {
+	case cached.KindVariants:
+		if x.cc == nil {
+			return nil
+		}
+		x.index = e
+		x.key = variantKey(x.primary, e.Ref, policy.VaryKey(e.Vary, req.Header))
+		v := st.lookup(ctx, x.key)
+		if v == nil || v.Kind != cached.KindResponse || !policy.VaryMatch(e.Vary, false, v.VaryHeader, req.Header) {
+			return nil
+		}
+		x.via = viaLookup
+		return v
+	case cached.KindRedirect:
+		if x.redirect == nil || e.Expired(st.clock()) {
+			return nil
+		}
+		t := st.lookup(ctx, e.Ref)
+		if t == nil || t.Kind != cached.KindResponse {
+			return nil
+		}
+		if fields, star := policy.ParseVary(t.Header); star || (len(fields) > 0 && !policy.VaryMatch(fields, false, t.VaryHeader, req.Header)) {
+			return nil
+		}
+		x.via = viaRedirect
+		return t
+	case cached.KindResponse:
+		x.via = viaLookup
+		return e
+	}
+	return nil
+}
+
+// forwardShared sends req on, through the coalescer when there is one and
+// the request may share its response with others.
+func (x *exchange) forwardShared(req *http.Request) (*http.Response, error) {
+	if x.coalesce != nil && x.coalesce.shareable(req) {
+		return x.coalesce.do(x, req)
+	}
+	return x.forward(req)
+}
+
+// forward sends req to the next RoundTripper, conditionally when a stale
+// stored response has validators (RFC 9111 §4.3.1), and handles what comes
+// back: a 304 refreshes the stored response (§4.3.4), a failure may be
+// answered with the stale one (RFC 5861 §4), and a storable response is
+// returned with its body teed into the store.
+func (x *exchange) forward(req *http.Request) (*http.Response, error) {
+	st := x.store
+	out := req
+	e := x.entry
+	conditional := false
+	if e != nil && hasValidator(e.Header) && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+		out = req.Clone(req.Context())
+		if v := e.Header.Get("Etag"); v != "" {
+			out.Header.Set("If-None-Match", v)
+		}
+		if v := e.Header.Get("Last-Modified"); v != "" {
+			out.Header.Set("If-Modified-Since", v)
+		}
+		conditional = true
+	}
 	sent := st.clock()
-	resp, err := next.RoundTrip(req)
+	resp, err := x.next.RoundTrip(out)
+	received := st.clock()
 	if err != nil {
+		if x.staleIfError(e, received) {
+			return x.hit(req, e, received, true, "fwd=stale; detail=stale-if-error"), nil
+		}
 		return nil, err
 	}
-	received := st.clock()
+	if x.cc != nil {
+		x.invalidate(req, resp)
+	}
+	if conditional && resp.StatusCode == http.StatusNotModified {
+		drain(resp.Body)
+		return x.refreshed(req, e, resp, sent, received), nil
+	}
+	if resp.StatusCode >= 500 && x.staleIfError(e, received) {
+		drain(resp.Body)
+		return x.hit(req, e, received, true, "fwd=stale; fwd-status="+itoa(resp.StatusCode)+"; detail=stale-if-error"), nil
+	}
 	entry, ok := x.storable(req, resp, sent, received)
-	setCacheStatus(resp.Header, cacheName+"; fwd=uri-miss")
+	member := "fwd=uri-miss"
+	switch {
+	case e != nil:
+		member = "fwd=stale; fwd-status=" + itoa(resp.StatusCode)
+	case x.opts.forceRefresh || x.rd.NoCache:
+		member = "fwd=request"
+	}
+	setCacheStatus(resp.Header, cacheName+"; "+member)
 	if !ok {
 		return resp, nil
 	}
 	if req.Method == http.MethodHead || resp.Body == http.NoBody {
-		x.finish(req.Context(), entry, nil)
+		x.finish(req, entry, nil)
 		return resp, nil
 	}
 	resp.Body = newTeeBody(resp.Body, resp.ContentLength, st.maxBody, func(body []byte) {
-		x.finish(req.Context(), entry, body)
+		x.finish(req, entry, body)
 	})
 	return resp, nil
+}
+
+// refreshed stores e updated by a 304 and serves it.
+func (x *exchange) refreshed(req *http.Request, e *cached.Response, notModified *http.Response, sent, received time.Time) *http.Response {
+	u := merge(e, notModified)
+	if fresh, ok := x.freshness(req, u.StatusCode, u.Header, notModified.Header, sent, received); ok {
+		u.RequestTime, u.ResponseTime, u.Created = sent, received, received
+		u.InitialAge, u.Expires = fresh.initialAge, fresh.expires
+		x.save(req, u, fresh.retain)
+	} else {
+		x.store.delete(req.Context(), x.key)
+	}
+	x.store.counters.Revalidated.Add(1)
+	if x.redirect != nil && req.Response != nil {
+		x.recordRedirects(req, u)
+	}
+	closeBody(req)
+	return hitResponse(req, u, received, false, "fwd=stale; fwd-status=304")
 }
 
 // storable decides whether resp may be stored and, if so, returns the entry
@@ -131,10 +316,7 @@ func (x *exchange) storable(req *http.Request, resp *http.Response, sent, receiv
 	if !x.filter.allowsCode(resp.StatusCode) {
 		return nil, false
 	}
-	var d policy.Decisions
-	x.expiry.offer(&d, &x.opts, x.url)
-	exp, _ := d.Decide()
-	expires, ok := exp.ExpiresAt(received)
+	f, ok := x.freshness(req, resp.StatusCode, resp.Header, resp.Header, sent, received)
 	if !ok {
 		return nil, false
 	}
@@ -142,6 +324,7 @@ func (x *exchange) storable(req *http.Request, resp *http.Response, sent, receiv
 	if proto == "" {
 		proto = "HTTP/1.1"
 	}
+	x.retain = f.retain
 	return &cached.Response{
 		Method:       req.Method,
 		URL:          x.url,
@@ -151,23 +334,158 @@ func (x *exchange) storable(req *http.Request, resp *http.Response, sent, receiv
 		RequestTime:  sent,
 		ResponseTime: received,
 		Created:      received,
-		Expires:      expires,
+		Expires:      f.expires,
+		InitialAge:   f.initialAge,
 	}, true
 }
 
-// finish completes entry with its body and writes it, unless the filter
+// freshnessResult is when a response to be stored expires, how long it
+// is kept stored beyond that, and its corrected initial age.
+type freshnessResult struct {
+	expires    time.Time
+	retain     time.Duration
+	initialAge time.Duration
+}
+
+// freshness decides whether a response with status and header h may be
+// stored and until when it is fresh. Without CacheControl this is the
+// seed's expiry precedence; with it, RFC 9111's rules come first: no-store
+// (§5.2.1.5, §5.2.2.5), Vary: * (§4.1), cacheability (§3), explicit
+// freshness (§4.2.1) above every user setting, heuristic freshness
+// (§4.2.2) when enabled, and the corrected initial age (§4.2.3). timing is
+// the header that carries Date and Age: the 304's on a revalidation.
+func (x *exchange) freshness(req *http.Request, status int, h, timing http.Header, sent, received time.Time) (freshnessResult, bool) {
+	var r freshnessResult
+	var d policy.Decisions
+	x.expiry.offer(&d, &x.opts, x.url)
+	cc := x.cc
+	var sd policy.ResponseDirectives
+	var ccExpires time.Time
+	if cc != nil {
+		if x.rd.NoStore {
+			return r, false
+		}
+		sd = policy.ParseResponseDirectives(h)
+		if sd.NoStore {
+			return r, false
+		}
+		fields, star := policy.ParseVary(h)
+		if star {
+			return r, false
+		}
+		x.vary = fields
+		r.initialAge = policy.CorrectedInitialAge(timing, sent, received)
+		lifetime, explicit := policy.Lifetime(status, h, sd, received, cc.heuristic)
+		ccExpires = received.Add(lifetime - r.initialAge)
+		switch {
+		case explicit:
+			d.Offer(policy.SourceResponseCacheControl, policy.At(ccExpires))
+		case lifetime > 0:
+			d.Offer(policy.SourceHeuristic, policy.At(ccExpires))
+		}
+		if !explicit && !sd.Public && !sd.Private && !policy.CacheableStatus(status) { // §3
+			return r, false
+		}
+	}
+	exp, src := d.Decide()
+	validator := hasValidator(h)
+	var expires time.Time
+	ok := true
+	switch {
+	case cc != nil && (src == policy.SourceResponseCacheControl || src == policy.SourceHeuristic):
+		expires = ccExpires // may be past: max-age=0, an old Expires, a large Age
+	case cc != nil && src == policy.SourceNone:
+		expires = received // no freshness information and no setting of the user's: stale at once
+	default:
+		expires, ok = exp.ExpiresAt(received)
+	}
+	if !ok {
+		return r, false
+	}
+	r.expires = expires
+	r.retain = x.store.keepStale
+	if x.store.staleIfError > r.retain {
+		r.retain = x.store.staleIfError
+	}
+	if cc != nil {
+		if validator && cc.keepValidatable > r.retain {
+			r.retain = cc.keepValidatable
+		}
+		if sd.HasStaleWhileRevalidate && sd.StaleWhileRevalidate > r.retain {
+			r.retain = sd.StaleWhileRevalidate
+		}
+		if sd.HasStaleIfError && sd.StaleIfError > r.retain {
+			r.retain = sd.StaleIfError
+		}
+		if !expires.IsZero() && !expires.After(received) && r.retain == 0 {
+			return r, false // stale at once, and nothing would use it later
+		}
+	}
+	return r, true
+}
+
+// finish completes entry with its body and stores it, unless the filter
 // function rejects it. The caller's cancellation does not stop the write:
 // the body has been read in full, so the entry is complete.
-func (x *exchange) finish(ctx context.Context, entry *cached.Response, body []byte) {
+func (x *exchange) finish(req *http.Request, entry *cached.Response, body []byte) {
 	entry.Body = body
 	if !x.filter.accepts(entry) {
 		return
 	}
-	x.store.save(context.WithoutCancel(ctx), x.key, entry, x.store.clock())
+	x.save(req, entry, x.retain)
+	if x.redirect != nil && req.Response != nil {
+		x.recordRedirects(req, entry)
+	}
+}
+
+// save writes entry under the request's key. A response that varies
+// (RFC 9111 §4.1) is written under its variant key, after the URL's Vary
+// index: a new index, with a new generation, when the fields differ from
+// the stored one's.
+func (x *exchange) save(req *http.Request, entry *cached.Response, retain time.Duration) {
+	st := x.store
+	ctx := context.WithoutCancel(req.Context())
+	now := st.clock()
+	if len(x.vary) == 0 {
+		x.key = x.primary
+		st.save(ctx, x.primary, entry, now, retain)
+		return
+	}
+	idx := x.index
+	if idx == nil || !equalFields(idx.Vary, x.vary) {
+		idx = &cached.Response{Kind: cached.KindVariants, Method: entry.Method, URL: entry.URL, Vary: x.vary, Ref: newRef(), Created: now, Expires: entry.Expires}
+		st.save(ctx, x.primary, idx, now, retain)
+	} else if !idx.Expires.IsZero() && (entry.Expires.IsZero() || entry.Expires.After(idx.Expires)) {
+		idx = idx.Clone()
+		idx.Expires = entry.Expires
+		st.save(ctx, x.primary, idx, now, retain)
+	}
+	x.index = idx
+	entry.VaryHeader = varyHeader(x.vary, req.Header)
+	x.key = variantKey(x.primary, idx.Ref, policy.VaryKey(x.vary, req.Header))
+	st.save(ctx, x.key, entry, now, retain)
+}
+
+// gatewayTimeout is the answer to only-if-cached when nothing stored may be
+// used (RFC 9111 §5.2.1.7).
+func gatewayTimeout(req *http.Request) *http.Response {
+	h := http.Header{"Cache-Status": {cacheName + "; fwd=miss; detail=only-if-cached"}, "Content-Length": {"0"}}
+	return &http.Response{
+		Status: "504 Gateway Timeout", StatusCode: http.StatusGatewayTimeout,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Body: http.NoBody, ContentLength: 0, Request: req,
+	}
 }
 
 func closeBody(req *http.Request) {
 	if req.Body != nil {
 		req.Body.Close()
 	}
+}
+
+// drain reads a little of a body we do not use, so its connection can be
+// reused, and closes it.
+func drain(body io.ReadCloser) {
+	io.CopyN(io.Discard, body, 4<<10)
+	body.Close()
 }

@@ -15,18 +15,22 @@ import (
 const cacheName = "cachestack"
 
 // hitResponse builds a new response for one caller from a stored entry. The
-// header is a fresh copy carrying Age (RFC 9111 §5.1) and this cache's
-// Cache-Status member (RFC 9211); the body reads the stored bytes, which are
-// shared and never written.
-func hitResponse(req *http.Request, e *cached.Response, now time.Time, stale bool) *http.Response {
-	age := now.Sub(e.ResponseTime)
-	if age < 0 {
-		age = 0
-	}
-	status := cacheName + "; hit"
+// header is a fresh copy carrying Age, the entry's current age (RFC 9111
+// §4.2.3, §5.1), and this cache's Cache-Status member (RFC 9211): "cachestack;
+// " then status, then the remaining freshness as ttl (negative when stale).
+// The body reads the stored bytes, which are shared and never written.
+func hitResponse(req *http.Request, e *cached.Response, now time.Time, stale bool, status string) *http.Response {
+	// Age and Cache-Status share one allocation.
+	var buf [96]byte
+	b := strconv.AppendInt(buf[:0], int64(e.Age(now)/time.Second), 10)
+	ageEnd := len(b)
+	b = append(b, cacheName+"; "...)
+	b = append(b, status...)
 	if !e.Expires.IsZero() {
-		status += "; ttl=" + strconv.FormatInt(int64(e.Expires.Sub(now)/time.Second), 10)
+		b = append(b, "; ttl="...)
+		b = strconv.AppendInt(b, int64(e.Expires.Sub(now).Round(time.Second)/time.Second), 10)
 	}
+	both := string(b)
 	body := &hitBody{entry: e, stale: stale}
 	cl := int64(len(e.Body))
 	if req.Method == http.MethodHead {
@@ -49,12 +53,14 @@ func hitResponse(req *http.Request, e *cached.Response, now time.Time, stale boo
 		Proto:         proto,
 		ProtoMajor:    major,
 		ProtoMinor:    minor,
-		Header:        hitHeader(e.Header, strconv.FormatInt(int64(age/time.Second), 10), status),
+		Header:        hitHeader(e.Header, both[:ageEnd], both[ageEnd:]),
 		Body:          body,
 		ContentLength: cl,
 		Request:       req,
 	}
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
 
 // hitHeader copies h for one caller with Age set to age and status appended
 // to Cache-Status, in two allocations: the map and one backing array for

@@ -31,6 +31,14 @@ type StoreOptions struct {
 	// Zero lets the store drop a response when it expires; negative is an
 	// error.
 	KeepStale time.Duration
+	// StaleIfError serves a stored response that has been stale for at
+	// most this long when the origin cannot be reached or answers with a
+	// server error (5xx), marked stale (RFC 5861 §4, as a user setting).
+	// Responses are kept stored at least this long past their expiry.
+	// With CacheControl, a must-revalidate or no-cache response is never
+	// served stale this way, and a stale-if-error directive in the
+	// response or request takes its place. Zero disables it.
+	StaleIfError time.Duration
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
 	// Logger receives store failures and undecodable entries, which never
@@ -49,12 +57,16 @@ type Counters struct {
 	Bypassed    atomic.Int64 // requests that skipped the cache (disabled, method not cached, key error)
 	StoreErrors atomic.Int64 // store calls that failed (the request went on without the cache)
 	Corrupt     atomic.Int64 // stored entries that could not be decoded (treated as misses and deleted)
+	Revalidated atomic.Int64 // stale responses refreshed by a 304 Not Modified
+	Refreshes   atomic.Int64 // background refreshes started (stale-while-revalidate)
+	Coalesced   atomic.Int64 // requests answered by another request's response
 }
 
 type storeStage struct {
 	s            store.Store[string, *cached.Response]
 	maxBody      int64
 	keepStale    time.Duration
+	staleIfError time.Duration
 	clock        func() time.Time
 	log          *slog.Logger
 	counters     *Counters
@@ -85,6 +97,9 @@ func Store(s store.Store[string, *cached.Response], opts *StoreOptions) (Middlew
 	if o.KeepStale < 0 {
 		return nil, fmt.Errorf("middleware.Store: StoreOptions.KeepStale is %v, want >= 0", o.KeepStale)
 	}
+	if o.StaleIfError < 0 {
+		return nil, fmt.Errorf("middleware.Store: StoreOptions.StaleIfError is %v, want >= 0", o.StaleIfError)
+	}
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -105,6 +120,7 @@ func Store(s store.Store[string, *cached.Response], opts *StoreOptions) (Middlew
 		s:            s,
 		maxBody:      o.MaxBodyBytes,
 		keepStale:    o.KeepStale,
+		staleIfError: o.StaleIfError,
 		clock:        o.Clock,
 		log:          o.Logger,
 		counters:     o.Counters,
@@ -137,8 +153,9 @@ func (st *storeStage) lookup(ctx context.Context, key string) *cached.Response {
 	}
 }
 
-func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, now time.Time) {
-	ttl := StorageTTL(now, e.Expires, st.keepStale)
+// save writes e under key with a ttl that keeps it retain past its expiry.
+func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, now time.Time, retain time.Duration) {
+	ttl := StorageTTL(now, e.Expires, retain)
 	if ttl < 0 {
 		return
 	}

@@ -1,0 +1,299 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/cachestack/cachestack/cached"
+	"github.com/cachestack/cachestack/policy"
+)
+
+// DefaultKeepValidatable is how long CacheControl keeps a stale response
+// that carries a validator (ETag or Last-Modified) when
+// CacheControlOptions.KeepValidatable is zero.
+const DefaultKeepValidatable = 24 * time.Hour
+
+// CacheControlOptions configure the CacheControl middleware. The zero value
+// is RFC 9111 without heuristics or background revalidation.
+type CacheControlOptions struct {
+	// Heuristic, when set, gives responses without explicit freshness but
+	// with Last-Modified a heuristic lifetime (RFC 9111 §4.2.2): a
+	// fraction of the time since Last-Modified, capped. Off by default.
+	Heuristic *policy.Heuristic
+	// KeepValidatable is how long a response with a validator stays
+	// stored after it goes stale, so that it can be revalidated with a
+	// conditional request (§4.3) instead of fetched again. Zero means
+	// DefaultKeepValidatable; negative is an error.
+	KeepValidatable time.Duration
+	// Workers runs stale-while-revalidate refreshes in the background
+	// (RFC 5861 §3). Nil means such responses are revalidated before they
+	// are served, as if the directive were absent. The caller owns
+	// Workers and closes it.
+	Workers *Workers
+	// RefreshTimeout bounds one background refresh; zero means 30s.
+	RefreshTimeout time.Duration
+}
+
+type ccStage struct {
+	heuristic       *policy.Heuristic
+	keepValidatable time.Duration
+	workers         *Workers
+	refreshTimeout  time.Duration
+}
+
+// CacheControl is the HTTP caching middleware: with it in the stack the
+// cache follows RFC 9111 as a private cache; without it the seed's simpler
+// expiry rules hold.
+//
+// On the way in it reads the request's directives (§5.2.1: max-age,
+// max-stale, min-fresh, no-cache, no-store, only-if-cached; Pragma:
+// no-cache without Cache-Control, §5.4) and decides whether a stored
+// response may be used: fresh (§4.2), stale but allowed (max-stale,
+// stale-while-revalidate), or to be revalidated with a conditional request
+// (§4.3). On the way out it reads the response's directives (§5.2.2) and
+// computes its freshness lifetime (max-age, Expires, Date, Age, §4.2.1 and
+// §4.2.3), offering it to the expiry decision above every user setting;
+// stores variants per Vary (§4.1); merges 304 responses into the stored one
+// (§4.3.4); and invalidates stored responses after unsafe requests (§4.4).
+// Stack it anywhere with the Store middleware.
+func CacheControl(opts *CacheControlOptions) (Middleware, error) {
+	var o CacheControlOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.KeepValidatable < 0 {
+		return nil, fmt.Errorf("middleware.CacheControl: CacheControlOptions.KeepValidatable is %v, want >= 0", o.KeepValidatable)
+	}
+	if o.RefreshTimeout < 0 {
+		return nil, fmt.Errorf("middleware.CacheControl: CacheControlOptions.RefreshTimeout is %v, want >= 0", o.RefreshTimeout)
+	}
+	if h := o.Heuristic; h != nil && (h.Fraction < 0 || h.Fraction > 1 || h.Max < 0) {
+		return nil, errors.New("middleware.CacheControl: CacheControlOptions.Heuristic wants a Fraction within [0, 1] and a Max >= 0")
+	}
+	if o.KeepValidatable == 0 {
+		o.KeepValidatable = DefaultKeepValidatable
+	}
+	if o.RefreshTimeout == 0 {
+		o.RefreshTimeout = 30 * time.Second
+	}
+	cc := &ccStage{heuristic: o.Heuristic, keepValidatable: o.KeepValidatable, workers: o.Workers, refreshTimeout: o.RefreshTimeout}
+	return func(next http.RoundTripper) http.RoundTripper {
+		return attach(next, func(p *parts) { p.cc = cc })
+	}, nil
+}
+
+// verdict is what a lookup decides about a stored response.
+type verdict uint8
+
+const (
+	ignore     verdict = iota // not usable: behave as a miss
+	fresh                     // serve it
+	stale                     // serve it stale (max-stale)
+	staleAsync                // serve it stale and refresh it in the background
+	revalidate                // ask the origin, conditionally where possible
+)
+
+// judge decides what to do with a stored response for the request at now.
+func (x *exchange) judge(e *cached.Response, now time.Time) verdict {
+	if !x.filter.accepts(e) {
+		return ignore
+	}
+	if x.opts.refresh {
+		return revalidate
+	}
+	if x.cc == nil {
+		if e.Expired(now) {
+			return revalidate
+		}
+		return fresh
+	}
+	rd := &x.rd
+	sd := policy.ParseResponseDirectives(e.Header)
+	if rd.NoCache || (sd.NoCache && len(sd.NoCacheFields) == 0) { // §5.2.1.4, §5.2.2.4
+		return revalidate
+	}
+	age := e.Age(now)
+	if rd.HasMaxAge && age > rd.MaxAge && !rd.HasMaxStale { // §5.2.1.1
+		return revalidate
+	}
+	if rd.HasMinFresh && !e.Expires.IsZero() && e.Expires.Sub(now) < rd.MinFresh { // §5.2.1.3
+		return revalidate
+	}
+	if !e.Expired(now) {
+		return fresh
+	}
+	// Stale (§4.2.4): never served when a directive forbids it.
+	if sd.MustRevalidate || sd.NoCache {
+		return revalidate
+	}
+	staleness := now.Sub(e.Expires)
+	if rd.HasMaxStale && staleness <= rd.MaxStale { // §5.2.1.2
+		return stale
+	}
+	if sd.HasStaleWhileRevalidate && staleness <= sd.StaleWhileRevalidate && x.async { // RFC 5861 §3
+		return staleAsync
+	}
+	return revalidate
+}
+
+// staleIfError reports whether e may be served, stale, after the origin
+// failed or answered with a server error (RFC 5861 §4): the response's or
+// the request's stale-if-error directive, or StoreOptions.StaleIfError,
+// must cover how long it has been stale, and no directive may forbid
+// serving it stale.
+func (x *exchange) staleIfError(e *cached.Response, now time.Time) bool {
+	if e == nil || x.via != viaLookup {
+		return false
+	}
+	staleness := now.Sub(e.Expires)
+	if e.Expires.IsZero() || staleness < 0 {
+		staleness = 0
+	}
+	window := x.store.staleIfError
+	if x.cc != nil {
+		sd := policy.ParseResponseDirectives(e.Header)
+		if sd.HasStaleIfError {
+			return staleness <= sd.StaleIfError
+		}
+		if x.rd.HasStaleIfError {
+			window = x.rd.StaleIfError
+		}
+		if sd.MustRevalidate || sd.NoCache {
+			return false
+		}
+	}
+	return window > 0 && staleness <= window
+}
+
+func hasValidator(h http.Header) bool {
+	return len(h["Etag"]) > 0 || len(h["Last-Modified"]) > 0
+}
+
+// conditionalHeaders are the request fields that make a request
+// conditional (RFC 9110 §13.1). A request that carries one of its own is
+// passed through without using the cache: its answer is for the caller to
+// interpret.
+var conditionalHeaders = [...]string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range"}
+
+func isConditional(h http.Header) bool {
+	for _, f := range conditionalHeaders {
+		if len(h[f]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// notUpdated are fields a 304 does not replace in the stored response
+// (RFC 9111 §3.2): Content-Length, and Content-Encoding, which the stored
+// body may already have been decoded from.
+var notUpdated = map[string]bool{"Content-Length": true, "Content-Encoding": true, "Cache-Status": true}
+
+// merge returns e updated by a 304 response (RFC 9111 §4.3.4 and §3.2):
+// the 304's fields replace the stored ones, and the times are those of the
+// validation.
+func merge(e *cached.Response, notModified *http.Response) *cached.Response {
+	u := e.Clone()
+	for k, vs := range storedHeader(notModified.Header) {
+		if !notUpdated[k] {
+			u.Header[k] = vs
+		}
+	}
+	return u
+}
+
+// unsafeMethod reports whether a method is not safe (RFC 9110 §9.2.1): its
+// success invalidates stored responses (RFC 9111 §4.4).
+func unsafeMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return false
+	}
+	return true
+}
+
+// invalidate deletes the stored responses that a non-error response to an
+// unsafe request makes stale (RFC 9111 §4.4): those for the target URI, and
+// for the Location and Content-Location URIs when they share its origin.
+// Keys are those of GET and HEAD requests carrying the same keyed headers
+// (credentials) as req.
+func (p *parts) invalidate(req *http.Request, resp *http.Response) {
+	if !unsafeMethod(req.Method) || resp.StatusCode < 200 || resp.StatusCode >= 400 {
+		return
+	}
+	targets := []*url.URL{req.URL}
+	for _, f := range [...]string{"Location", "Content-Location"} {
+		if v := resp.Header.Get(f); v != "" {
+			if u, err := req.URL.Parse(v); err == nil && sameOrigin(u, req.URL) {
+				targets = append(targets, u)
+			}
+		}
+	}
+	k := p.keyer()
+	ctx := req.Context()
+	for _, u := range targets {
+		for _, m := range [...]string{http.MethodGet, http.MethodHead} {
+			synth := &http.Request{Method: m, URL: u, Header: req.Header, Host: req.Host}
+			if u != req.URL {
+				synth.Host = ""
+			}
+			if id, _, err := k.Key(synth); err == nil {
+				p.store.delete(ctx, id.Key)
+			}
+		}
+	}
+}
+
+// sameOrigin compares scheme, host and port (RFC 6454), default ports
+// included.
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http":
+		return "80"
+	case "https":
+		return "443"
+	}
+	return ""
+}
+
+// refreshAsync revalidates e in the background, at most one refresh per key
+// at a time, on the CacheControl workers; when none is free the stale
+// response is still served and a later request tries again. The refresh
+// keeps the values of the caller's context but not its cancellation, ends
+// with RefreshTimeout or when the workers close, and reads the response to
+// EOF so that it is stored.
+func (x *exchange) refreshAsync(req *http.Request, e *cached.Response) {
+	w := x.cc.workers
+	bg := *x
+	bg.entry, bg.via = e, viaNone // viaNone: nobody is waiting to be served stale
+	started := w.tryGo(x.key, func(context.Context) {
+		ctx, cancel := w.detach(req.Context())
+		defer cancel()
+		ctx, stop := context.WithTimeout(ctx, x.cc.refreshTimeout)
+		defer stop()
+		resp, err := bg.forward(req.Clone(ctx))
+		if err != nil {
+			x.store.log.LogAttrs(ctx, slog.LevelDebug, "cachestack: background refresh failed", slog.String("url", x.url), slog.Any("error", err))
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	})
+	if started {
+		x.store.counters.Refreshes.Add(1)
+	}
+}

@@ -1,0 +1,170 @@
+package middleware
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+)
+
+// CoalesceOptions configure the Coalesce middleware.
+type CoalesceOptions struct {
+	// Workers runs the shared requests; required. The caller owns it and
+	// closes it.
+	Workers *Workers
+	// ShareCredentials lets requests that carry credentials
+	// (Authorization, Cookie) and responses that set cookies (Set-Cookie)
+	// be shared between callers. Off by default: each such caller gets
+	// the response to its own request.
+	ShareCredentials bool
+}
+
+type coalesceStage struct {
+	w          *Workers
+	shareCreds bool
+
+	mu    sync.Mutex
+	calls map[string]*call
+}
+
+// Coalesce is the middleware that merges concurrent misses. On the way in,
+// when requests for the same key miss the store at the same time, one
+// request goes to the origin and every caller waits for it; on the way out,
+// each caller gets its own *http.Response with its own header and body.
+//
+// The shared request runs on Workers, detached from the callers: a caller
+// that gives up (its context ends) stops waiting, alone; the shared request
+// is cancelled only when every caller has given up, and a cancelled request
+// never stores a partial entry. A shared response is read in full before
+// it is handed out, up to StoreOptions.MaxBodyBytes; a larger one, and one
+// that may not be shared (see ShareCredentials), is fetched again by each
+// waiting caller on its own. Only GET and HEAD requests without a body are
+// merged. Stack it anywhere with the Store middleware.
+func Coalesce(opts *CoalesceOptions) (Middleware, error) {
+	if opts == nil || opts.Workers == nil {
+		return nil, errors.New("middleware.Coalesce: CoalesceOptions.Workers is nil")
+	}
+	c := &coalesceStage{w: opts.Workers, shareCreds: opts.ShareCredentials, calls: map[string]*call{}}
+	return func(next http.RoundTripper) http.RoundTripper {
+		return attach(next, func(p *parts) { p.coalesce = c })
+	}, nil
+}
+
+// call is one shared request.
+type call struct {
+	done    chan struct{}
+	cancel  func()
+	waiters int // callers still waiting; guarded by coalesceStage.mu
+
+	// Set before done is closed.
+	resp      *http.Response // status and header; its body has been read into body
+	body      []byte
+	err       error
+	unshared  bool // each caller must fetch on its own
+}
+
+func (c *coalesceStage) shareable(req *http.Request) bool {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		return false
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		return false
+	}
+	return c.shareCreds || (len(req.Header["Authorization"]) == 0 && len(req.Header["Cookie"]) == 0)
+}
+
+// do answers req with the shared request for its key, starting one if
+// none runs.
+func (c *coalesceStage) do(x *exchange, req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	id := req.Method + " " + x.key
+	c.mu.Lock()
+	cl, joined := c.calls[id]
+	if !joined {
+		fctx, cancel := c.w.detach(ctx)
+		cl = &call{done: make(chan struct{}), cancel: cancel}
+		shared := req.WithContext(fctx)
+		bg := *x
+		if !c.w.tryGo("", func(_ context.Context) { c.run(cl, id, &bg, shared) }) {
+			c.mu.Unlock()
+			cancel()
+			return x.forward(req) // no worker free: go alone
+		}
+		c.calls[id] = cl
+	}
+	cl.waiters++
+	c.mu.Unlock()
+
+	select {
+	case <-cl.done:
+	case <-ctx.Done():
+		c.leave(id, cl)
+		return nil, ctx.Err()
+	}
+	switch {
+	case cl.unshared:
+		return x.forward(req)
+	case cl.err != nil:
+		return nil, cl.err
+	}
+	if joined {
+		x.store.counters.Coalesced.Add(1)
+	}
+	return cl.response(req), nil
+}
+
+// leave records that a caller stopped waiting; the last one cancels the
+// shared request and lets the next caller start a new one.
+func (c *coalesceStage) leave(id string, cl *call) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl.waiters--
+	if cl.waiters == 0 {
+		cl.cancel()
+		if c.calls[id] == cl {
+			delete(c.calls, id)
+		}
+	}
+}
+
+// run performs the shared request and reads its response in full, which
+// also stores it when it is storable.
+func (c *coalesceStage) run(cl *call, id string, x *exchange, req *http.Request) {
+	defer func() {
+		c.mu.Lock()
+		if c.calls[id] == cl {
+			delete(c.calls, id)
+		}
+		c.mu.Unlock()
+		cl.cancel()
+		close(cl.done)
+	}()
+	resp, err := x.forward(req)
+	if err != nil {
+		cl.err = err
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, x.store.maxBody+1))
+	switch {
+	case err != nil:
+		cl.err = err
+	case int64(len(body)) > x.store.maxBody, !c.shareCreds && len(resp.Header["Set-Cookie"]) > 0:
+		cl.unshared = true
+	default:
+		cl.resp, cl.body = resp, body
+	}
+}
+
+// response builds one caller's copy of the shared response.
+func (cl *call) response(req *http.Request) *http.Response {
+	r := *cl.resp
+	r.Header = cl.resp.Header.Clone()
+	r.Body = io.NopCloser(bytes.NewReader(cl.body))
+	r.ContentLength = int64(len(cl.body))
+	r.Request = req
+	r.TLS = cl.resp.TLS
+	return &r
+}

@@ -1,0 +1,93 @@
+package middleware
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/cachestack/cachestack/cached"
+	"github.com/cachestack/cachestack/policy"
+)
+
+type redirectStage struct{}
+
+// Redirect is the redirect-aliasing middleware. http.Client follows
+// redirects above the transport, so each hop reaches the cache as its own
+// request, and Go sets Request.Response on the follow-up request to the
+// redirect that caused it. On the way out, when the final response of a
+// chain is stored or served, Redirect records each hop's URL as an alias of
+// that response; a later request for any URL in the chain is then answered
+// from the cache at once, without the round trips of the redirects (the
+// response carries "detail=redirect" in its Cache-Status, and its Request
+// is the caller's, for the original URL). The seed calls these aliases
+// redirects; Cache.Redirects lists them.
+//
+// An alias lives no longer than the response it leads to, and is only used
+// while that response is fresh. Only GET and HEAD hops are recorded. With
+// CacheControl, a hop is recorded only if its redirect could itself be
+// stored: not no-store, and either permanent (301, 308: heuristically
+// cacheable, RFC 9110 §15.1) or with explicit freshness, which then bounds
+// the alias. Stack it anywhere with the Store middleware.
+func Redirect() Middleware {
+	r := &redirectStage{}
+	return func(next http.RoundTripper) http.RoundTripper {
+		return attach(next, func(p *parts) { p.redirect = r })
+	}
+}
+
+func isRedirect(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// recordRedirects stores an alias to final (stored under x.key) for every
+// redirect hop that led to req.
+func (x *exchange) recordRedirects(req *http.Request, final *cached.Response) {
+	st := x.store
+	k := x.keyer()
+	now := st.clock()
+	ctx := context.WithoutCancel(req.Context())
+	expires := final.Expires
+	for r := req.Response; r != nil && r.Request != nil; r = r.Request.Response {
+		prev := r.Request
+		if !isRedirect(r.StatusCode) || (prev.Method != http.MethodGet && prev.Method != http.MethodHead) ||
+			(prev.Body != nil && prev.Body != http.NoBody) {
+			return
+		}
+		if x.cc != nil {
+			sd := policy.ParseResponseDirectives(r.Header)
+			if sd.NoStore {
+				return
+			}
+			lifetime, explicit := policy.Lifetime(r.StatusCode, r.Header, sd, now, nil)
+			switch {
+			case explicit:
+				if exp := now.Add(lifetime); expires.IsZero() || exp.Before(expires) {
+					expires = exp
+				}
+			case r.StatusCode != http.StatusMovedPermanently && r.StatusCode != http.StatusPermanentRedirect:
+				return
+			}
+		}
+		if !expires.IsZero() && !expires.After(now) {
+			return
+		}
+		id, _, err := k.Key(prev)
+		if err != nil || id.Key == x.key {
+			return
+		}
+		alias := &cached.Response{
+			Kind:       cached.KindRedirect,
+			Method:     prev.Method,
+			URL:        id.URL,
+			StatusCode: r.StatusCode,
+			Header:     http.Header{"Location": r.Header.Values("Location")},
+			Ref:        x.key,
+			Created:    now,
+			Expires:    expires,
+		}
+		st.save(ctx, id.Key, alias, now, 0)
+	}
+}

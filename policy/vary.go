@@ -1,0 +1,190 @@
+package policy
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// AbsentFieldValue is what NormalizeFieldValue returns for a field the
+// request does not carry: a single NUL, which no normalised value
+// contains (NUL is replaced by a space, RFC 9110 §5.5), so an absent
+// field never compares equal to one with an empty value.
+const AbsentFieldValue = "\x00"
+
+// ParseVary returns the field names listed by every Vary field line of h
+// (RFC 9110 §12.5.5: Vary = #( "*" / field-name )), in
+// http.CanonicalHeaderKey form, deduplicated and sorted so that the result
+// is stable; star reports a "*" member, which no request matches (RFC
+// 9111 §4.1). Names compare case-insensitively, whitespace and empty
+// members are skipped.
+//
+// A member that is not a valid field name (a token, §5.6.2), such as
+// "Accept Encoding", is taken as "*": what the origin meant to vary on is
+// unknown, so the stored response is never selected. Members that do not
+// end within the first 64 KiB of the Vary lines are ignored.
+func ParseVary(h http.Header) (fields []string, star bool) {
+	budget := maxListBytes
+	for _, line := range h["Vary"] {
+		if budget <= 0 {
+			break
+		}
+		cut := len(line) > budget
+		if cut {
+			line = line[:budget]
+		}
+		budget -= len(line) + 1
+		for line != "" {
+			i := 0
+			for i < len(line) && line[i] != ',' {
+				i++
+			}
+			if i == len(line) && cut {
+				break // the member may continue past the budget
+			}
+			f := trimOWS(line[:i])
+			line = line[min(i+1, len(line)):]
+			switch {
+			case f == "":
+			case f == "*":
+				star = true
+			case isToken(f):
+				fields = append(fields, http.CanonicalHeaderKey(f))
+			default:
+				star = true
+			}
+		}
+	}
+	return sortFields(fields), star
+}
+
+// NormalizeFieldValue combines the field lines of one request field into a
+// single normalised value for comparing with a stored request's (RFC 9111
+// §4.1: "normalized by ... combining multiple header fields with the same
+// field name ... removing whitespace around commas, collapsing linear
+// whitespace"):
+//
+//   - lines are joined with commas (RFC 9110 §5.3);
+//   - NUL, CR and LF are replaced by a space (RFC 9110 §5.5);
+//   - whitespace (SP, HTAB) at either end and around commas is removed,
+//     and every other run of whitespace becomes one space.
+//
+// Case, empty list members and quoted-strings are left alone: a field
+// whose values differ only there does not match, which costs a miss
+// rather than serving the wrong variant. When present is false the result
+// is AbsentFieldValue, unequal to any present value, the empty one
+// included. A present field with no lines is the empty value. It does not
+// allocate when the first line is already normal and the only one.
+func NormalizeFieldValue(values []string, present bool) string {
+	if !present {
+		return AbsentFieldValue
+	}
+	if len(values) == 0 {
+		return ""
+	}
+	n := normalizer{ref: values[0]}
+	for i, v := range values {
+		if i > 0 {
+			n.add(',')
+		}
+		for j := 0; j < len(v); j++ {
+			n.add(v[j])
+		}
+	}
+	return n.result()
+}
+
+// normalizer builds a normalised value, lazily: while its output is a
+// prefix of ref, it only counts.
+type normalizer struct {
+	ref   string
+	n     int    // output length while buf is nil
+	buf   []byte // the output, once it departs from ref
+	space bool   // whitespace is pending
+	last  byte   // the last byte output, 0 before any
+}
+
+func (n *normalizer) add(c byte) {
+	switch c {
+	case 0, '\r', '\n', ' ', '\t':
+		n.space = true
+		return
+	case ',':
+		n.space = false
+	default:
+		if n.space && n.last != 0 && n.last != ',' {
+			n.emit(' ')
+		}
+		n.space = false
+	}
+	n.emit(c)
+}
+
+func (n *normalizer) emit(c byte) {
+	n.last = c
+	if n.buf == nil {
+		if n.n < len(n.ref) && n.ref[n.n] == c {
+			n.n++
+			return
+		}
+		n.buf = make([]byte, n.n, len(n.ref)+16)
+		copy(n.buf, n.ref)
+	}
+	n.buf = append(n.buf, c)
+}
+
+func (n *normalizer) result() string {
+	if n.buf == nil {
+		return n.ref[:n.n]
+	}
+	return string(n.buf)
+}
+
+// VaryMatch reports whether a request matches a stored variant (RFC 9111
+// §4.1): for every field in fields (as ParseVary returns them), the
+// normalised value in req equals the one in stored, the header of the
+// request that the stored response answered. An absent field only matches
+// an absent one (a field whose value slice is empty is absent). star never
+// matches. With no fields and no star every request matches.
+func VaryMatch(fields []string, star bool, stored, req http.Header) bool {
+	if star {
+		return false
+	}
+	for _, f := range fields {
+		k := http.CanonicalHeaderKey(f)
+		s, r := stored[k], req[k]
+		if NormalizeFieldValue(s, len(s) > 0) != NormalizeFieldValue(r, len(r) > 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// VaryKey encodes req's normalised values of fields as a string usable as
+// a secondary cache key (one entry per variant, RFC 9111 §4.1). For two
+// requests a and b, VaryKey(fields, a) == VaryKey(fields, b) exactly when
+// VaryMatch(fields, false, a, b). Each field is encoded, in the order of
+// fields, as its length-prefixed canonical name followed by "-" when it
+// is absent or by its length-prefixed NormalizeFieldValue, so no two
+// different sets of values collide: for Vary "Accept-Encoding,
+// Accept-Language", a request with "Accept-Encoding: gzip" and no
+// Accept-Language gives "15:Accept-Encoding4:gzip15:Accept-Language-".
+// VaryKey has no star: a response whose Vary has "*" must not be reused.
+func VaryKey(fields []string, req http.Header) string {
+	var b []byte
+	for _, f := range fields {
+		k := http.CanonicalHeaderKey(f)
+		b = strconv.AppendInt(b, int64(len(k)), 10)
+		b = append(b, ':')
+		b = append(b, k...)
+		v := req[k]
+		if len(v) == 0 {
+			b = append(b, '-')
+			continue
+		}
+		nv := NormalizeFieldValue(v, true)
+		b = strconv.AppendInt(b, int64(len(nv)), 10)
+		b = append(b, ':')
+		b = append(b, nv...)
+	}
+	return string(b)
+}

@@ -1,0 +1,745 @@
+package diskstore
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"iter"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachestack/cachestack/store"
+)
+
+const name = "diskstore"
+
+// Defaults for Options.
+const (
+	// DefaultMaxBytes is the byte budget when Options.MaxBytes is 0.
+	DefaultMaxBytes = 1 << 30
+	// DefaultTempGrace is how old a leftover temporary file must be before
+	// it is removed, when Options.TempGrace is 0.
+	DefaultTempGrace = 10 * time.Minute
+	// TouchAfter is how old an entry's modification time must be before a
+	// Get refreshes it: recency is tracked to within this much, for the
+	// price of at most one extra system call per entry per TouchAfter.
+	TouchAfter = time.Minute
+)
+
+const (
+	tempPrefix  = ".tmp-"
+	nameLen     = 2 * sha256.Size // hex
+	fanLen      = 2               // hex digits of the fan-out directory
+	lockStripes = 64
+	dirPerm     = 0o700
+)
+
+// lowWater is the fraction of MaxBytes an eviction goes down to, so that
+// a store near its budget does not scan on every Set.
+const lowWaterNum, lowWaterDen = 9, 10
+
+// Options configure a Store. A nil *Options, like the zero value, means
+// the defaults.
+type Options struct {
+	// MaxBytes is the byte budget: the sum of the sizes of the entry files
+	// (header, key and value; see the package documentation for what is
+	// and isn't counted). 0 means DefaultMaxBytes; negative is an error.
+	MaxBytes int64
+	// TempGrace is how old, by Clock and the file's modification time, a
+	// temporary file must be before a scan removes it as the leftover of
+	// a crashed writer. It should exceed the longest write of any process
+	// sharing the directory. 0 means DefaultTempGrace; negative is an
+	// error.
+	TempGrace time.Duration
+	// Clock tells the time for ttls, recency and the temporary files'
+	// grace period. Nil means time.Now. A store with a Clock stamps the
+	// files it writes with the Clock's time, so that recency follows it.
+	Clock func() time.Time
+	// Logger receives failures that no call returns: a failed eviction
+	// scan after a successful Set. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Store is a directory of entry files. It implements
+// store.Store[string, []byte], store.Lister[string] and store.Clearer.
+// Its zero value is not usable; call New. A Store owns no goroutines.
+type Store struct {
+	dir       string
+	maxBytes  int64
+	lowWater  int64
+	grace     time.Duration
+	now       func() time.Time
+	stampTime bool // Options.Clock was set: stamp written files with it
+	log       *slog.Logger
+
+	used    atomic.Int64 // bytes of entry files, as this process knows them
+	closed  atomic.Bool
+	evictMu sync.Mutex              // one scan at a time
+	stripes [lockStripes]sync.Mutex // by the key hash's first byte
+}
+
+var (
+	_ store.Store[string, []byte] = (*Store)(nil)
+	_ store.Lister[string]        = (*Store)(nil)
+	_ store.Clearer               = (*Store)(nil)
+)
+
+// New opens the cache directory dir, creating it (mode 0700) if needed.
+// A dir of "~" or starting with "~/" is relative to the user's home
+// directory. New fails, naming the directory, when dir cannot be created
+// or a file cannot be written in it, and when an option is out of range.
+//
+// New scans the directory: it counts the entry files' bytes, removes
+// temporary files older than the grace period, and evicts down to the
+// budget if the directory is over it.
+func New(dir string, opts *Options) (*Store, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	switch {
+	case o.MaxBytes < 0:
+		return nil, fmt.Errorf("diskstore: Options.MaxBytes is %d, want >= 0", o.MaxBytes)
+	case o.TempGrace < 0:
+		return nil, fmt.Errorf("diskstore: Options.TempGrace is %v, want >= 0", o.TempGrace)
+	case dir == "":
+		return nil, errors.New("diskstore: cache directory is empty")
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.TempGrace == 0 {
+		o.TempGrace = DefaultTempGrace
+	}
+	s := &Store{
+		maxBytes:  o.MaxBytes,
+		lowWater:  o.MaxBytes / lowWaterDen * lowWaterNum,
+		grace:     o.TempGrace,
+		now:       o.Clock,
+		stampTime: o.Clock != nil,
+		log:       o.Logger,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	if s.dir, err = expandDir(dir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(s.dir, dirPerm); err != nil {
+		return nil, fmt.Errorf("diskstore: cannot create cache directory %q: %w", s.dir, err)
+	}
+	probe, err := os.CreateTemp(s.dir, tempPrefix+"probe-*")
+	if err != nil {
+		return nil, fmt.Errorf("diskstore: cache directory %q is not writable: %w", s.dir, err)
+	}
+	_ = probe.Close()
+	if err := os.Remove(probe.Name()); err != nil {
+		return nil, fmt.Errorf("diskstore: cache directory %q: %w", s.dir, err)
+	}
+	s.evictMu.Lock()
+	defer s.evictMu.Unlock()
+	if err := s.scan(false); err != nil {
+		return nil, fmt.Errorf("diskstore: scanning cache directory %q: %w", s.dir, err)
+	}
+	if s.used.Load() > s.maxBytes {
+		if err := s.scan(true); err != nil {
+			return nil, fmt.Errorf("diskstore: evicting in cache directory %q: %w", s.dir, err)
+		}
+	}
+	return s, nil
+}
+
+// expandDir expands a leading "~" and makes dir absolute, so that a later
+// change of working directory does not move the cache.
+func expandDir(dir string) (string, error) {
+	if dir == "~" || strings.HasPrefix(dir, "~/") || strings.HasPrefix(dir, "~"+string(filepath.Separator)) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("diskstore: expanding %q: %w", dir, err)
+		}
+		dir = filepath.Join(home, dir[1:])
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("diskstore: cache directory %q: %w", dir, err)
+	}
+	return abs, nil
+}
+
+// Dir returns the cache directory, absolute and with "~" expanded.
+func (s *Store) Dir() string { return s.dir }
+
+// Bytes returns the bytes of entry files as this process knows them: exact
+// for what this process wrote and deleted since its last scan, plus what
+// that scan found (see the package documentation).
+func (s *Store) Bytes() int64 { return s.used.Load() }
+
+// Get returns the value stored under key, in a fresh slice the caller owns
+// (the file is read once into a new buffer, and the value is returned from
+// it without a further copy). A missing, expired, corrupt, truncated or
+// foreign file is a miss, store.ErrNotFound, and all but a missing one are
+// removed. A hit whose file was last touched TouchAfter ago or more has
+// its modification time set to now, which is what eviction orders by.
+// Get checks ctx before it opens the file.
+func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	if s.closed.Load() {
+		return nil, store.Wrap(name, "get", key, store.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, store.Wrap(name, "get", key, err)
+	}
+	sum := sha256.Sum256([]byte(key))
+	path := s.path(&sum)
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, store.ErrNotFound
+		}
+		return nil, store.Wrap(name, "get", key, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, store.Wrap(name, "get", key, err)
+	}
+	if !fi.Mode().IsRegular() || fi.Size() < headerSize {
+		s.dropBad(path, sum[0], fi)
+		return nil, store.ErrNotFound
+	}
+	buf := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, buf); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			s.dropBad(path, sum[0], fi) // shrank under us: not one of ours
+			return nil, store.ErrNotFound
+		}
+		return nil, store.Wrap(name, "get", key, err)
+	}
+	h, k, value, err := decodeEntry(buf)
+	if err != nil || string(k) != key {
+		s.dropBad(path, sum[0], fi)
+		return nil, store.ErrNotFound
+	}
+	now := s.now()
+	if h.expires != 0 && now.UnixNano() >= h.expires {
+		s.dropBad(path, sum[0], fi)
+		return nil, store.ErrNotFound
+	}
+	if now.Sub(fi.ModTime()) >= TouchAfter {
+		_ = os.Chtimes(path, time.Time{}, now) // best effort: recency only
+	}
+	return value, nil // b[off:], so its capacity ends where the buffer does
+}
+
+// Set writes key's entry to a temporary file next to its place and renames
+// it into place, replacing any previous entry atomically. Set keeps no
+// reference to value. A positive ttl is stored as an absolute expiry by
+// the store's Clock. An entry whose file would be larger than MaxBytes is
+// not stored: Set removes any previous entry for key and returns nil.
+//
+// When the bytes this process knows of go over MaxBytes, Set scans the
+// directory and evicts the least recently used entries down to 90% of
+// MaxBytes before it returns; other Sets that go over budget meanwhile
+// wait for that scan. Set checks ctx before it writes.
+func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if ttl < 0 {
+		return store.Wrap(name, "set", key, store.ErrNegativeTTL)
+	}
+	if s.closed.Load() {
+		return store.Wrap(name, "set", key, store.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return store.Wrap(name, "set", key, err)
+	}
+	sum := sha256.Sum256([]byte(key))
+	path := s.path(&sum)
+	size := int64(headerSize) + int64(len(key)) + int64(len(value))
+	if size > s.maxBytes {
+		s.remove(path, sum[0], nil)
+		return nil
+	}
+	now := s.now()
+	var expires int64
+	if ttl > 0 {
+		expires = now.Add(ttl).UnixNano()
+	}
+	tmp, err := s.writeTemp(filepath.Dir(path), encodeHeader(key, value, expires), value, now)
+	if err != nil {
+		return store.Wrap(name, "set", key, err)
+	}
+	mu := &s.stripes[sum[0]%lockStripes]
+	mu.Lock()
+	var old int64
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
+		old = fi.Size()
+	}
+	err = os.Rename(tmp, path)
+	if err == nil {
+		s.used.Add(size - old)
+	}
+	mu.Unlock()
+	if err != nil {
+		_ = os.Remove(tmp)
+		return store.Wrap(name, "set", key, err)
+	}
+	if s.used.Load() > s.maxBytes {
+		s.evict()
+	}
+	return nil
+}
+
+// writeTemp writes head and value to a new temporary file in dir, creating
+// dir if needed, and returns its name.
+func (s *Store) writeTemp(dir string, head, value []byte, now time.Time) (string, error) {
+	f, err := os.CreateTemp(dir, tempPrefix+"*")
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(dir, dirPerm); err == nil {
+			f, err = os.CreateTemp(dir, tempPrefix+"*")
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	tmp := f.Name()
+	_, err = f.Write(head)
+	if err == nil {
+		_, err = f.Write(value)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && s.stampTime {
+		err = os.Chtimes(tmp, time.Time{}, now)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
+}
+
+// Delete removes key's entry. Deleting a key that is not there succeeds.
+// Delete checks ctx before it removes the file.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if s.closed.Load() {
+		return store.Wrap(name, "delete", key, store.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return store.Wrap(name, "delete", key, err)
+	}
+	sum := sha256.Sum256([]byte(key))
+	if err := s.remove(s.path(&sum), sum[0], nil); err != nil {
+		return store.Wrap(name, "delete", key, err)
+	}
+	return nil
+}
+
+// Keys yields the key of every live entry file, one fan-out directory at a
+// time, so it holds at most one directory's listing in memory. It reads
+// each file's header and key, not its value: an entry whose value is
+// corrupt is listed, and misses on Get. Expired entries and files with a
+// bad header are removed as Keys passes them. Keys checks ctx and whether
+// the store is closed before each directory, and ends with an error if so.
+func (s *Store) Keys(ctx context.Context) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		fans, err := s.fanDirs()
+		if err != nil {
+			yield("", store.Wrap(name, "keys", "", err))
+			return
+		}
+		if len(fans) == 0 { // still report a closed store or a done ctx
+			fans = []string{""}
+		}
+		var buf []byte
+		for _, fan := range fans {
+			if s.closed.Load() {
+				yield("", store.Wrap(name, "keys", "", store.ErrClosed))
+				return
+			}
+			if err := ctx.Err(); err != nil {
+				yield("", store.Wrap(name, "keys", "", err))
+				return
+			}
+			if fan == "" {
+				continue
+			}
+			ents, err := readDir(filepath.Join(s.dir, fan))
+			if err != nil {
+				yield("", store.Wrap(name, "keys", "", err))
+				return
+			}
+			for _, e := range ents {
+				if !isEntryName(e.Name(), fan) {
+					continue
+				}
+				var key string
+				var ok bool
+				key, ok, buf = s.readKey(filepath.Join(s.dir, fan, e.Name()), buf)
+				if ok && !yield(key, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// readKey reads the key of the entry file at path, reusing buf. It reports
+// false for a file that has gone, has expired or is not a valid entry
+// whose name is its key's hash, and removes the latter two.
+func (s *Store) readKey(path string, buf []byte) (string, bool, []byte) {
+	h, key, fi, buf := s.readHeader(path, buf)
+	if fi == nil {
+		return "", false, buf
+	}
+	if key == nil || h.expires != 0 && s.now().UnixNano() >= h.expires {
+		s.dropBad(path, hashByte(filepath.Base(path)), fi)
+		return "", false, buf
+	}
+	return string(key), true, buf
+}
+
+// readHeader reads and verifies the header and key of the entry file at
+// path, reusing buf, and checks that the file has the header's length and
+// is named after the key's hash. It returns a nil FileInfo if the file
+// can't be opened or stat'ed (it has gone), and a nil key if it is not a
+// valid entry. The key aliases the returned buffer.
+func (s *Store) readHeader(path string, buf []byte) (header, []byte, os.FileInfo, []byte) {
+	f, err := os.Open(path)
+	if err != nil {
+		return header{}, nil, nil, buf
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return header{}, nil, nil, buf
+	}
+	if !fi.Mode().IsRegular() {
+		return header{}, nil, nil, buf // not ours to remove
+	}
+	want := int64(headerSize + 256)
+	if fi.Size() < want {
+		want = fi.Size()
+	}
+	buf = slices.Grow(buf[:0], int(want))[:want]
+	if _, err := io.ReadFull(f, buf); err != nil || want < headerSize {
+		return header{}, nil, fi, buf
+	}
+	if n := int64(headerSize) + int64(peekKeyLen(buf)); n > want && n <= fi.Size() {
+		buf = slices.Grow(buf, int(n-want))[:n]
+		if _, err := io.ReadFull(f, buf[want:]); err != nil {
+			return header{}, nil, fi, buf
+		}
+	}
+	h, key, err := decodeHeader(buf)
+	if err != nil || h.size() != fi.Size() {
+		return header{}, nil, fi, buf
+	}
+	sum := sha256.Sum256(key)
+	var hexSum [nameLen]byte
+	hex.Encode(hexSum[:], sum[:])
+	if string(hexSum[:]) != filepath.Base(path) {
+		return header{}, nil, fi, buf
+	}
+	return h, key, fi, buf
+}
+
+// Clear removes every entry file, and temporary files older than the grace
+// period. Files in the directory that are not named like entries or
+// temporary files are left alone. Entries written while Clear runs may
+// survive it. Clear checks ctx before each directory.
+func (s *Store) Clear(ctx context.Context) error {
+	if s.closed.Load() {
+		return store.Wrap(name, "clear", "", store.ErrClosed)
+	}
+	fans, err := s.fanDirs()
+	if err != nil {
+		return store.Wrap(name, "clear", "", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return store.Wrap(name, "clear", "", err)
+	}
+	now := s.now()
+	for _, fan := range fans {
+		if err := ctx.Err(); err != nil {
+			return store.Wrap(name, "clear", "", err)
+		}
+		dir := filepath.Join(s.dir, fan)
+		ents, err := readDir(dir)
+		if err != nil {
+			return store.Wrap(name, "clear", "", err)
+		}
+		for _, e := range ents {
+			path := filepath.Join(dir, e.Name())
+			switch {
+			case isEntryName(e.Name(), fan):
+				if err := s.remove(path, hashByte(e.Name()), nil); err != nil {
+					return store.Wrap(name, "clear", "", err)
+				}
+			case strings.HasPrefix(e.Name(), tempPrefix):
+				s.removeStaleTemp(path, e, now)
+			}
+		}
+	}
+	return nil
+}
+
+// Sweep scans the directory as an eviction does, whatever the budget: it
+// removes expired entries, files with a bad header and temporary files
+// older than the grace period, evicts least recently used entries down to
+// 90% of MaxBytes if the directory is over MaxBytes, and re-establishes
+// the byte count from what it found. Processes sharing a directory may
+// call it periodically to hold the shared budget between their Sets.
+func (s *Store) Sweep(ctx context.Context) error {
+	if s.closed.Load() {
+		return store.Wrap(name, "sweep", "", store.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return store.Wrap(name, "sweep", "", err)
+	}
+	s.evictMu.Lock()
+	defer s.evictMu.Unlock()
+	if err := s.scan(true); err != nil {
+		return store.Wrap(name, "sweep", "", err)
+	}
+	return nil
+}
+
+// Close marks the store closed: later calls return store.ErrClosed, and a
+// second Close returns nil. The files stay. Calls in flight finish.
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	return nil
+}
+
+// evict scans and evicts until the bytes known are within budget, or a
+// scan makes no progress. Only one scan runs at a time; a Set that finds
+// the store over budget waits for the scan in progress, then checks again.
+func (s *Store) evict() {
+	s.evictMu.Lock()
+	defer s.evictMu.Unlock()
+	for prev := int64(-1); ; {
+		used := s.used.Load()
+		if used <= s.maxBytes || used == prev {
+			return
+		}
+		prev = used
+		if err := s.scan(true); err != nil {
+			s.log.Warn("diskstore: eviction scan failed", "dir", s.dir, "err", err)
+			return
+		}
+	}
+}
+
+// fileRec is an entry file seen by a scan: 48 bytes, so that a scan of a
+// million entries holds about 50 MB.
+type fileRec struct {
+	sum   [sha256.Size]byte
+	size  int64
+	mtime int64 // Unix nanoseconds
+}
+
+// unchanged reports whether fi is the file r describes, as far as its size
+// and modification time tell: a touch or a replacement changes the latter.
+func (r *fileRec) unchanged(fi os.FileInfo) bool {
+	return fi.Size() == r.size && fi.ModTime().UnixNano() == r.mtime
+}
+
+// scan walks the directory with evictMu held. It removes stale temporary
+// files, counts the entry files' bytes and corrects the in-memory count by
+// what it found. With deep set, it also reads every entry's header,
+// removing expired and invalid ones, and if the live entries exceed
+// MaxBytes it removes the least recently modified down to the low-water
+// mark, skipping any that changed since the scan saw them.
+func (s *Store) scan(deep bool) error {
+	before := s.used.Load()
+	var (
+		seen, live int64
+		recs       []fileRec
+		buf        []byte
+	)
+	now := s.now()
+	fans, err := s.fanDirs()
+	if err != nil {
+		return err
+	}
+	for _, fan := range append(fans, "") { // "" is the root, for probe leftovers
+		dir := filepath.Join(s.dir, fan)
+		ents, err := readDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			path := filepath.Join(dir, e.Name())
+			if strings.HasPrefix(e.Name(), tempPrefix) {
+				s.removeStaleTemp(path, e, now)
+				continue
+			}
+			if fan == "" || !isEntryName(e.Name(), fan) {
+				continue
+			}
+			fi, err := e.Info()
+			if err != nil || !fi.Mode().IsRegular() {
+				continue // gone, or not ours
+			}
+			seen += fi.Size()
+			if deep {
+				var h header
+				var key []byte
+				var ofi os.FileInfo
+				h, key, ofi, buf = s.readHeader(path, buf)
+				if ofi == nil {
+					continue
+				}
+				if key == nil || h.expires != 0 && now.UnixNano() >= h.expires {
+					s.dropBad(path, hashByte(e.Name()), ofi)
+					continue
+				}
+			}
+			live += fi.Size()
+			if deep {
+				r := fileRec{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+				_, _ = hex.Decode(r.sum[:], []byte(e.Name()))
+				recs = append(recs, r)
+			}
+		}
+	}
+	// Removals above and below subtract what they remove as they go; the
+	// scan's count replaces what the count said before it. Entries set
+	// during the scan and seen by it are counted twice, which errs on the
+	// side of evicting early, until the next scan.
+	s.used.Add(seen - before)
+	if !deep || live <= s.maxBytes {
+		return nil
+	}
+	slices.SortFunc(recs, func(a, b fileRec) int { return cmp.Compare(a.mtime, b.mtime) })
+	for i := range recs {
+		if live <= s.lowWater {
+			break
+		}
+		r := &recs[i]
+		if s.remove(s.path(&r.sum), r.sum[0], r.unchanged) == nil {
+			live -= r.size
+		}
+	}
+	return nil
+}
+
+// remove removes the entry file at path under its stripe's lock and
+// subtracts its size from the count. With same set, it removes the file
+// only if same approves of it; otherwise it returns errChanged. A missing
+// file, or something other than a regular file, is left alone and is not
+// an error.
+func (s *Store) remove(path string, hb byte, same func(os.FileInfo) bool) error {
+	mu := &s.stripes[hb%lockStripes]
+	mu.Lock()
+	defer mu.Unlock()
+	fi, err := os.Lstat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil // not an entry, and not ours to remove
+	}
+	if same != nil && !same(fi) {
+		return errChanged
+	}
+	if err := os.Remove(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	s.used.Add(-fi.Size())
+	return nil
+}
+
+var errChanged = errors.New("diskstore: file changed")
+
+// dropBad removes an expired or invalid entry file that a reader opened,
+// unless it has been replaced since.
+func (s *Store) dropBad(path string, hb byte, opened os.FileInfo) {
+	_ = s.remove(path, hb, func(fi os.FileInfo) bool {
+		return os.SameFile(fi, opened) && fi.ModTime().Equal(opened.ModTime())
+	})
+}
+
+// removeStaleTemp removes a temporary file older than the grace period.
+func (s *Store) removeStaleTemp(path string, e fs.DirEntry, now time.Time) {
+	fi, err := e.Info()
+	if err != nil || !fi.Mode().IsRegular() || now.Sub(fi.ModTime()) <= s.grace {
+		return
+	}
+	_ = os.Remove(path)
+}
+
+// fanDirs lists the fan-out directories that exist, in order.
+func (s *Store) fanDirs() ([]string, error) {
+	ents, err := readDir(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	var fans []string
+	for _, e := range ents {
+		if e.IsDir() && len(e.Name()) == fanLen && isLowerHex(e.Name()) {
+			fans = append(fans, e.Name())
+		}
+	}
+	return fans, nil
+}
+
+// readDir is os.ReadDir where a directory that has gone is empty.
+func readDir(dir string) ([]fs.DirEntry, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return ents, err
+}
+
+// path returns the entry file's path for a key's hash: dir/ab/abcd….
+func (s *Store) path(sum *[sha256.Size]byte) string {
+	var b [fanLen + 1 + nameLen]byte
+	hex.Encode(b[fanLen+1:], sum[:])
+	copy(b[:fanLen], b[fanLen+1:])
+	b[fanLen] = filepath.Separator
+	return s.dir + string(filepath.Separator) + string(b[:])
+}
+
+// isEntryName reports whether name is an entry file's name in fan-out
+// directory fan: 64 lower-case hex digits starting with fan.
+func isEntryName(name, fan string) bool {
+	return len(name) == nameLen && strings.HasPrefix(name, fan) && isLowerHex(name)
+}
+
+func isLowerHex(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// hashByte returns the first byte of the hash an entry name spells.
+func hashByte(name string) byte {
+	var b [1]byte
+	_, _ = hex.Decode(b[:], []byte(name[:2]))
+	return b[0]
+}

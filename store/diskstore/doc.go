@@ -1,0 +1,141 @@
+// Package diskstore is a store.Store[string, []byte] kept in a directory,
+// one file per entry, which several processes may share.
+//
+// It is the Go counterpart of the seed library's filesystem backend, whose
+// cache name is the cache directory: New("~/.cache/myapp", nil) expands
+// "~" to the user's home directory.
+//
+// # Layout
+//
+// An entry's file is named after the hex SHA-256 of its key, in a fan-out
+// directory named after the first two hex digits:
+//
+//	<dir>/3f/3fa9…(64 hex digits)
+//
+// so any key — empty, "../", with NUL bytes, 4 KiB long — maps to a safe
+// name, and no directory holds more than about 1/256 of the entries. One
+// level of 256 directories (rather than two, 65,536) keeps the directories'
+// own disk use, which the budget does not count, under about 1 MiB, while
+// a full default cache of 1 KiB entries puts about 4,000 files in each.
+//
+// The store only ever removes files named like its own: entry names in
+// fan-out directories and temporary files starting with ".tmp-". Other
+// files in the tree are ignored by Get, Keys, Clear and the byte count.
+//
+// # File format
+//
+// A file is a 36-byte header, the key, then the value. Integers are little
+// endian; checksums are CRC-32C (Castagnoli).
+//
+//	offset size  field
+//	0      4     magic "CSDS"
+//	4      1     format version, 1
+//	5      3     reserved, zero
+//	8      8     expiry, Unix nanoseconds (int64); 0 means never
+//	16     8     value length (uint64)
+//	24     4     key length (uint32)
+//	28     4     CRC-32C of the value
+//	32     4     CRC-32C of bytes 0–31 followed by the key
+//	36     n     the key
+//	36+n   m     the value
+//
+// A file is a valid entry for key only if the magic, version and reserved
+// bytes are right, the header checksum matches, the file's length is
+// exactly 36 + key length + value length, the value checksum matches, and
+// the key in the file is the key asked for. The header checksum covers the
+// value's checksum, so together they cover every byte of the file. Keys
+// reads only the header and key, verifies the header checksum and that the
+// file is named after the key's hash, and does not read the value.
+//
+// # Writes, crashes and sharing
+//
+// Set writes the whole file under a temporary name (".tmp-" and a random
+// suffix) in the entry's fan-out directory and renames it into place,
+// which is atomic on POSIX file systems: a reader in any process opens
+// either the old complete file or the new one, never a mix. Readers verify
+// the checksums and the key, so a file damaged on disk, truncated, or
+// dropped in by something else is a miss (store.ErrNotFound), and is
+// removed. Set does not fsync: after a power loss an entry may be missing
+// or fail its checksum, which again is a miss, never a wrong value.
+//
+// A crash between writing and renaming leaves a temporary file. Readers
+// and Keys never look at temporary files; New, Clear, Sweep and eviction
+// scans remove those whose modification time is older than
+// Options.TempGrace (default 10 minutes) by the store's Clock, so that
+// another process's write in progress is not removed under it.
+//
+// Removing a file that is already gone succeeds, so processes may delete
+// the same entries. A store removes an expired or invalid file it read,
+// or an entry it chose to evict, only if the path still holds the same
+// file, unchanged; a file replaced between that check and the removal (a
+// window of one system call) is lost, which costs a miss, never a wrong
+// value.
+//
+// # Expiry
+//
+// A positive ttl is stored in the header as an absolute time by the
+// store's Clock (Options.Clock, default time.Now). Get and Keys treat an
+// entry whose expiry has come as a miss and remove its file; eviction
+// scans and Sweep remove every expired file they pass. Nothing runs in the
+// background: a Store owns no goroutines.
+//
+// # Budget and eviction
+//
+// Options.MaxBytes (default 1 GiB) bounds the sum of the entry files'
+// lengths — header, key and value. It does not count file-system block
+// rounding, directories, temporary files of writes in progress, or files
+// not named like entries.
+//
+// Recency is the file's modification time: Set writes it, and a Get of an
+// entry last touched TouchAfter (a minute) ago or more sets it to now, so
+// reads cost at most one extra system call per entry per minute and
+// recency is known to within a minute. A store whose Options.Clock is set
+// stamps files with that clock's time instead of the system's.
+//
+// Each store keeps in memory the bytes of entry files it knows: New counts
+// the directory, and Set, Delete and removals adjust the count exactly for
+// this process's own changes. When a Set takes the count over MaxBytes, it
+// scans the directory: it reads every header, removes expired and invalid
+// files and stale temporary files, and, if the live entries still exceed
+// MaxBytes, removes the least recently modified down to 90% of MaxBytes.
+// The scan then replaces the count with what it found. Sets in the same
+// process that go over budget during a scan wait for it.
+//
+// What is guaranteed:
+//
+//   - With one process using the directory, whenever no Set is in
+//     progress, the entry files total at most MaxBytes. While Sets run,
+//     the excess is at most the entries those Sets are writing.
+//   - Whichever process scans (at New, on going over budget, or in Sweep)
+//     brings the whole directory — every process's entries — within
+//     MaxBytes at that moment, entries written during the scan aside.
+//
+// What is not: between scans, a process counts only its own writes, so
+// with P processes sharing a directory it may hold up to about P times
+// MaxBytes until one of them scans. Processes that need the shared bound
+// held more tightly call Sweep periodically.
+//
+// An eviction scan opens every entry file, and keeps 48 bytes in memory
+// per entry until it is done: about 50 MB for a full default cache of a
+// million 1 KiB entries.
+//
+// # Ownership
+//
+// Set keeps no reference to the slice it is given. Get reads the file into
+// a new buffer and returns the value as a slice of it, which the caller
+// owns and may modify or append to; nothing else refers to that buffer.
+//
+// # Contexts and errors
+//
+// Get, Set and Delete check their context before any file-system work;
+// Keys and Clear check it before each directory. Errors other than a miss
+// are *store.Error values ("diskstore get …") that unwrap to the cause;
+// after Close every call returns an error matching store.ErrClosed, and a
+// second Close returns nil.
+//
+// # Portability
+//
+// Atomic replacement relies on rename(2) over an existing file. On
+// Windows, renaming over a file another process has open fails; Set then
+// returns an error and the old entry stays.
+package diskstore

@@ -17,8 +17,11 @@ const MaxDelta = 2147483648 * time.Second
 
 // maxListBytes caps the work of one parse: list members (of Cache-Control,
 // Pragma or Vary) that do not end within the first 64 KiB of the field
-// lines, counting one byte per line break, are ignored. Real headers are a
-// few dozen bytes; the cap keeps hostile ones linear and bounded.
+// lines, counting one byte per line break, are not read. Real headers are
+// a few dozen bytes; the cap keeps hostile ones linear and bounded. What
+// was not read may have mattered, so a truncated response Cache-Control
+// is taken as no-store and a truncated Vary as "*"; a truncated request
+// Cache-Control (the client's own) just loses its tail.
 const maxListBytes = 64 << 10
 
 // RequestDirectives are a request's Cache-Control directives (RFC 9111
@@ -72,7 +75,8 @@ type RequestDirectives struct {
 // a quoted-string ("max-age=\"60\"" is max-age=60). delta-seconds
 // (§1.2.2) are digits only; more than 2^31 seconds is MaxDelta. See
 // RequestDirectives for repeated and invalid directives, and maxListBytes
-// for the size cap. It does not allocate.
+// for the size cap: directives past 64 KiB are ignored. It does not
+// allocate.
 func ParseRequestDirectives(h http.Header) RequestDirectives {
 	var d RequestDirectives
 	sc := newListScanner(h["Cache-Control"])
@@ -238,8 +242,14 @@ type ResponseDirectives struct {
 // ResponseDirectives.Invalid). A repeated stale-while-revalidate or
 // stale-if-error keeps the smallest value, the most restrictive (§4.2.1);
 // an invalid one is ignored. Repeated no-cache or private field lists are
-// merged. Boolean directives ignore any argument. Parsing does not
-// allocate unless a qualified no-cache or private lists field names.
+// merged. Boolean directives ignore any argument.
+//
+// Field lines longer than 64 KiB in all are read up to that point and the
+// response is taken as no-store: a directive the parser did not reach may
+// have been no-store or private, so storing it is not safe.
+//
+// Parsing does not allocate unless a qualified no-cache or private lists
+// field names.
 func ParseResponseDirectives(h http.Header) ResponseDirectives {
 	var d ResponseDirectives
 	var badMaxAge, badSMaxAge bool
@@ -281,6 +291,9 @@ func ParseResponseDirectives(h http.Header) ResponseDirectives {
 				keepMin(&d.StaleIfError, &d.HasStaleIfError, v)
 			}
 		}
+	}
+	if sc.truncated() {
+		d.NoStore = true
 	}
 	if badMaxAge {
 		d.MaxAge, d.HasMaxAge, d.Invalid = 0, false, true
@@ -579,6 +592,10 @@ type listScanner struct {
 func newListScanner(lines []string) listScanner {
 	return listScanner{lines: lines, budget: maxListBytes}
 }
+
+// truncated reports, once next has returned false, whether the budget ran
+// out before the lines did.
+func (sc *listScanner) truncated() bool { return sc.cut || len(sc.lines) > 0 }
 
 func (sc *listScanner) next() (member, bool) {
 	for {

@@ -20,17 +20,19 @@ const AbsentFieldValue = "\x00"
 //
 // A member that is not a valid field name (a token, §5.6.2), such as
 // "Accept Encoding", is taken as "*": what the origin meant to vary on is
-// unknown, so the stored response is never selected. Members that do not
-// end within the first 64 KiB of the Vary lines are ignored.
+// unknown, so the stored response is never selected. For the same reason,
+// Vary lines longer than 64 KiB in all are read up to that point and star
+// is true.
 func ParseVary(h http.Header) (fields []string, star bool) {
 	budget := maxListBytes
 	for _, line := range h["Vary"] {
 		if budget <= 0 {
+			star = true // lines left unread
 			break
 		}
 		cut := len(line) > budget
 		if cut {
-			line = line[:budget]
+			line, star = line[:budget], true
 		}
 		budget -= len(line) + 1
 		for line != "" {
@@ -72,8 +74,9 @@ func ParseVary(h http.Header) (fields []string, star bool) {
 // whose values differ only there does not match, which costs a miss
 // rather than serving the wrong variant. When present is false the result
 // is AbsentFieldValue, unequal to any present value, the empty one
-// included. A present field with no lines is the empty value. It does not
-// allocate when the first line is already normal and the only one.
+// included. A present field with no lines is the empty value. When the
+// value is already normal, trailing whitespace aside, the result is a
+// slice of the first line and nothing is allocated.
 func NormalizeFieldValue(values []string, present bool) string {
 	if !present {
 		return AbsentFieldValue
@@ -81,62 +84,60 @@ func NormalizeFieldValue(values []string, present bool) string {
 	if len(values) == 0 {
 		return ""
 	}
-	n := normalizer{ref: values[0]}
-	for i, v := range values {
-		if i > 0 {
-			n.add(',')
-		}
-		for j := 0; j < len(v); j++ {
-			n.add(v[j])
-		}
+	var buf [128]byte
+	b := appendNormalized(buf[:0], values)
+	if v := values[0]; len(b) <= len(v) && string(b) == v[:len(b)] {
+		return v[:len(b)] // normal already, but perhaps for trailing whitespace
 	}
-	return n.result()
+	return string(b)
 }
 
-// normalizer builds a normalised value, lazily: while its output is a
-// prefix of ref, it only counts.
-type normalizer struct {
-	ref   string
-	n     int    // output length while buf is nil
-	buf   []byte // the output, once it departs from ref
-	space bool   // whitespace is pending
-	last  byte   // the last byte output, 0 before any
+// normState is the state of the normalisation NormalizeFieldValue
+// describes, one input byte at a time.
+type normState struct {
+	space bool // whitespace is pending
+	last  byte // the last byte output, 0 before any
 }
 
-func (n *normalizer) add(c byte) {
+// next consumes the input byte c and returns what to output: a space
+// first when sp, then out unless it is 0.
+func (s *normState) next(c byte) (sp bool, out byte) {
 	switch c {
 	case 0, '\r', '\n', ' ', '\t':
-		n.space = true
-		return
+		s.space = true
+		return false, 0
 	case ',':
-		n.space = false
+		s.space = false
 	default:
-		if n.space && n.last != 0 && n.last != ',' {
-			n.emit(' ')
-		}
-		n.space = false
+		sp = s.space && s.last != 0 && s.last != ','
+		s.space = false
 	}
-	n.emit(c)
+	s.last = c
+	return sp, c
 }
 
-func (n *normalizer) emit(c byte) {
-	n.last = c
-	if n.buf == nil {
-		if n.n < len(n.ref) && n.ref[n.n] == c {
-			n.n++
-			return
+// appendNormalized appends the normalised value of the present field
+// values to dst.
+func appendNormalized(dst []byte, values []string) []byte {
+	var s normState
+	for i, v := range values {
+		for j := -1; j < len(v); j++ {
+			c := byte(',')
+			if j >= 0 {
+				c = v[j]
+			} else if i == 0 {
+				continue
+			}
+			sp, out := s.next(c)
+			if sp {
+				dst = append(dst, ' ')
+			}
+			if out != 0 {
+				dst = append(dst, out)
+			}
 		}
-		n.buf = make([]byte, n.n, len(n.ref)+16)
-		copy(n.buf, n.ref)
 	}
-	n.buf = append(n.buf, c)
-}
-
-func (n *normalizer) result() string {
-	if n.buf == nil {
-		return n.ref[:n.n]
-	}
-	return string(n.buf)
+	return dst
 }
 
 // VaryMatch reports whether a request matches a stored variant (RFC 9111
@@ -149,10 +150,14 @@ func VaryMatch(fields []string, star bool, stored, req http.Header) bool {
 	if star {
 		return false
 	}
+	var bufS, bufR [128]byte // values this short are compared without allocating
 	for _, f := range fields {
 		k := http.CanonicalHeaderKey(f)
 		s, r := stored[k], req[k]
-		if NormalizeFieldValue(s, len(s) > 0) != NormalizeFieldValue(r, len(r) > 0) {
+		if (len(s) == 0) != (len(r) == 0) {
+			return false // absent only matches absent
+		}
+		if string(appendNormalized(bufS[:0], s)) != string(appendNormalized(bufR[:0], r)) {
 			return false
 		}
 	}
@@ -171,6 +176,7 @@ func VaryMatch(fields []string, star bool, stored, req http.Header) bool {
 // VaryKey has no star: a response whose Vary has "*" must not be reused.
 func VaryKey(fields []string, req http.Header) string {
 	var b []byte
+	var buf [128]byte
 	for _, f := range fields {
 		k := http.CanonicalHeaderKey(f)
 		b = strconv.AppendInt(b, int64(len(k)), 10)
@@ -181,7 +187,7 @@ func VaryKey(fields []string, req http.Header) string {
 			b = append(b, '-')
 			continue
 		}
-		nv := NormalizeFieldValue(v, true)
+		nv := appendNormalized(buf[:0], v)
 		b = strconv.AppendInt(b, int64(len(nv)), 10)
 		b = append(b, ':')
 		b = append(b, nv...)

@@ -1,0 +1,38 @@
+// Package tierstore layers two stores of the same types: a small, fast
+// front (an in-process store such as memstore, otterstore or
+// ristrettostore) over a larger, slower back that is the reference (a
+// shared or persistent store such as redisstore or diskstore, or
+// bigcachestore through codec.Bind).
+//
+//   - Get reads the front; on a miss it reads the back and, on a hit
+//     there, copies the entry into the front for Options.FrontTTL.
+//   - Set writes the back first, then the front. If the back fails, Set
+//     returns its error without writing the front.
+//   - Delete and Clear act on the back, then the front, trying both and
+//     returning the first error.
+//   - Keys lists the back's keys.
+//
+// # Staleness
+//
+// Get cannot learn an entry's remaining ttl from the back, so an entry
+// copied into the front lives there for FrontTTL (default one minute),
+// whatever is left of its ttl in the back. Two consequences:
+//
+//   - when another process deletes or overwrites a key in a shared back,
+//     this process may go on reading the old value from its front for up
+//     to FrontTTL;
+//   - an entry may outlive its ttl in the back by up to FrontTTL. The
+//     cache checks a cached response's own expiry on every read, so this
+//     never serves a stale response as fresh; it matters only to other
+//     uses of the store.
+//
+// Within one process, Set and Delete keep the tiers in step, except for a
+// Get that reads the back concurrently with a Delete and fills the front
+// after it: that value, too, lives at most FrontTTL. Choose FrontTTL as
+// the staleness the application tolerates.
+//
+// # Ownership
+//
+// A Store owns its front and back: Close closes both, front first. Set
+// Options.LeaveOpen to share them with other code that closes them.
+package tierstore

@@ -83,10 +83,20 @@ type Store struct {
 	stampTime bool // Options.Clock was set: stamp written files with it
 	log       *slog.Logger
 
-	used    atomic.Int64 // bytes of entry files, as this process knows them
-	closed  atomic.Bool
-	evictMu sync.Mutex              // one scan at a time
-	stripes [lockStripes]sync.Mutex // by the key hash's first byte
+	used   atomic.Int64 // bytes of entry files, as this process knows them
+	closed atomic.Bool
+
+	// While a scan counts the files, changes are not applied to used:
+	// the scan cannot tell whether it saw a file before or after another
+	// goroutine changed it. Additions are kept in pending and added to
+	// the scan's count at its end, removals are dropped, so the count can
+	// err high (a file counted twice, or counted though removed) but never
+	// low, and the budget holds.
+	countMu  sync.RWMutex
+	scanning bool // guarded by countMu
+	pending  atomic.Int64
+	evictMu  sync.Mutex              // one scan at a time
+	stripes  [lockStripes]sync.Mutex // by the key hash's first byte
 }
 
 var (
@@ -289,7 +299,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	}
 	err = os.Rename(tmp, path)
 	if err == nil {
-		s.used.Add(size - old)
+		s.account(size-old, size)
 	}
 	mu.Unlock()
 	if err != nil {
@@ -565,7 +575,19 @@ func (r *fileRec) unchanged(fi os.FileInfo) bool {
 // MaxBytes it removes the least recently modified down to the low-water
 // mark, skipping any that changed since the scan saw them.
 func (s *Store) scan(deep bool) error {
-	before := s.used.Load()
+	s.countMu.Lock()
+	s.scanning = true
+	s.pending.Store(0)
+	s.countMu.Unlock()
+	counted := false
+	defer func() {
+		if !counted { // an error ended the scan: keep the count as it was, plus what was added
+			s.countMu.Lock()
+			s.used.Add(s.pending.Load())
+			s.scanning = false
+			s.countMu.Unlock()
+		}
+	}()
 	var (
 		seen, live int64
 		recs       []fileRec
@@ -605,7 +627,9 @@ func (s *Store) scan(deep bool) error {
 					continue
 				}
 				if key == nil || h.expires != 0 && now.UnixNano() >= h.expires {
-					s.dropBad(path, hashByte(e.Name()), ofi)
+					if s.dropBad(path, hashByte(e.Name()), ofi) {
+						seen -= fi.Size()
+					}
 					continue
 				}
 			}
@@ -617,11 +641,13 @@ func (s *Store) scan(deep bool) error {
 			}
 		}
 	}
-	// Removals above and below subtract what they remove as they go; the
-	// scan's count replaces what the count said before it. Entries set
-	// during the scan and seen by it are counted twice, which errs on the
-	// side of evicting early, until the next scan.
-	s.used.Add(seen - before)
+	// The scan's count, plus what was added while it counted, replaces
+	// the count (see Store.countMu). Removals below subtract as they go.
+	s.countMu.Lock()
+	s.used.Store(seen + s.pending.Load())
+	s.scanning = false
+	s.countMu.Unlock()
+	counted = true
 	if !deep || live <= s.maxBytes {
 		return nil
 	}
@@ -666,18 +692,30 @@ func (s *Store) remove(path string, hb byte, same func(os.FileInfo) bool) error 
 		}
 		return err
 	}
-	s.used.Add(-fi.Size())
+	s.account(-fi.Size(), 0)
 	return nil
+}
+
+// account applies a change of delta bytes to the count, or, while a scan
+// is counting, records the bytes added (see Store.countMu).
+func (s *Store) account(delta, added int64) {
+	s.countMu.RLock()
+	if s.scanning {
+		s.pending.Add(added)
+	} else {
+		s.used.Add(delta)
+	}
+	s.countMu.RUnlock()
 }
 
 var errChanged = errors.New("diskstore: file changed")
 
 // dropBad removes an expired or invalid entry file that a reader opened,
-// unless it has been replaced since.
-func (s *Store) dropBad(path string, hb byte, opened os.FileInfo) {
-	_ = s.remove(path, hb, func(fi os.FileInfo) bool {
+// unless it has been replaced since, and reports whether it did.
+func (s *Store) dropBad(path string, hb byte, opened os.FileInfo) bool {
+	return s.remove(path, hb, func(fi os.FileInfo) bool {
 		return os.SameFile(fi, opened) && fi.ModTime().Equal(opened.ModTime())
-	})
+	}) == nil
 }
 
 // removeStaleTemp removes a temporary file older than the grace period.

@@ -3,6 +3,7 @@
 # repository. Used by `make test` and CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/services.sh || true # starts the test servers it can; never fails
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then

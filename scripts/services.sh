@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Makes sure the servers that the integration tests talk to are up, and says
+# what it did. Today that is Redis, for store/redisstore, at
+# CACHESTACK_REDIS_ADDR (default 127.0.0.1:6379):
+#
+#   - if it answers PING, nothing is done;
+#   - else, if the address is local and redis-server is installed, one is
+#     started (daemonized, on 127.0.0.1, persisting nothing);
+#   - else, if CI is set, we are root and apt-get exists, redis-server is
+#     installed from Debian's packages and then started.
+#
+# It never fails: the tests decide what a missing server means (they skip,
+# or fail when CACHESTACK_REQUIRE_SERVICES=1). Run it, or source it to also
+# get, exported:
+#
+#   CACHESTACK_SERVICES_UP       the services that answer, e.g. "redis"
+#   CACHESTACK_SERVICES_ALL_UP   1 when every service this script manages
+#                                answers, else empty
+#
+# so that CI can require the services exactly when it could have them.
+
+_cs_say() { printf 'services: %s\n' "$*"; }
+
+# _cs_redis_ping HOST PORT: true if a Redis server there answers PING.
+_cs_redis_ping() {
+	local host=$1 port=$2 reply=''
+	local script='exec 3<>"/dev/tcp/$0/$1" || exit 1; printf "PING\r\n" >&3; IFS= read -r -t 2 line <&3; printf "%s" "$line"'
+	if command -v timeout >/dev/null 2>&1; then
+		reply=$(timeout 3 bash -c "$script" "$host" "$port" 2>/dev/null) || return 1
+	else
+		reply=$(bash -c "$script" "$host" "$port" 2>/dev/null) || return 1
+	fi
+	[[ $reply == +PONG* ]]
+}
+
+# _cs_redis_wait HOST PORT: waits up to 5 s for Redis to answer.
+_cs_redis_wait() {
+	local i
+	for i in $(seq 50); do
+		_cs_redis_ping "$1" "$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# _cs_redis: brings Redis up if it can; true if it answers in the end.
+_cs_redis() {
+	local addr=${CACHESTACK_REDIS_ADDR:-127.0.0.1:6379}
+	local host=${addr%:*} port=${addr##*:}
+	if _cs_redis_ping "$host" "$port"; then
+		_cs_say "redis: up at $addr"
+		return 0
+	fi
+	case $host in
+	127.0.0.1 | localhost) ;;
+	*)
+		_cs_say "redis: nothing answers at $addr, which is not local: not starting one"
+		return 1
+		;;
+	esac
+	if ! command -v redis-server >/dev/null 2>&1; then
+		if [ -z "${CI:-}" ]; then
+			_cs_say "redis: nothing answers at $addr and redis-server is not installed (on CI this script would install it; or: apt-get install redis-server)"
+			return 1
+		fi
+		if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+			_cs_say "redis: nothing answers at $addr, redis-server is not installed, and installing it needs root and apt-get"
+			return 1
+		fi
+		_cs_say "redis: installing redis-server with apt-get"
+		if ! DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq redis-server >/dev/null 2>&1; then
+			DEBIAN_FRONTEND=noninteractive timeout 300 apt-get update -qq >/dev/null 2>&1 || true
+			if ! DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq redis-server >/dev/null 2>&1; then
+				_cs_say "redis: apt-get install redis-server failed"
+				return 1
+			fi
+		fi
+		# The package may have started a server of its own.
+		if _cs_redis_wait "$host" "$port"; then
+			_cs_say "redis: installed; up at $addr"
+			return 0
+		fi
+	fi
+	_cs_say "redis: starting redis-server on 127.0.0.1:$port"
+	if ! redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no >/dev/null 2>&1; then
+		_cs_say "redis: redis-server failed to start"
+		return 1
+	fi
+	if _cs_redis_wait "$host" "$port"; then
+		_cs_say "redis: started; up at $addr"
+		return 0
+	fi
+	_cs_say "redis: started redis-server, but nothing answers at $addr"
+	return 1
+}
+
+CACHESTACK_SERVICES_UP=''
+CACHESTACK_SERVICES_ALL_UP=1
+if _cs_redis; then
+	CACHESTACK_SERVICES_UP="${CACHESTACK_SERVICES_UP:+$CACHESTACK_SERVICES_UP }redis"
+else
+	CACHESTACK_SERVICES_ALL_UP=''
+fi
+export CACHESTACK_SERVICES_UP CACHESTACK_SERVICES_ALL_UP
+unset -f _cs_say _cs_redis_ping _cs_redis_wait _cs_redis
+true

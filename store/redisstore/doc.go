@@ -1,0 +1,65 @@
+// Package redisstore is a store.Store[string, []byte] kept in Redis, through
+// a github.com/redis/go-redis/v9 client that the caller makes and owns.
+//
+// It is the Go counterpart of the seed library's Redis backend, whose cache
+// name is a namespace: every key is stored as "<namespace>:<key>"
+// (Options.Namespace, default "cachestack"), and listing and clearing touch
+// only the keys that start with "<namespace>:". Lift it to typed responses
+// with codec.Bind(s, codec.Response()).
+//
+// It lives in its own Go module, github.com/cachestack/cachestack/store/redisstore,
+// so that users of the core do not download a Redis client.
+//
+// # Commands
+//
+//	Get     GET <ns>:<key>                 redis.Nil is store.ErrNotFound
+//	Set     SET <ns>:<key> <value> [PX ms] PX when ttl > 0, rounded up to ms
+//	Delete  UNLINK <ns>:<key>
+//	Keys    SCAN <cursor> MATCH <ns>:* COUNT <ScanCount>, streamed
+//	Clear   the same SCAN, each batch removed with UNLINK
+//
+// # Expiry and memory
+//
+// A positive ttl becomes the key's native Redis expiry, so Redis drops the
+// entry and Get never sees an expired one. Setting a key without a ttl
+// removes any expiry it had. What bounds the store's memory is the server's
+// maxmemory and maxmemory-policy: a cache should run on a server, or
+// database, whose policy evicts (allkeys-lru, allkeys-lfu, or volatile-* when
+// every entry has a ttl), since under noeviction a full server makes Set fail
+// (the cache then steps aside, and requests go to the network).
+//
+// # Listing and clearing
+//
+// Keys walks SCAN with MATCH, holding one batch of keys (about
+// Options.ScanCount) at a time, never the whole key set; a loop that breaks
+// sends no further SCAN. SCAN's guarantees carry over: every key present
+// for the whole walk is yielded, a key may be yielded twice (when Redis
+// resizes its table during the walk), and keys set or deleted during it may
+// or may not be. Clear removes each batch with UNLINK. Namespaces are
+// escaped in MATCH patterns, so a namespace with glob characters matches
+// only itself, and a namespace may not contain ':', so that none overlaps
+// another ("a" would otherwise list and clear "a:b"'s keys). With a
+// ClusterClient or a Ring, Keys and Clear scan every primary or shard in
+// turn, and Clear unlinks keys one by one in a pipeline, since their slots
+// may differ.
+//
+// # Ownership
+//
+// The caller owns the client. Close marks the store closed — later calls
+// return errors matching store.ErrClosed — but does not close the client,
+// which the caller closes after the stores it serves. Set keeps no
+// reference to its value. Get returns the buffer the client read the reply
+// into, which nothing else refers to: the caller may keep, modify and append
+// to it.
+//
+// # Contexts and errors
+//
+// Every call checks its context before sending a command, and Keys and
+// Clear before each batch. go-redis applies a context's deadline to socket
+// reads and writes only when the client's Options.ContextTimeoutEnabled is
+// set; otherwise its own ReadTimeout and WriteTimeout bound a command. A
+// miss is the bare store.ErrNotFound; every other failure — Redis down, a
+// key holding another type, a cancelled context — is a *store.Error
+// ("redisstore get …") that unwraps to the client's error. New does no I/O:
+// it succeeds while Redis is down, and the calls then fail.
+package redisstore

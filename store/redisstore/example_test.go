@@ -1,0 +1,92 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachestack/cachestack/cached"
+	"github.com/cachestack/cachestack/codec"
+	"github.com/cachestack/cachestack/store"
+	"github.com/cachestack/cachestack/store/redisstore"
+)
+
+// Example needs a Redis server, so it is compiled but not run: it has no
+// Output comment, since machines without Redis could not produce one. The
+// package's tests run the same calls against a real server.
+func Example() {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer client.Close() // the caller owns the client; Store.Close leaves it open
+
+	s, err := redisstore.New(client, &redisstore.Options{Namespace: "myapp"})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+
+	// Stored as the Redis key "myapp:GET https://example.com/", with PX 3600000.
+	if err := s.Set(ctx, "GET https://example.com/", []byte("hello"), time.Hour); err != nil {
+		fmt.Println(err) // e.g. redisstore set "GET https://example.com/": dial tcp …
+		return
+	}
+	v, err := s.Get(ctx, "GET https://example.com/")
+	fmt.Println(string(v), err)
+
+	_, err = s.Get(ctx, "GET https://example.com/other")
+	fmt.Println(errors.Is(err, store.ErrNotFound))
+
+	for key, err := range s.Keys(ctx) {
+		fmt.Println(key, err)
+	}
+}
+
+// ExampleNew_codec lifts the byte store to cached responses. Like Example,
+// it needs Redis and is compiled but not run.
+func ExampleNew_codec() {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer client.Close()
+
+	bs, err := redisstore.New(client, nil) // namespace "cachestack"
+	if err != nil {
+		panic(err)
+	}
+	responses := codec.Bind(bs, codec.Response())
+	defer responses.Close()
+	ctx := context.Background()
+
+	err = responses.Set(ctx, "GET https://example.com/", &cached.Response{
+		Method:     http.MethodGet,
+		URL:        "https://example.com/",
+		StatusCode: http.StatusOK,
+		Header:     http.Header{"Content-Type": {"text/plain"}},
+		Body:       []byte("hello"),
+	}, 5*time.Minute)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r, err := responses.Get(ctx, "GET https://example.com/")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(r.StatusCode, string(r.Body))
+}
+
+func ExampleNew_error() {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer client.Close()
+
+	_, err := redisstore.New(client, &redisstore.Options{Namespace: "myapp:http"})
+	fmt.Println(err)
+	_, err = redisstore.New(client, &redisstore.Options{ScanCount: -1})
+	fmt.Println(err)
+	// Output:
+	// redisstore: Options.Namespace "myapp:http" contains ':', which would let it overlap other namespaces; use another separator, such as '-' or '/'
+	// redisstore: Options.ScanCount is -1, want >= 0
+}

@@ -3,9 +3,9 @@ package middleware
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -57,7 +57,11 @@ type ccStage struct {
 // no-cache without Cache-Control, §5.4) and decides whether a stored
 // response may be used: fresh (§4.2), stale but allowed (max-stale,
 // stale-while-revalidate), or to be revalidated with a conditional request
-// (§4.3). On the way out it reads the response's directives (§5.2.2) and
+// (§4.3). A stored response is never served stale where must-revalidate or
+// no-cache forbids it (§4.2.4), not even for stale-if-error; one with a
+// qualified no-cache (no-cache="Set-Cookie", §5.2.2.4.2) is served
+// without the fields it names unless it was just validated. On the way
+// out it reads the response's directives (§5.2.2) and
 // computes its freshness lifetime (max-age, Expires, Date, Age, §4.2.1 and
 // §4.2.3), offering it to the expiry decision above every user setting;
 // stores variants per Vary (§4.1); merges 304 responses into the stored one
@@ -116,11 +120,16 @@ func (x *exchange) judge(e *cached.Response, now time.Time) verdict {
 	}
 	rd := &x.rd
 	sd := policy.ParseResponseDirectives(e.Header)
-	if rd.NoCache || (sd.NoCache && len(sd.NoCacheFields) == 0) { // §5.2.1.4, §5.2.2.4
+	// §5.2.1.4, §5.2.2.4. The qualified form (no-cache="Set-Cookie") does
+	// not force validation: hit strips the fields it names. An unqualified
+	// no-cache next to it still does, as the most restrictive (§4.2.1).
+	if rd.NoCache || sd.NoCache {
 		return revalidate
 	}
 	age := e.Age(now)
-	if rd.HasMaxAge && age > rd.MaxAge && !rd.HasMaxStale { // §5.2.1.1
+	// §5.2.1.1: max-age bounds the age whether or not max-stale also
+	// accepts staleness; max-stale only widens what is usable once stale.
+	if rd.HasMaxAge && age > rd.MaxAge {
 		return revalidate
 	}
 	if rd.HasMinFresh && !e.Expires.IsZero() && e.Expires.Sub(now) < rd.MinFresh { // §5.2.1.3
@@ -159,17 +168,43 @@ func (x *exchange) staleIfError(e *cached.Response, now time.Time) bool {
 	window := x.store.staleIfError
 	if x.cc != nil {
 		sd := policy.ParseResponseDirectives(e.Header)
-		if sd.HasStaleIfError {
-			return staleness <= sd.StaleIfError
-		}
-		if x.rd.HasStaleIfError {
-			window = x.rd.StaleIfError
-		}
+		// RFC 9111 §4.2.4 and §5.2.2.2: a cache MUST NOT generate a stale
+		// response that must-revalidate or no-cache forbids, even with a
+		// stale-if-error directive beside it: the MUST of RFC 9111 wins
+		// over RFC 5861's MAY.
 		if sd.MustRevalidate || sd.NoCache {
 			return false
 		}
+		switch {
+		case sd.HasStaleIfError:
+			window = sd.StaleIfError
+		case x.rd.HasStaleIfError:
+			window = x.rd.StaleIfError
+		}
+		if sd.HasStaleIfError || x.rd.HasStaleIfError {
+			return staleness <= window
+		}
 	}
 	return window > 0 && staleness <= window
+}
+
+// withoutNoCacheFields returns e, or a copy of it without the fields a
+// qualified no-cache names: they must not be sent in a response reused
+// without successful validation (RFC 9111 §5.2.2.4).
+func withoutNoCacheFields(e *cached.Response) *cached.Response {
+	if len(e.Header["Cache-Control"]) == 0 {
+		return e
+	}
+	sd := policy.ParseResponseDirectives(e.Header)
+	if len(sd.NoCacheFields) == 0 {
+		return e
+	}
+	c := *e
+	c.Header = e.Header.Clone()
+	for _, f := range sd.NoCacheFields {
+		delete(c.Header, f)
+	}
+	return &c
 }
 
 func hasValidator(h http.Header) bool {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"sync"
+
+	"github.com/cachestack/cachestack/policy"
 )
 
 // CoalesceOptions configure the Coalesce middleware.
@@ -38,10 +40,13 @@ type coalesceStage struct {
 // that gives up (its context ends) stops waiting, alone; the shared request
 // is cancelled only when every caller has given up, and a cancelled request
 // never stores a partial entry. A shared response is read in full before
-// it is handed out, up to StoreOptions.MaxBodyBytes; a larger one, and one
-// that may not be shared (see ShareCredentials), is fetched again by each
-// waiting caller on its own. Only GET and HEAD requests without a body are
-// merged. Stack it anywhere with the Store middleware.
+// it is handed out, up to StoreOptions.MaxBodyBytes; a larger one is
+// fetched again by each waiting caller on its own. A response that sets
+// cookies (see ShareCredentials) goes to one caller and the others fetch
+// their own; a response that varies (RFC 9111 §4.1) goes only to the
+// callers whose requests match it on the Vary fields, the others fetch
+// their own. Only GET and HEAD requests without a body are merged. Stack
+// it anywhere with the Store middleware.
 func Coalesce(opts *CoalesceOptions) (Middleware, error) {
 	if opts == nil || opts.Workers == nil {
 		return nil, errors.New("middleware.Coalesce: CoalesceOptions.Workers is nil")
@@ -58,11 +63,18 @@ type call struct {
 	cancel  func()
 	waiters int // callers still waiting; guarded by coalesceStage.mu
 
+	header http.Header // a copy of the shared request's header, to match Vary against
+
 	// Set before done is closed.
-	resp      *http.Response // status and header; its body has been read into body
-	body      []byte
-	err       error
-	unshared  bool // each caller must fetch on its own
+	resp     *http.Response // status and header; its body has been read into body
+	body     []byte
+	err      error
+	unshared bool     // each caller must fetch on its own
+	private  bool     // the response sets cookies: it goes to one caller only
+	vary     []string // the response's Vary fields (RFC 9111 §4.1)
+	varyStar bool     // Vary: *, which no other request matches
+
+	claimed bool // a private response was handed out; guarded by coalesceStage.mu
 }
 
 func (c *coalesceStage) shareable(req *http.Request) bool {
@@ -84,7 +96,7 @@ func (c *coalesceStage) do(x *exchange, req *http.Request) (*http.Response, erro
 	cl, joined := c.calls[id]
 	if !joined {
 		fctx, cancel := c.w.detach(ctx)
-		cl = &call{done: make(chan struct{}), cancel: cancel}
+		cl = &call{done: make(chan struct{}), cancel: cancel, header: req.Header.Clone()}
 		shared := req.WithContext(fctx)
 		bg := *x
 		if !c.w.tryGo("", func(_ context.Context) { c.run(cl, id, &bg, shared) }) {
@@ -104,15 +116,37 @@ func (c *coalesceStage) do(x *exchange, req *http.Request) (*http.Response, erro
 		return nil, ctx.Err()
 	}
 	switch {
-	case cl.unshared:
-		return x.forward(req)
 	case cl.err != nil:
 		return nil, cl.err
+	case cl.unshared, !cl.matches(req), cl.private && !c.claim(cl):
+		return x.forward(req)
 	}
 	if joined {
 		x.store.counters.Coalesced.Add(1)
 	}
 	return cl.response(req), nil
+}
+
+// matches reports whether the shared response answers req too: the
+// requests must agree on the fields the response varies on (RFC 9111
+// §4.1); requests for the same key may differ there while no Vary index is
+// stored yet.
+func (cl *call) matches(req *http.Request) bool {
+	if cl.varyStar {
+		return false
+	}
+	return len(cl.vary) == 0 || policy.VaryMatch(cl.vary, false, cl.header, req.Header)
+}
+
+// claim hands a private response to its first caller.
+func (c *coalesceStage) claim(cl *call) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cl.claimed {
+		return false
+	}
+	cl.claimed = true
+	return true
 }
 
 // leave records that a caller stopped waiting; the last one cancels the
@@ -151,10 +185,12 @@ func (c *coalesceStage) run(cl *call, id string, x *exchange, req *http.Request)
 	switch {
 	case err != nil:
 		cl.err = err
-	case int64(len(body)) > x.store.maxBody, !c.shareCreds && len(resp.Header["Set-Cookie"]) > 0:
+	case int64(len(body)) > x.store.maxBody:
 		cl.unshared = true
 	default:
 		cl.resp, cl.body = resp, body
+		cl.private = !c.shareCreds && len(resp.Header["Set-Cookie"]) > 0
+		cl.vary, cl.varyStar = policy.ParseVary(resp.Header)
 	}
 }
 
@@ -164,7 +200,9 @@ func (cl *call) response(req *http.Request) *http.Response {
 	r.Header = cl.resp.Header.Clone()
 	r.Body = io.NopCloser(bytes.NewReader(cl.body))
 	r.ContentLength = int64(len(cl.body))
+	if req.Method == http.MethodHead {
+		r.Body, r.ContentLength = http.NoBody, cl.resp.ContentLength
+	}
 	r.Request = req
-	r.TLS = cl.resp.TLS
 	return &r
 }

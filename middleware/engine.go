@@ -126,6 +126,9 @@ type exchange struct {
 	vary    []string      // Vary fields of the response being stored
 	retain  time.Duration // how long it stays stored once stale
 	async   bool          // a stale response may be refreshed in the background
+	// byRequest: the stored response was fresh, but the request (its
+	// directives, or Refresh) did not allow its use (RFC 9211 fwd=request).
+	byRequest bool
 }
 
 // serve answers req from the store or sends it on.
@@ -154,6 +157,7 @@ func (x *exchange) serve(req *http.Request) (*http.Response, error) {
 				return x.hit(req, e, now, true, "hit; detail=stale-while-revalidate"), nil
 			case revalidate:
 				x.entry = e
+				x.byRequest = !e.Expired(now) && (x.opts.refresh || x.rd.NoCache || x.rd.HasMaxAge || x.rd.HasMinFresh)
 			}
 		}
 	}
@@ -176,6 +180,9 @@ func (x *exchange) hit(req *http.Request, e *cached.Response, now time.Time, sta
 	} else if x.redirect != nil && req.Response != nil {
 		x.recordRedirects(req, e)
 	}
+	if x.cc != nil {
+		e = withoutNoCacheFields(e)
+	}
 	return hitResponse(req, e, now, stale, status)
 }
 
@@ -194,9 +201,9 @@ func (x *exchange) lookup(ctx context.Context, req *http.Request) *cached.Respon
 			return nil
 		}
 		x.index = e
-		x.key = variantKey(x.primary, e.Ref, policy.VaryKey(e.Vary, req.Header))
-		v := st.lookup(ctx, x.key)
-		if v == nil || v.Kind != cached.KindResponse || !policy.VaryMatch(e.Vary, false, v.VaryHeader, req.Header) {
+		var v *cached.Response
+		v, x.key = x.variant(ctx, x.primary, e, req)
+		if v == nil {
 			return nil
 		}
 		x.via = viaLookup
@@ -205,11 +212,27 @@ func (x *exchange) lookup(ctx context.Context, req *http.Request) *cached.Respon
 		if x.redirect == nil || e.Expired(st.clock()) {
 			return nil
 		}
+		// The alias names the target URL's key; its response is found
+		// the way a request for the target would find it, through the
+		// target's Vary index, so that invalidating the target (which
+		// drops the index) also ends the alias.
 		t := st.lookup(ctx, e.Ref)
-		if t == nil || t.Kind != cached.KindResponse {
+		if t == nil {
 			return nil
 		}
-		if fields, star := policy.ParseVary(t.Header); star || (len(fields) > 0 && !policy.VaryMatch(fields, false, t.VaryHeader, req.Header)) {
+		switch t.Kind {
+		case cached.KindVariants:
+			if x.cc == nil {
+				return nil
+			}
+			if t, _ = x.variant(ctx, e.Ref, t, req); t == nil {
+				return nil
+			}
+		case cached.KindResponse:
+			if fields, star := policy.ParseVary(t.Header); star || (len(fields) > 0 && !policy.VaryMatch(fields, false, t.VaryHeader, req.Header)) {
+				return nil
+			}
+		default:
 			return nil
 		}
 		x.via = viaRedirect
@@ -219,6 +242,18 @@ func (x *exchange) lookup(ctx context.Context, req *http.Request) *cached.Respon
 		return e
 	}
 	return nil
+}
+
+// variant returns the stored variant of the URL keyed primary, whose Vary
+// index is idx, that matches req (RFC 9111 §4.1), and its key. The
+// response is nil when none is stored.
+func (x *exchange) variant(ctx context.Context, primary string, idx *cached.Response, req *http.Request) (*cached.Response, string) {
+	key := variantKey(primary, idx.Ref, policy.VaryKey(idx.Vary, req.Header))
+	v := x.store.lookup(ctx, key)
+	if v == nil || v.Kind != cached.KindResponse || !policy.VaryMatch(idx.Vary, false, v.VaryHeader, req.Header) {
+		return nil, key
+	}
+	return v, key
 }
 
 // forwardShared sends req on, through the coalescer when there is one and
@@ -273,6 +308,8 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 	entry, ok := x.storable(req, resp, sent, received)
 	member := "fwd=uri-miss"
 	switch {
+	case e != nil && x.byRequest:
+		member = "fwd=request; fwd-status=" + itoa(resp.StatusCode)
 	case e != nil:
 		member = "fwd=stale; fwd-status=" + itoa(resp.StatusCode)
 	case x.opts.forceRefresh || x.rd.NoCache:
@@ -280,6 +317,14 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 	}
 	setCacheStatus(resp.Header, cacheName+"; "+member)
 	if !ok {
+		if e != nil && resp.StatusCode < 500 && !x.rd.NoStore {
+			// A full response replaces the stored one (§4.3.3); one that
+			// may not be stored still makes it outdated. A server error
+			// does not (§4.3.3: the cache may act as if the server had
+			// not answered), so the stale response stays for
+			// stale-if-error.
+			st.delete(context.WithoutCancel(req.Context()), x.key)
+		}
 		return resp, nil
 	}
 	if req.Method == http.MethodHead || resp.Body == http.NoBody {
@@ -295,19 +340,33 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 // refreshed stores e updated by a 304 and serves it.
 func (x *exchange) refreshed(req *http.Request, e *cached.Response, notModified *http.Response, sent, received time.Time) *http.Response {
 	u := merge(e, notModified)
-	if fresh, ok := x.freshness(req, u.StatusCode, u.Header, notModified.Header, sent, received); ok {
-		u.RequestTime, u.ResponseTime, u.Created = sent, received, received
+	fresh, ok := x.freshness(req, u.StatusCode, u.Header, notModified.Header, sent, received)
+	u.RequestTime, u.ResponseTime, u.Created = sent, received, received
+	if ok {
 		u.InitialAge, u.Expires = fresh.initialAge, fresh.expires
-		x.save(req, u, fresh.retain)
 	} else {
-		x.store.delete(req.Context(), x.key)
+		u.InitialAge = policy.CorrectedInitialAge(notModified.Header, sent, received)
+		u.Expires = received
+	}
+	switch {
+	case ok:
+		x.save(req, u, fresh.retain)
+	case x.rd.NoStore:
+		// §5.2.1.5: nothing of this exchange is stored, and the stored
+		// response is left as it was.
+	default:
+		x.store.delete(context.WithoutCancel(req.Context()), x.key)
 	}
 	x.store.counters.Revalidated.Add(1)
 	if x.redirect != nil && req.Response != nil {
 		x.recordRedirects(req, u)
 	}
 	closeBody(req)
-	return hitResponse(req, u, received, false, "fwd=stale; fwd-status=304")
+	status := "fwd=stale; fwd-status=304"
+	if x.byRequest {
+		status = "fwd=request; fwd-status=304"
+	}
+	return hitResponse(req, u, received, false, status)
 }
 
 // storable decides whether resp may be stored and, if so, returns the entry
@@ -452,6 +511,14 @@ func (x *exchange) save(req *http.Request, entry *cached.Response, retain time.D
 		return
 	}
 	idx := x.index
+	if idx == nil {
+		// The lookup found no index, but another request may have stored
+		// one since (concurrent misses for two variants): join it rather
+		// than orphan its variants with a new generation.
+		if cur := st.lookup(ctx, x.primary); cur != nil && cur.Kind == cached.KindVariants {
+			idx = cur
+		}
+	}
 	if idx == nil || !equalFields(idx.Vary, x.vary) {
 		idx = &cached.Response{Kind: cached.KindVariants, Method: entry.Method, URL: entry.URL, Vary: x.vary, Ref: newRef(), Created: now, Expires: entry.Expires}
 		st.save(ctx, x.primary, idx, now, retain)

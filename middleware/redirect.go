@@ -42,8 +42,11 @@ func isRedirect(code int) bool {
 	return false
 }
 
-// recordRedirects stores an alias to final (stored under x.key) for every
-// redirect hop that led to req.
+// recordRedirects stores an alias to final for every redirect hop that led
+// to req. An alias refers to the primary key of req's URL, not to the key
+// final is stored under (a Vary variant's), so that a lookup through it
+// selects the variant for its own request and ends when the URL's entry
+// is invalidated.
 func (x *exchange) recordRedirects(req *http.Request, final *cached.Response) {
 	st := x.store
 	k := x.keyer()
@@ -75,7 +78,7 @@ func (x *exchange) recordRedirects(req *http.Request, final *cached.Response) {
 			return
 		}
 		id, _, err := k.Key(prev)
-		if err != nil || id.Key == x.key {
+		if err != nil || id.Key == x.primary {
 			return
 		}
 		alias := &cached.Response{
@@ -84,7 +87,7 @@ func (x *exchange) recordRedirects(req *http.Request, final *cached.Response) {
 			URL:        id.URL,
 			StatusCode: r.StatusCode,
 			Header:     http.Header{"Location": r.Header.Values("Location")},
-			Ref:        x.key,
+			Ref:        x.primary,
 			Created:    now,
 			Expires:    expires,
 		}

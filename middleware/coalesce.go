@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/cachestack/cachestack/policy"
@@ -121,10 +122,24 @@ func (c *coalesceStage) do(x *exchange, req *http.Request) (*http.Response, erro
 	case cl.unshared, !cl.matches(req), cl.private && !c.claim(cl):
 		return x.forward(req)
 	}
+	resp := cl.response(req)
 	if joined {
 		x.store.counters.Coalesced.Add(1)
+		markCollapsed(resp.Header)
 	}
-	return cl.response(req), nil
+	return resp, nil
+}
+
+// markCollapsed adds RFC 9211's collapsed parameter to this cache's
+// member of Cache-Status: the request was answered by another's.
+func markCollapsed(h http.Header) {
+	vs := h["Cache-Status"]
+	for i := len(vs) - 1; i >= 0; i-- {
+		if strings.HasPrefix(vs[i], cacheName+";") {
+			vs[i] += "; collapsed"
+			return
+		}
+	}
 }
 
 // matches reports whether the shared response answers req too: the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,8 +36,9 @@ func TestCoalesceConcurrentMisses(t *testing.T) {
 	rt, counters := newCCStack(t, c, ccOptions{noCC: true, coalesce: &middleware.CoalesceOptions{Workers: newWorkers(t, 0)}})
 
 	type result struct {
-		err  error
-		body []byte
+		err       error
+		body      []byte
+		collapsed bool
 	}
 	results := make([]result, callers)
 	cancels := make([]context.CancelFunc, callers)
@@ -58,6 +60,7 @@ func TestCoalesceConcurrentMisses(t *testing.T) {
 				results[i].err = err
 				return
 			}
+			results[i].collapsed = strings.Contains(resp.Header.Get("Cache-Status"), "; collapsed")
 			resp.Header.Set("X-Mine", fmt.Sprint(i)) // each caller owns its header
 			if i%10 == 1 {
 				io.ReadFull(resp.Body, make([]byte, 1000))
@@ -102,6 +105,13 @@ func TestCoalesceConcurrentMisses(t *testing.T) {
 	// Every caller but the one that started the shared request (which may
 	// have given up) and those that gave up was answered by it.
 	assert.InDelta(t, callers-callers/10-1, counters.Coalesced.Load(), 1)
+	collapsed := 0
+	for _, r := range results {
+		if r.collapsed {
+			collapsed++
+		}
+	}
+	assert.Equal(t, int(counters.Coalesced.Load()), collapsed, "answers shared from another request say so in Cache-Status (RFC 9211 collapsed)")
 }
 
 // TestCoalesceAbandonedRequestStoresNothing: when every caller gives up

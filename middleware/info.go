@@ -19,7 +19,9 @@ type Info struct {
 // InfoOf returns what the cache knows about resp. Responses the cache built
 // carry exact times. When a layer above the cache has replaced the body
 // (http.Client does when Client.Timeout is set), InfoOf falls back to the
-// Age and Cache-Status headers, which are precise to the second.
+// Age and Cache-Status headers, which are precise to the second: a body
+// from the store is one whose member says "hit", "fwd-status=304" (a
+// revalidated response) or "detail=stale-if-error".
 func InfoOf(resp *http.Response) Info {
 	if resp == nil {
 		return Info{}
@@ -48,12 +50,14 @@ func infoFromHeader(h http.Header, now time.Time) Info {
 	for p := range strings.SplitSeq(member, ";") {
 		p = strings.TrimSpace(p)
 		switch {
-		case p == "hit":
+		case p == "hit", p == "fwd-status=304":
 			info.FromCache = true
+		case p == "detail=stale-if-error":
+			info.FromCache, info.Stale = true, true
 		case strings.HasPrefix(p, "ttl="):
 			if n, err := strconv.ParseInt(p[len("ttl="):], 10, 64); err == nil {
 				info.Expires = now.Add(time.Duration(n) * time.Second)
-				info.Stale = n <= 0
+				info.Stale = info.Stale || n < 0
 			}
 		}
 	}

@@ -425,7 +425,11 @@ func (x *exchange) freshness(req *http.Request, status int, h, timing http.Heade
 			return r, false
 		}
 		sd = policy.ParseResponseDirectives(h)
-		if sd.NoStore {
+		if sd.MustUnderstand { // §5.2.2.3
+			if !understood(status) {
+				return r, false
+			}
+		} else if sd.NoStore {
 			return r, false
 		}
 		fields, star := policy.ParseVary(h)
@@ -555,4 +559,16 @@ func closeBody(req *http.Request) {
 func drain(body io.ReadCloser) {
 	io.CopyN(io.Discard, body, 4<<10)
 	body.Close()
+}
+
+// understood reports whether the cache implements the caching requirements
+// of a status code (RFC 9111 §5.2.2.3): the final codes RFC 9110 defines
+// that this cache handles, those heuristically cacheable and the other
+// redirects.
+func understood(status int) bool {
+	switch status {
+	case http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect:
+		return true
+	}
+	return policy.CacheableStatus(status)
 }

@@ -145,6 +145,7 @@ func TestResponseDirectives(t *testing.T) {
 		{name: "proxy-revalidate is for shared caches", resp: header("Cache-Control", "max-age=100, proxy-revalidate"), req: header("Cache-Control", "max-stale"), at: 101 * time.Second, want: staleHit},
 		{name: "response Pragma: no-cache means nothing (§5.4)", resp: header("Pragma", "no-cache", "Cache-Control", "max-age=100"), at: 99 * time.Second, want: hit},
 		{name: "directive names are case-insensitive", resp: header("Cache-Control", "Max-Age=100, MUST-REVALIDATE", "Etag", `"a"`), req: header("Cache-Control", "max-stale"), at: 101 * time.Second, want: fetched},
+		{name: "must-understand: no-store is ignored for an understood status (§5.2.2.3)", resp: header("Cache-Control", "max-age=100, no-store, must-understand"), at: 99 * time.Second, want: hit},
 		{name: "immutable changes nothing here", resp: header("Cache-Control", "max-age=100, immutable"), at: 100 * time.Second, want: fetched},
 	}
 	for _, tt := range tests {
@@ -242,6 +243,38 @@ func TestPublicAndStatusCacheability(t *testing.T) {
 			resp, _, contacted := fetch(t, rt, o, o.URL, nil)
 			assert.Equal(t, tt.want, !contacted)
 			assert.Equal(t, tt.status, resp.StatusCode)
+		})
+	}
+}
+
+// TestMustUnderstand is RFC 9111 §5.2.2.3: a response with must-understand
+// is stored only when the cache implements its status code's caching
+// requirements; an unknown code with explicit freshness is stored without
+// it.
+func TestMustUnderstand(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		give       string
+		wantStored bool
+	}{
+		{"unknown status, explicit freshness", "max-age=100", true},
+		{"unknown status, must-understand", "max-age=100, must-understand", false},
+		{"unknown status, must-understand and no-store", "max-age=100, must-understand, no-store", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := newClock()
+			o := newOrigin(t, dated(c, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", tt.give)
+				w.WriteHeader(299)
+				fmt.Fprint(w, "x")
+			}))
+			rt, _ := newCCStack(t, c, ccOptions{filter: &middleware.FilterOptions{Codes: []int{200, 299}}})
+			fetch(t, rt, o, o.URL, nil)
+			_, _, contacted := fetch(t, rt, o, o.URL, nil)
+			assert.Equal(t, !tt.wantStored, contacted)
 		})
 	}
 }

@@ -1,11 +1,8 @@
 package bigcachestore_test
 
 import (
-	"bytes"
 	"fmt"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,7 +32,7 @@ func TestConformance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := newClock()
+			clk := storetest.NewClock()
 			h := storetest.Bytes(func(t *testing.T) store.Store[string, []byte] {
 				opts := tt.give
 				opts.Clock = clk.Now
@@ -52,28 +49,14 @@ func TestConformance(t *testing.T) {
 // TestConformanceBound runs the suite on responses stored through
 // codec.Bind, the way the cache uses a byte store.
 func TestConformanceBound(t *testing.T) {
-	clk := newClock()
-	storetest.Run(t, storetest.Harness[string, *cached.Response]{
-		New: func(t *testing.T) store.Store[string, *cached.Response] {
-			s, err := bigcachestore.New(&bigcachestore.Options{Clock: clk.Now})
-			require.NoError(t, err)
-			return codec.Bind(s, codec.Response())
-		},
-		Key:     func(i int) string { return fmt.Sprintf("GET https://example.com/%d", i) },
-		Value:   response,
-		Advance: clk.Advance,
+	clk := storetest.NewClock()
+	h := storetest.Responses(func(t *testing.T) store.Store[string, *cached.Response] {
+		s, err := bigcachestore.New(&bigcachestore.Options{Clock: clk.Now})
+		require.NoError(t, err)
+		return codec.Bind(s, codec.Response())
 	})
-}
-
-func response(i int) *cached.Response {
-	return &cached.Response{
-		Method:     http.MethodGet,
-		URL:        fmt.Sprintf("https://example.com/%d", i),
-		StatusCode: http.StatusOK,
-		Proto:      "HTTP/1.1",
-		Header:     http.Header{"Content-Type": {"text/plain"}},
-		Body:       bytes.Repeat([]byte{byte(i)}, 1+i%7),
-	}
+	h.Advance = clk.Advance
+	storetest.Run(t, h)
 }
 
 func TestNewErrors(t *testing.T) {
@@ -103,7 +86,7 @@ func TestNewErrors(t *testing.T) {
 // TestLifeWindow: an entry is a miss from the earlier of its ttl and the
 // life window.
 func TestLifeWindow(t *testing.T) {
-	clk := newClock()
+	clk := storetest.NewClock()
 	s := newStore(t, &bigcachestore.Options{LifeWindow: 10 * time.Second, Clock: clk.Now})
 	ctx := t.Context()
 	require.NoError(t, s.Set(ctx, "none", []byte("a"), 0))
@@ -247,27 +230,8 @@ func newStore(t *testing.T, opts *bigcachestore.Options) *bigcachestore.Store {
 	return s
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // TestMissDoesNotAllocate: a miss is store.ErrNotFound itself, with no
-// allocation on the way (ristretto's occasional access batch aside).
+// allocation on the way.
 func TestMissDoesNotAllocate(t *testing.T) {
 	s, err := bigcachestore.New(nil)
 	require.NoError(t, err)

@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestConformance(t *testing.T) {
-	clk := newClock()
+	clk := storetest.NewClock()
 	h := storetest.Bytes(func(t *testing.T) store.Store[string, []byte] {
 		return open(t, t.TempDir(), &diskstore.Options{Clock: clk.Now})
 	})
@@ -144,7 +144,7 @@ func TestNewExpandsHome(t *testing.T) {
 // TestFileLayout pins the file name and format that doc.go describes.
 func TestFileLayout(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := storetest.NewClock()
 	dir := t.TempDir()
 	s := open(t, dir, &diskstore.Options{Clock: clk.Now})
 	require.NoError(t, s.Set(t.Context(), "key", []byte("value"), time.Minute))
@@ -180,7 +180,7 @@ func leUint64(b []byte) uint64 {
 
 func TestEvictsLeastRecentlyUsed(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := storetest.NewClock()
 	dir := t.TempDir()
 	const entry = 36 + 2 + 1000 // header, key "kN", value
 	s := open(t, dir, &diskstore.Options{MaxBytes: 5 * entry, Clock: clk.Now})
@@ -214,7 +214,7 @@ func TestEvictsLeastRecentlyUsed(t *testing.T) {
 
 func TestTouchIsCheap(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := storetest.NewClock()
 	dir := t.TempDir()
 	s := open(t, dir, &diskstore.Options{Clock: clk.Now})
 	ctx := t.Context()
@@ -247,7 +247,7 @@ func TestOversizedValue(t *testing.T) {
 
 func TestExpiredFilesAreRemoved(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := storetest.NewClock()
 	dir := t.TempDir()
 	s := open(t, dir, &diskstore.Options{Clock: clk.Now})
 	ctx := t.Context()
@@ -280,7 +280,7 @@ func TestExpiredFilesAreRemoved(t *testing.T) {
 // and removed only once their grace period has passed.
 func TestCrashBeforeRename(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := storetest.NewClock()
 	dir := t.TempDir()
 	opts := &diskstore.Options{Clock: clk.Now, TempGrace: time.Hour}
 	ctx := t.Context()
@@ -497,7 +497,7 @@ func TestWriteStorm(t *testing.T) {
 // brings the whole directory within the budget.
 func TestSharedDirectoryBudget(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := storetest.NewClock()
 	dir := t.TempDir()
 	const budget = 100 << 10
 	a := open(t, dir, &diskstore.Options{MaxBytes: budget, Clock: clk.Now})
@@ -617,24 +617,4 @@ func listKeys(t *testing.T, s *diskstore.Store) []string {
 		keys = append(keys, k)
 	}
 	return keys
-}
-
-// clock is a fake clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }

@@ -7,88 +7,62 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cachestack/cachestack/cached"
+	"github.com/cachestack/cachestack/store"
 	"github.com/cachestack/cachestack/store/memstore"
+	"github.com/cachestack/cachestack/store/storetest"
 )
 
-const benchKeys = 1024
+// BenchmarkBytes runs the shared store benchmarks on []byte values, which
+// are copied in on Set and out on Get, on the default 16 shards.
+func BenchmarkBytes(b *testing.B) {
+	storetest.Bench(b, storetest.BenchBytes(func(b *testing.B, size int) store.Store[string, []byte] {
+		return benchStore[[]byte](b, size)
+	}))
+}
 
-func benchStore[V any](b *testing.B, opts *memstore.Options[V], value func(i int) V) (*memstore.Store[string, V], []string) {
-	b.Helper()
-	s, err := memstore.New[string](opts)
+// BenchmarkResponse runs the shared store benchmarks on *cached.Response
+// values, which are stored and returned as they are, on the default 16
+// shards.
+func BenchmarkResponse(b *testing.B) {
+	storetest.Bench(b, storetest.BenchResponses(func(b *testing.B, size int) store.Store[string, *cached.Response] {
+		return benchStore[*cached.Response](b, size)
+	}))
+}
+
+// benchStore returns a store with room for storetest.BenchKeys values of
+// size bytes, and at least the default budget, so that it has the default
+// 16 shards.
+func benchStore[V any](b *testing.B, size int) *memstore.Store[string, V] {
+	s, err := memstore.New[string](&memstore.Options[V]{MaxBytes: max(memstore.DefaultMaxBytes, int64(2*storetest.BenchKeys*size))})
+	require.NoError(b, err)
+	return s
+}
+
+// BenchmarkGetParallelOneShard is BenchmarkResponse's GetParallel/1KiB on a
+// single shard (a 7 MiB budget), where every Get takes the same lock.
+func BenchmarkGetParallelOneShard(b *testing.B) {
+	s, err := memstore.New[string](&memstore.Options[*cached.Response]{MaxBytes: 7 << 20})
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = s.Close() })
-	keys := make([]string, benchKeys)
+	ctx := b.Context()
+	keys := make([]string, storetest.BenchKeys)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("GET https://example.com/item/%d", i)
-		require.NoError(b, s.Set(b.Context(), keys[i], value(i), 0))
+		r := storetest.Response(i)
+		r.Body = make([]byte, 1024)
+		require.NoError(b, s.Set(ctx, keys[i], r, 0))
 	}
-	return s, keys
-}
-
-func bytes1KiB(int) []byte { return make([]byte, 1024) }
-
-func response1KiB(i int) *cached.Response {
-	r := response(i)
-	r.Body = make([]byte, 1024)
-	return r
-}
-
-// BenchmarkGet is a hit on a 1 KiB value, []byte (copied out) and typed.
-func BenchmarkGet(b *testing.B) {
-	b.Run("Bytes1KiB", func(b *testing.B) { benchGet(b, bytes1KiB) })
-	b.Run("Response1KiB", func(b *testing.B) { benchGet(b, response1KiB) })
-}
-
-func benchGet[V any](b *testing.B, value func(int) V) {
-	s, keys := benchStore(b, nil, value)
-	ctx := b.Context()
+	b.SetBytes(1024)
 	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if _, err := s.Get(ctx, keys[i%benchKeys]); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
-}
-
-// BenchmarkGetParallel is BenchmarkGet from GOMAXPROCS goroutines at once,
-// on the default 16 shards and, for comparison, on a single shard (a 7 MiB
-// budget), where every Get takes the same lock.
-func BenchmarkGetParallel(b *testing.B) {
-	b.Run("Bytes1KiB", func(b *testing.B) { benchGetParallel(b, nil, bytes1KiB) })
-	b.Run("Response1KiB", func(b *testing.B) { benchGetParallel(b, nil, response1KiB) })
-	b.Run("Response1KiB/OneShard", func(b *testing.B) {
-		benchGetParallel(b, &memstore.Options[*cached.Response]{MaxBytes: 7 << 20}, response1KiB)
-	})
-}
-
-func benchGetParallel[V any](b *testing.B, opts *memstore.Options[V], value func(int) V) {
-	s, keys := benchStore(b, opts, value)
-	ctx := b.Context()
-	b.ReportAllocs()
+	b.ResetTimer() // RunParallel does not, unlike b.Loop
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			if _, err := s.Get(ctx, keys[i%benchKeys]); err != nil {
+			if _, err := s.Get(ctx, keys[i%len(keys)]); err != nil {
 				b.Error(err)
 				return
 			}
 			i += 7
 		}
 	})
-}
-
-func BenchmarkSet(b *testing.B) {
-	s, keys := benchStore(b, nil, bytes1KiB)
-	ctx := b.Context()
-	v := make([]byte, 1024)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if err := s.Set(ctx, keys[i%benchKeys], v, 0); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
 }

@@ -1,17 +1,16 @@
 package memstore
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"hash/maphash"
 	"iter"
-	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cachestack/cachestack/store"
+	"github.com/cachestack/cachestack/store/internal/values"
 )
 
 // DefaultMaxBytes is the byte budget of a store whose Options set neither
@@ -80,7 +79,7 @@ func New[K comparable, V any](opts *Options[V]) (*Store[K, V], error) {
 		o.MaxBytes = DefaultMaxBytes
 	}
 	if o.Size == nil {
-		o.Size = defaultSize[V]()
+		o.Size = values.SizeFunc[V]()
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
@@ -92,7 +91,7 @@ func New[K comparable, V any](opts *Options[V]) (*Store[K, V], error) {
 		seed:    maphash.MakeSeed(),
 		size:    o.Size,
 		now:     o.Clock,
-		isBytes: reflect.TypeFor[V]() == reflect.TypeFor[[]byte](),
+		isBytes: values.IsBytes[V](),
 	}
 	for i := range s.shards {
 		sh := &s.shards[i]
@@ -130,7 +129,7 @@ func (s *Store[K, V]) Get(_ context.Context, key K) (V, error) {
 		}
 	}
 	if s.isBytes {
-		v = cloneBytes(v) // stored slices are never written, so copy unlocked
+		v = values.Clone(v) // stored slices are never written, so copy unlocked
 	}
 	return v, nil
 }
@@ -149,7 +148,7 @@ func (s *Store[K, V]) Set(_ context.Context, key K, value V, ttl time.Duration) 
 		return store.Wrap(name, "set", key, store.ErrNegativeTTL)
 	}
 	if s.isBytes {
-		value = cloneBytes(value)
+		value = values.Clone(value)
 	}
 	cost := max(s.size(value), 0)
 	var expires time.Time
@@ -396,34 +395,4 @@ func share(total int64, n, i int) int64 {
 		s++
 	}
 	return s
-}
-
-// cloneBytes copies v, which must be a []byte.
-func cloneBytes[V any](v V) V {
-	b := any(&v).(*[]byte)
-	*b = bytes.Clone(*b)
-	return v
-}
-
-// defaultSize is the Size used when Options.Size is nil.
-func defaultSize[V any]() func(V) int64 {
-	type sizer interface{ Size() int64 }
-	t := reflect.TypeFor[V]()
-	switch {
-	case t.Implements(reflect.TypeFor[sizer]()):
-		isPointer := t.Kind() == reflect.Pointer
-		return func(v V) int64 {
-			s, ok := any(v).(sizer)
-			if !ok || isPointer && reflect.ValueOf(s).IsNil() {
-				return 1
-			}
-			return s.Size()
-		}
-	case t == reflect.TypeFor[[]byte]():
-		return func(v V) int64 { return int64(len(any(v).([]byte))) }
-	case t == reflect.TypeFor[string]():
-		return func(v V) int64 { return int64(len(any(v).(string))) }
-	default:
-		return func(V) int64 { return 1 }
-	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -33,7 +32,7 @@ func TestConformanceBytes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := newClock()
+			clk := storetest.NewClock()
 			h := storetest.Bytes(func(t *testing.T) store.Store[string, []byte] {
 				opts := tt.give
 				opts.Clock = clk.Now
@@ -48,28 +47,14 @@ func TestConformanceBytes(t *testing.T) {
 }
 
 func TestConformanceTyped(t *testing.T) {
-	clk := newClock()
-	storetest.Run(t, storetest.Harness[string, *cached.Response]{
-		New: func(t *testing.T) store.Store[string, *cached.Response] {
-			s, err := memstore.New[string](&memstore.Options[*cached.Response]{Clock: clk.Now})
-			require.NoError(t, err)
-			return s
-		},
-		Key:     func(i int) string { return fmt.Sprintf("GET https://example.com/%d", i) },
-		Value:   response,
-		Advance: clk.Advance,
+	clk := storetest.NewClock()
+	h := storetest.Responses(func(t *testing.T) store.Store[string, *cached.Response] {
+		s, err := memstore.New[string](&memstore.Options[*cached.Response]{Clock: clk.Now})
+		require.NoError(t, err)
+		return s
 	})
-}
-
-func response(i int) *cached.Response {
-	return &cached.Response{
-		Method:     http.MethodGet,
-		URL:        fmt.Sprintf("https://example.com/%d", i),
-		StatusCode: http.StatusOK,
-		Proto:      "HTTP/1.1",
-		Header:     http.Header{"Content-Type": {"text/plain"}},
-		Body:       bytes.Repeat([]byte{byte(i)}, 1+i%7),
-	}
+	h.Advance = clk.Advance
+	storetest.Run(t, h)
 }
 
 func TestNewErrors(t *testing.T) {
@@ -169,7 +154,7 @@ func TestOversizeEntryIsNotKept(t *testing.T) {
 }
 
 func TestExpiredEntriesAreRemovedLazily(t *testing.T) {
-	clk := newClock()
+	clk := storetest.NewClock()
 	s := newStore(t, &memstore.Options[[]byte]{Clock: clk.Now})
 	ctx := t.Context()
 	require.NoError(t, s.Set(ctx, "a", []byte("aaaa"), time.Second))
@@ -195,7 +180,7 @@ func TestDefaultSize(t *testing.T) {
 	ctx := t.Context()
 	t.Run("Response", func(t *testing.T) {
 		s := newStore(t, &memstore.Options[*cached.Response]{})
-		r := response(3)
+		r := storetest.Response(3)
 		require.NoError(t, s.Set(ctx, "r", r, 0))
 		require.NoError(t, s.Set(ctx, "nil", nil, 0))
 		assert.Equal(t, r.Size()+1, s.Bytes(), "Size() for a response, 1 for a nil pointer")
@@ -229,7 +214,7 @@ func TestDefaultSize(t *testing.T) {
 func TestGetDoesNotAllocate(t *testing.T) {
 	ctx := t.Context()
 	typed := newStore(t, &memstore.Options[*cached.Response]{})
-	require.NoError(t, typed.Set(ctx, "hit", response(1), time.Hour))
+	require.NoError(t, typed.Set(ctx, "hit", storetest.Response(1), time.Hour))
 	raw := newStore(t, &memstore.Options[[]byte]{})
 	require.NoError(t, raw.Set(ctx, "hit", make([]byte, 1024), 0))
 
@@ -315,24 +300,4 @@ func assertKeys[V any](t *testing.T, s *memstore.Store[string, V], want ...strin
 		got = append(got, k)
 	}
 	assert.ElementsMatch(t, want, got)
-}
-
-// clock is a fake clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }

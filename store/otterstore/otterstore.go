@@ -1,12 +1,10 @@
 package otterstore
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"iter"
 	"math"
-	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/maypok86/otter/v2"
 
 	"github.com/cachestack/cachestack/store"
+	"github.com/cachestack/cachestack/store/internal/values"
 )
 
 // DefaultMaxBytes is the byte budget of a store whose Options leave
@@ -89,12 +88,12 @@ func New[K comparable, V any](opts *Options[V]) (*Store[K, V], error) {
 		o.MaxBytes = DefaultMaxBytes
 	}
 	if o.Size == nil {
-		o.Size = defaultSize[V]()
+		o.Size = values.SizeFunc[V]()
 	}
 	s := &Store[K, V]{
 		max:     o.MaxBytes,
 		size:    o.Size,
-		isBytes: reflect.TypeFor[V]() == reflect.TypeFor[[]byte](),
+		isBytes: values.IsBytes[V](),
 	}
 	oo := &otter.Options[K, entry[V]]{
 		MaximumWeight:    uint64(o.MaxBytes),
@@ -129,7 +128,7 @@ func (s *Store[K, V]) Get(_ context.Context, key K) (V, error) {
 		return zero, store.ErrNotFound
 	}
 	if s.isBytes {
-		e.value = cloneBytes(e.value) // stored slices are never written
+		e.value = values.Clone(e.value) // stored slices are never written
 	}
 	return e.value, nil
 }
@@ -154,7 +153,7 @@ func (s *Store[K, V]) Set(_ context.Context, key K, value V, ttl time.Duration) 
 		return nil
 	}
 	if s.isBytes {
-		value = cloneBytes(value)
+		value = values.Clone(value)
 	}
 	if ttl == 0 {
 		ttl = never
@@ -269,33 +268,3 @@ type clock func() time.Time
 func (c clock) NowNano() int64 { return c().UnixNano() }
 
 func (c clock) Tick(d time.Duration) <-chan time.Time { return time.Tick(d) }
-
-// cloneBytes copies v, which must be a []byte.
-func cloneBytes[V any](v V) V {
-	b := any(&v).(*[]byte)
-	*b = bytes.Clone(*b)
-	return v
-}
-
-// defaultSize is the Size used when Options.Size is nil.
-func defaultSize[V any]() func(V) int64 {
-	type sizer interface{ Size() int64 }
-	t := reflect.TypeFor[V]()
-	switch {
-	case t.Implements(reflect.TypeFor[sizer]()):
-		isPointer := t.Kind() == reflect.Pointer
-		return func(v V) int64 {
-			s, ok := any(v).(sizer)
-			if !ok || isPointer && reflect.ValueOf(s).IsNil() {
-				return 1
-			}
-			return s.Size()
-		}
-	case t == reflect.TypeFor[[]byte]():
-		return func(v V) int64 { return int64(len(any(v).([]byte))) }
-	case t == reflect.TypeFor[string]():
-		return func(v V) int64 { return int64(len(any(v).(string))) }
-	default:
-		return func(V) int64 { return 1 }
-	}
-}

@@ -1,10 +1,8 @@
 package otterstore_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -24,7 +22,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestConformanceBytes(t *testing.T) {
-	clk := newClock()
+	clk := storetest.NewClock()
 	h := storetest.Bytes(func(t *testing.T) store.Store[string, []byte] {
 		s, err := otterstore.New[string](&otterstore.Options[[]byte]{Clock: clk.Now})
 		require.NoError(t, err)
@@ -35,17 +33,14 @@ func TestConformanceBytes(t *testing.T) {
 }
 
 func TestConformanceTyped(t *testing.T) {
-	clk := newClock()
-	storetest.Run(t, storetest.Harness[string, *cached.Response]{
-		New: func(t *testing.T) store.Store[string, *cached.Response] {
-			s, err := otterstore.New[string](&otterstore.Options[*cached.Response]{Clock: clk.Now})
-			require.NoError(t, err)
-			return s
-		},
-		Key:     func(i int) string { return fmt.Sprintf("GET https://example.com/%d", i) },
-		Value:   response,
-		Advance: clk.Advance,
+	clk := storetest.NewClock()
+	h := storetest.Responses(func(t *testing.T) store.Store[string, *cached.Response] {
+		s, err := otterstore.New[string](&otterstore.Options[*cached.Response]{Clock: clk.Now})
+		require.NoError(t, err)
+		return s
 	})
+	h.Advance = clk.Advance
+	storetest.Run(t, h)
 }
 
 // TestConformanceWallClock runs the suite on otter's own clock; the expiry
@@ -56,17 +51,6 @@ func TestConformanceWallClock(t *testing.T) {
 		require.NoError(t, err)
 		return s
 	}))
-}
-
-func response(i int) *cached.Response {
-	return &cached.Response{
-		Method:     http.MethodGet,
-		URL:        fmt.Sprintf("https://example.com/%d", i),
-		StatusCode: http.StatusOK,
-		Proto:      "HTTP/1.1",
-		Header:     http.Header{"Content-Type": {"text/plain"}},
-		Body:       bytes.Repeat([]byte{byte(i)}, 1+i%7),
-	}
 }
 
 func TestNewErrors(t *testing.T) {
@@ -96,7 +80,7 @@ func TestOversizeValue(t *testing.T) {
 func TestTypedCost(t *testing.T) {
 	s := newStore[*cached.Response](t, &otterstore.Options[*cached.Response]{MaxBytes: 4096})
 	ctx := t.Context()
-	small, big := response(1), response(2)
+	small, big := storetest.Response(1), storetest.Response(2)
 	big.Body = make([]byte, 8192)
 	require.NoError(t, s.Set(ctx, "small", small, 0))
 	require.NoError(t, s.Set(ctx, "big", big, 0))
@@ -110,7 +94,7 @@ func TestTypedCost(t *testing.T) {
 // TestTTLs: each entry expires by its own ttl on otter's clock, a later
 // Set replaces the ttl, and expired entries are not listed.
 func TestTTLs(t *testing.T) {
-	clk := newClock()
+	clk := storetest.NewClock()
 	s := newStore[string](t, &otterstore.Options[string]{Clock: clk.Now})
 	ctx := t.Context()
 	require.NoError(t, s.Set(ctx, "1s", "a", time.Second))
@@ -201,27 +185,8 @@ func newStore[V any](t *testing.T, opts *otterstore.Options[V]) *otterstore.Stor
 	return s
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // TestMissDoesNotAllocate: a miss is store.ErrNotFound itself, with no
-// allocation on the way (ristretto's occasional access batch aside).
+// allocation on the way.
 func TestMissDoesNotAllocate(t *testing.T) {
 	s, err := otterstore.New[string, []byte](nil)
 	require.NoError(t, err)

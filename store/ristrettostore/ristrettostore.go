@@ -1,17 +1,16 @@
 package ristrettostore
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"iter"
-	"reflect"
 	"sync"
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
 
 	"github.com/cachestack/cachestack/store"
+	"github.com/cachestack/cachestack/store/internal/values"
 )
 
 // DefaultMaxBytes is the byte budget of a store whose Options leave
@@ -114,7 +113,7 @@ func New[K Key, V any](opts *Options[V]) (*Store[K, V], error) {
 		o.NumCounters = max(o.MaxBytes/expectedEntrySize*10, minCounters)
 	}
 	if o.Size == nil {
-		o.Size = defaultSize[V]()
+		o.Size = values.SizeFunc[V]()
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
@@ -134,7 +133,7 @@ func New[K Key, V any](opts *Options[V]) (*Store[K, V], error) {
 		size:    o.Size,
 		now:     o.Clock,
 		sync:    o.Synchronous,
-		isBytes: reflect.TypeFor[V]() == reflect.TypeFor[[]byte](),
+		isBytes: values.IsBytes[V](),
 	}, nil
 }
 
@@ -158,7 +157,7 @@ func (s *Store[K, V]) Get(_ context.Context, key K) (V, error) {
 		return zero, store.ErrNotFound
 	}
 	if s.isBytes {
-		e.value = cloneBytes(e.value) // stored slices are never written
+		e.value = values.Clone(e.value) // stored slices are never written
 	}
 	return e.value, nil
 }
@@ -179,7 +178,7 @@ func (s *Store[K, V]) Set(_ context.Context, key K, value V, ttl time.Duration) 
 	}
 	cost := max(s.size(value), 0)
 	if s.isBytes && cost <= s.max {
-		value = cloneBytes(value)
+		value = values.Clone(value)
 	}
 	e := entry[K, V]{key: key, value: value}
 	if ttl > 0 {
@@ -295,34 +294,4 @@ func (s *Store[K, V]) Close() error {
 	s.closed = true
 	s.c.Close()
 	return nil
-}
-
-// cloneBytes copies v, which must be a []byte.
-func cloneBytes[V any](v V) V {
-	b := any(&v).(*[]byte)
-	*b = bytes.Clone(*b)
-	return v
-}
-
-// defaultSize is the Size used when Options.Size is nil.
-func defaultSize[V any]() func(V) int64 {
-	type sizer interface{ Size() int64 }
-	t := reflect.TypeFor[V]()
-	switch {
-	case t.Implements(reflect.TypeFor[sizer]()):
-		isPointer := t.Kind() == reflect.Pointer
-		return func(v V) int64 {
-			s, ok := any(v).(sizer)
-			if !ok || isPointer && reflect.ValueOf(s).IsNil() {
-				return 1
-			}
-			return s.Size()
-		}
-	case t == reflect.TypeFor[[]byte]():
-		return func(v V) int64 { return int64(len(any(v).([]byte))) }
-	case t == reflect.TypeFor[string]():
-		return func(v V) int64 { return int64(len(any(v).(string))) }
-	default:
-		return func(V) int64 { return 1 }
-	}
 }

@@ -1,10 +1,8 @@
 package ristrettostore_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -35,7 +33,7 @@ func TestConformance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := newClock()
+			clk := storetest.NewClock()
 			var (
 				mu   sync.Mutex
 				last *ristrettostore.Store[string, []byte]
@@ -62,21 +60,18 @@ func TestConformance(t *testing.T) {
 }
 
 func TestConformanceTyped(t *testing.T) {
-	clk := newClock()
-	storetest.Run(t, storetest.Harness[string, *cached.Response]{
-		New: func(t *testing.T) store.Store[string, *cached.Response] {
-			s, err := ristrettostore.New[string](&ristrettostore.Options[*cached.Response]{Synchronous: true, Clock: clk.Now})
-			require.NoError(t, err)
-			return s
-		},
-		Key:     func(i int) string { return fmt.Sprintf("GET https://example.com/%d", i) },
-		Value:   response,
-		Advance: clk.Advance,
+	clk := storetest.NewClock()
+	h := storetest.Responses(func(t *testing.T) store.Store[string, *cached.Response] {
+		s, err := ristrettostore.New[string](&ristrettostore.Options[*cached.Response]{Synchronous: true, Clock: clk.Now})
+		require.NoError(t, err)
+		return s
 	})
+	h.Advance = clk.Advance
+	storetest.Run(t, h)
 }
 
 func TestConformanceIntKeys(t *testing.T) {
-	clk := newClock()
+	clk := storetest.NewClock()
 	storetest.Run(t, storetest.Harness[uint64, string]{
 		New: func(t *testing.T) store.Store[uint64, string] {
 			s, err := ristrettostore.New[uint64](&ristrettostore.Options[string]{Synchronous: true, Clock: clk.Now})
@@ -87,17 +82,6 @@ func TestConformanceIntKeys(t *testing.T) {
 		Value:   func(i int) string { return fmt.Sprint("value ", i) },
 		Advance: clk.Advance,
 	})
-}
-
-func response(i int) *cached.Response {
-	return &cached.Response{
-		Method:     http.MethodGet,
-		URL:        fmt.Sprintf("https://example.com/%d", i),
-		StatusCode: http.StatusOK,
-		Proto:      "HTTP/1.1",
-		Header:     http.Header{"Content-Type": {"text/plain"}},
-		Body:       bytes.Repeat([]byte{byte(i)}, 1+i%7),
-	}
 }
 
 func TestNewErrors(t *testing.T) {
@@ -160,8 +144,8 @@ func TestByteBudget(t *testing.T) {
 func TestTypedCost(t *testing.T) {
 	s := newStore[*cached.Response](t, &ristrettostore.Options[*cached.Response]{MaxBytes: 4096})
 	ctx := t.Context()
-	small := response(1)
-	big := response(2)
+	small := storetest.Response(1)
+	big := storetest.Response(2)
 	big.Body = make([]byte, 8192)
 	require.Less(t, small.Size(), int64(4096))
 	require.NoError(t, s.Set(ctx, "small", small, 0))
@@ -311,25 +295,6 @@ func newStore[V any](t *testing.T, opts *ristrettostore.Options[V]) *ristrettost
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
-}
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // TestLastWriteWinsWhenSynchronous: with Synchronous, a second Set of a

@@ -24,4 +24,21 @@
 // that implements store.Lister or store.Clearer is always checked against
 // them; one that implements neither and does not declare it fails, so a
 // missing capability is a decision written down, never an accident.
+//
+// Bytes and Responses make the Harness for the two kinds of store the cache
+// uses: byte stores with string keys, and typed stores of *cached.Response.
+// Clock is a fake clock to give a store as its Options.Clock and the
+// Harness as its Advance.
+//
+// Bench runs the benchmarks every store shares — Get, Set and their
+// parallel forms at 1 KiB and 64 KiB — from a BenchHarness (BenchBytes,
+// BenchResponses), so that adapters are measured alike:
+//
+//	func BenchmarkBytes(b *testing.B) {
+//		storetest.Bench(b, storetest.BenchBytes(func(b *testing.B, size int) store.Store[string, []byte] {
+//			s, err := mystore.New(&mystore.Options{MaxBytes: int64(2 * storetest.BenchKeys * size)})
+//			require.NoError(b, err)
+//			return s
+//		}))
+//	}
 package storetest

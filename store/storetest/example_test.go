@@ -3,6 +3,7 @@ package storetest_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/cachestack/cachestack/store"
 	"github.com/cachestack/cachestack/store/storetest"
@@ -22,6 +23,28 @@ func ExampleRun() {
 		}
 		storetest.Run(t, h)
 	}
+}
+
+// An adapter's benchmarks run the shared ones, on a store with room for
+// every entry at each value size.
+func ExampleBench() {
+	_ = func(b *testing.B) { // func BenchmarkBytes(b *testing.B)
+		storetest.Bench(b, storetest.BenchBytes(func(b *testing.B, size int) store.Store[string, []byte] {
+			return newBackendStore() // with a budget of, say, 2 * storetest.BenchKeys * size
+		}))
+	}
+}
+
+// A Clock stands still until it is moved, so that an adapter's tests can
+// pass its Now as the store's clock and check expiry without sleeping.
+func ExampleClock() {
+	clk := storetest.NewClock()
+	fmt.Println(clk.Now())
+	clk.Advance(90 * time.Second)
+	fmt.Println(clk.Now())
+	// Output:
+	// 2025-01-01 00:00:00 +0000 UTC
+	// 2025-01-01 00:01:30 +0000 UTC
 }
 
 // Bytes's keys and values, which the suite sets and reads back.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/store"
 )
 
@@ -139,6 +141,35 @@ func bytesValue(i int) []byte {
 		b[j] = byte(x)
 	}
 	return b
+}
+
+// Responses is a Harness for typed stores of *cached.Response with string
+// keys, the way the cache uses a store: directly for an in-memory store, or
+// through codec.Bind for a byte store. Its keys look like
+// "GET https://example.com/7"; its values are Response(i), compared with
+// reflect.DeepEqual. Set Advance, Lacks and Sync on the result as the store
+// needs.
+func Responses(newStore func(t *testing.T) store.Store[string, *cached.Response]) Harness[string, *cached.Response] {
+	return Harness[string, *cached.Response]{
+		New:   newStore,
+		Key:   func(i int) string { return fmt.Sprintf("GET https://example.com/%d", i) },
+		Value: Response,
+	}
+}
+
+// Response returns the i-th distinct response of a Responses harness: a 200
+// to a GET of https://example.com/<i>, with a text/plain body of 1 to 7
+// bytes. Each call returns a new *cached.Response that the caller may
+// modify.
+func Response(i int) *cached.Response {
+	return &cached.Response{
+		Method:     http.MethodGet,
+		URL:        fmt.Sprintf("https://example.com/%d", i),
+		StatusCode: http.StatusOK,
+		Proto:      "HTTP/1.1",
+		Header:     http.Header{"Content-Type": {"text/plain"}},
+		Body:       bytes.Repeat([]byte{byte(i)}, 1+i%7),
+	}
 }
 
 // suite is one check's view of the store under test.

@@ -21,7 +21,7 @@ import (
 // The suite against a correct store: everything passes.
 
 func TestRunBytes(t *testing.T) {
-	clk := newClock()
+	clk := NewClock()
 	h := Bytes(func(t *testing.T) store.Store[string, []byte] {
 		return newMapStore[string, []byte](clk.Now, 0)
 	})
@@ -35,7 +35,7 @@ type record struct {
 }
 
 func TestRunTyped(t *testing.T) {
-	clk := newClock()
+	clk := NewClock()
 	Run(t, Harness[int, *record]{
 		New: func(t *testing.T) store.Store[int, *record] {
 			return newMapStore[int, *record](clk.Now, 0)
@@ -44,6 +44,31 @@ func TestRunTyped(t *testing.T) {
 		Value:   func(i int) *record { return &record{N: i, Tags: []string{fmt.Sprint(i)}} },
 		Advance: clk.Advance,
 	})
+}
+
+// BenchmarkMapStore runs Bench on a typed store with int keys, which must
+// give Key, and asynchronous-style Sync.
+func BenchmarkMapStore(b *testing.B) {
+	clk := NewClock()
+	syncs := 0
+	Bench(b, BenchHarness[int, *record]{
+		New: func(b *testing.B, _ int) store.Store[int, *record] {
+			return newMapStore[int, *record](clk.Now, 0)
+		},
+		Key:   func(i int) int { return i * 3 },
+		Value: func(size int) *record { return &record{N: size} },
+		Keys:  16,
+		Sync:  func() { syncs++ },
+	})
+	require.Positive(b, syncs, "Bench must call Sync while it fills the store")
+}
+
+// BenchmarkMapStoreBytes runs Bench with BenchBytes's default keys.
+func BenchmarkMapStoreBytes(b *testing.B) {
+	clk := NewClock()
+	Bench(b, BenchBytes(func(b *testing.B, _ int) store.Store[string, []byte] {
+		return newMapStore[string, []byte](clk.Now, 0)
+	}))
 }
 
 // The suite against broken stores: the check aimed at each flaw fails.
@@ -75,7 +100,7 @@ func TestCatchesBrokenStores(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.give.String(), func(t *testing.T) {
-			clk := newClock()
+			clk := NewClock()
 			h := Bytes(func(t *testing.T) store.Store[string, []byte] {
 				return newMapStore[string, []byte](clk.Now, tt.give)
 			})
@@ -96,7 +121,7 @@ func TestCatchesBrokenStores(t *testing.T) {
 }
 
 func TestSkipsSayWhy(t *testing.T) {
-	clk := newClock()
+	clk := NewClock()
 	full := func(t *testing.T) store.Store[string, []byte] { return newMapStore[string, []byte](clk.Now, 0) }
 	bare := func(t *testing.T) store.Store[string, []byte] {
 		return struct{ store.Store[string, []byte] }{newMapStore[string, []byte](clk.Now, 0)} // hides Keys and Clear
@@ -268,26 +293,6 @@ func (r *recorder) output() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return strings.Join(r.logs, "\n")
-}
-
-// clock is a fake clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // flaws are the ways mapStore can be told to break the contract.

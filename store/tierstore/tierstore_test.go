@@ -29,24 +29,24 @@ func TestMain(m *testing.M) {
 func TestConformance(t *testing.T) {
 	tests := []struct {
 		name  string
-		front func(clk *clock) store.Store[string, []byte]
-		back  func(clk *clock) store.Store[string, []byte]
+		front func(clk *storetest.Clock) store.Store[string, []byte]
+		back  func(clk *storetest.Clock) store.Store[string, []byte]
 	}{
 		{
 			"MemOverMem",
-			func(clk *clock) store.Store[string, []byte] { return mustMem(clk, 1<<20) },
-			func(clk *clock) store.Store[string, []byte] { return mustMem(clk, 0) },
+			func(clk *storetest.Clock) store.Store[string, []byte] { return mustMem(clk, 1<<20) },
+			func(clk *storetest.Clock) store.Store[string, []byte] { return mustMem(clk, 0) },
 		},
 		{
 			"RistrettoOverBigcache",
-			func(clk *clock) store.Store[string, []byte] {
+			func(clk *storetest.Clock) store.Store[string, []byte] {
 				s, err := ristrettostore.New[string](&ristrettostore.Options[[]byte]{Synchronous: true, Clock: clk.Now})
 				if err != nil {
 					panic(err)
 				}
 				return s
 			},
-			func(clk *clock) store.Store[string, []byte] {
+			func(clk *storetest.Clock) store.Store[string, []byte] {
 				s, err := bigcachestore.New(&bigcachestore.Options{Clock: clk.Now})
 				if err != nil {
 					panic(err)
@@ -57,7 +57,7 @@ func TestConformance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := newClock()
+			clk := storetest.NewClock()
 			h := storetest.Bytes(func(t *testing.T) store.Store[string, []byte] {
 				s, err := tierstore.New(tt.front(clk), tt.back(clk), nil)
 				require.NoError(t, err)
@@ -92,7 +92,7 @@ func TestNewErrors(t *testing.T) {
 
 // TestReadThrough: a back hit fills the front for FrontTTL.
 func TestReadThrough(t *testing.T) {
-	clk := newClock()
+	clk := storetest.NewClock()
 	front, back := mustMem(clk, 1<<20), mustMem(clk, 0)
 	s := newTier(t, front, back, &tierstore.Options{FrontTTL: 10 * time.Second})
 	ctx := t.Context()
@@ -119,7 +119,7 @@ func TestReadThrough(t *testing.T) {
 // TestStalenessBound: a delete from another process, straight in the
 // back, goes unseen until FrontTTL has passed.
 func TestStalenessBound(t *testing.T) {
-	clk := newClock()
+	clk := storetest.NewClock()
 	front, back := mustMem(clk, 1<<20), mustMem(clk, 0)
 	s := newTier(t, front, back, &tierstore.Options{FrontTTL: 30 * time.Second})
 	ctx := t.Context()
@@ -137,7 +137,7 @@ func TestStalenessBound(t *testing.T) {
 
 // TestSetTTLs: the front gets the smaller of ttl and FrontTTL.
 func TestSetTTLs(t *testing.T) {
-	clk := newClock()
+	clk := storetest.NewClock()
 	front, back := mustMem(clk, 1<<20), mustMem(clk, 0)
 	s := newTier(t, front, back, nil) // FrontTTL 1m
 	ctx := t.Context()
@@ -248,7 +248,7 @@ func TestFillCopiesBytes(t *testing.T) {
 }
 
 func TestKeysFromBack(t *testing.T) {
-	clk := newClock()
+	clk := storetest.NewClock()
 	front, back := mustMem(clk, 1<<20), mustMem(clk, 0)
 	s := newTier(t, front, back, nil)
 	ctx := t.Context()
@@ -308,7 +308,7 @@ func newTier[V any](t *testing.T, front, back store.Store[string, V], opts *tier
 	return s
 }
 
-func mustMem(clk *clock, maxBytes int64) *memstore.Store[string, []byte] {
+func mustMem(clk *storetest.Clock, maxBytes int64) *memstore.Store[string, []byte] {
 	s, err := memstore.New[string](&memstore.Options[[]byte]{MaxBytes: maxBytes, Clock: clk.Now})
 	if err != nil {
 		panic(err)
@@ -412,22 +412,3 @@ func (n noListOrClear) Set(ctx context.Context, k string, v []byte, ttl time.Dur
 }
 func (n noListOrClear) Delete(ctx context.Context, k string) error { return n.s.Delete(ctx, k) }
 func (n noListOrClear) Close() error                               { return n.s.Close() }
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}

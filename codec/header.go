@@ -10,9 +10,11 @@ import (
 // strings to arrays of text strings, or null for a nil header. Encoding is
 // the library's (reflective, sorted keys); decoding is hand-written because
 // the header is most of the metadata and generic reflective map decoding
-// was three quarters of Unmarshal's time. It runs after the library has
-// checked that the whole metadata is well-formed and within the limits, but
-// checks every length itself all the same.
+// was three quarters of Unmarshal's time. decodeHeader does it, both for
+// the library (UnmarshalCBOR, after the library has checked that the whole
+// metadata is well-formed and within the limits) and for decodeFast (which
+// has checked nothing, and asks it to enforce the limits); it checks every
+// length itself either way.
 type wireHeader http.Header
 
 var errHeader = errors.New("header is not a map of text to arrays of text")
@@ -26,70 +28,83 @@ const (
 )
 
 // UnmarshalCBOR implements cbor.Unmarshaler.
+func (h *wireHeader) UnmarshalCBOR(b []byte) error {
+	d := headDecoder{b: b}
+	m, err := decodeHeader(&d, false)
+	if err != nil {
+		return err
+	}
+	if len(d.b) != 0 {
+		return errHeader
+	}
+	*h = wireHeader(m)
+	return nil
+}
+
+// decodeHeader decodes a header (a CBOR null, or a map of text strings to
+// null or arrays of text strings) from the start of d and advances d past
+// it. With limits set, it fails for a map or an array longer than the
+// library decoder's limits (MaxMapPairs, MaxArrayElements) allow.
 //
 // A first pass checks the shape and counts the values; the second builds
 // the header with three allocations whatever its size (as net/textproto
 // does): the map, one backing array shared by all value slices (each capped,
 // so an append to one cannot reach the next), and one string holding every
 // key and value, which the header's strings are substrings of.
-func (h *wireHeader) UnmarshalCBOR(b []byte) error {
-	if len(b) == 1 && b[0] == cborNull {
-		*h = nil
-		return nil
+func decodeHeader(d *headDecoder, limits bool) (http.Header, error) {
+	if d.null() {
+		return nil, nil
 	}
-	d := headDecoder{b: b}
+	b := d.b
 	// Every pair takes at least two bytes and every value one, so counts
 	// larger than what is left are lies, refused before any allocation.
 	n, ok := d.head(majorMap)
-	if !ok || n > uint64(len(d.b))/2 {
-		return errHeader
+	if !ok || n > uint64(len(d.b))/2 || limits && n > maxPairs {
+		return nil, errHeader
 	}
 	var total uint64
 	for range n {
 		if !d.skipText() {
-			return errHeader
+			return nil, errHeader
 		}
 		if d.null() {
 			continue
 		}
 		c, ok := d.head(majorArray)
-		if !ok || c > uint64(len(d.b)) {
-			return errHeader
+		if !ok || c > uint64(len(d.b)) || limits && c > maxElements {
+			return nil, errHeader
 		}
 		for range c {
 			if !d.skipText() {
-				return errHeader
+				return nil, errHeader
 			}
 		}
 		total += c
 	}
-	if len(d.b) != 0 {
-		return errHeader
-	}
+	end := len(b) - len(d.b)
 
-	all := string(b)
+	all := string(b[:end])
 	vals := make([]string, total)
 	m := make(http.Header, n)
-	d = headDecoder{b: b}
-	d.head(majorMap)
+	d2 := headDecoder{b: b[:end]}
+	d2.head(majorMap)
 	for range n {
-		k := d.text(all)
+		k := d2.text(all)
 		var vs []string
-		if !d.null() {
-			c, _ := d.head(majorArray)
+		if !d2.null() {
+			c, _ := d2.head(majorArray)
 			vs, vals = vals[:c:c], vals[c:]
 			for i := range vs {
-				vs[i] = d.text(all)
+				vs[i] = d2.text(all)
 			}
 		}
 		before := len(m)
 		m[k] = vs
 		if len(m) == before {
-			return errors.New("duplicate header field " + k)
+			return nil, errors.New("duplicate header field " + k)
 		}
 	}
-	*h = wireHeader(m)
-	return nil
+	return m, nil
 }
 
 // headDecoder reads definite-length CBOR heads and text strings from b.

@@ -181,6 +181,16 @@ func (responseCodec) Unmarshal(b []byte) (*cached.Response, error) {
 	if len(meta) == 0 || meta[0]>>5 != 5 {
 		return nil, fmt.Errorf("%w: cached response metadata is not a CBOR map", ErrFormat)
 	}
+	if r, ok := decodeFast(meta); ok {
+		return r, nil
+	}
+	return decodeLibrary(meta)
+}
+
+// decodeLibrary decodes the metadata with fxamacker/cbor, which checks
+// well-formedness and the decoder's limits, and reports every error. It
+// handles whatever decodeFast declines.
+func decodeLibrary(meta []byte) (*cached.Response, error) {
 	// Time pointers start out pointing at absent-marked storage, so that
 	// decoding a present time allocates nothing.
 	e := entry{ns: [4]int64{absent, absent, absent, absent}}

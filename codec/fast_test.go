@@ -1,0 +1,98 @@
+package codec
+
+import (
+	"bytes"
+	"net/http"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cachestack/cachestack/cached"
+)
+
+// fastSeeds are entries Marshal writes, and hand-made metadata that only
+// the library decoder should take (or refuse).
+func fastSeeds(t testing.TB) [][]byte {
+	t0 := time.Date(2025, 6, 1, 12, 0, 0, 5, time.UTC)
+	var seeds [][]byte
+	for _, r := range []*cached.Response{
+		{},
+		{Method: "GET", URL: "https://a.example/x?y=1", StatusCode: 200, Proto: "HTTP/1.1",
+			Header:     http.Header{"Content-Type": {"text/plain"}, "Set-Cookie": {"a=1", "b=2"}, "X-Nil": nil},
+			VaryHeader: http.Header{}, Body: []byte("hello"),
+			RequestTime: t0, ResponseTime: t0.Add(time.Millisecond), Created: time.Unix(0, 0), Expires: time.Unix(0, -1),
+			InitialAge: -3 * time.Second},
+		{Kind: cached.KindVariants, Vary: []string{"Accept", "Accept-Encoding"}, Ref: "g1", StatusCode: -7},
+		{Kind: cached.KindRedirect, Ref: "k", StatusCode: 301, Header: http.Header{"Location": {"/b"}}},
+	} {
+		b, err := Response().Marshal(r)
+		require.NoError(t, err)
+		seeds = append(seeds, b)
+	}
+	for _, meta := range []string{
+		"\xa0",                 // empty map
+		"\xa1\x01\x63GET",      // method only
+		"\xa1\x01\x78\x03GET",  // non-minimal length
+		"\xa1\x03\x19\x00\xc8", // non-minimal status 200
+		"\xa1\x03\x38\x63",     // status -100
+		"\xa1\x03\x1b\x80\x00\x00\x00\x00\x00\x00\x00", // status overflow
+		"\xa1\x61\x31\x63GET",                          // text key "1"
+		"\xa2\x01\x61A\x01\x61B",                       // duplicate key
+		"\xa2\x02\x61A\x01\x61B",                       // keys out of order
+		"\xa1\x10\x00",                                 // unknown key 16
+		"\xa1\x07\xf6",                                 // null time
+		"\xa1\x07\x3b\x7f\xff\xff\xff\xff\xff\xff\xff", // MinInt64 time: absent
+		"\xa1\x0d\x19\x01\x00",                         // kind 256
+		"\xa1\x0e\x80",                                 // empty vary
+		"\xa1\x0e\xf6",                                 // null vary
+		"\xa1\x05\xa1\x61A\xf6",                        // header with a nil value
+		"\xa1\x05\xa2\x61A\x80\x61A\x80",               // duplicate header field
+		"\xa1\x05\xbf\xff",                             // indefinite header
+		"\xa1\x01\x7f\x61A\xff",                        // indefinite text
+		"\xa1\x0b\x02",                                 // body length 2 (body follows)
+		"\xa1\x01\x40",                                 // byte string method
+		"\xa1\x03\xf9\x3c\x00",                         // float status
+		"\xa1\x0c\x20",                                 // initial age -1
+		"\xa1\x0f\xc0\x61A",                            // tagged ref
+	} {
+		seeds = append(seeds, []byte(magic+"\x01"+meta), []byte(magic+"\x01"+meta+"xy"))
+	}
+	return seeds
+}
+
+// FuzzDecodeFast checks that whenever decodeFast accepts an entry, the
+// library decoder accepts it too and returns the same response.
+func FuzzDecodeFast(f *testing.F) {
+	for _, s := range fastSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) < prefixLen {
+			return
+		}
+		meta := b[prefixLen:]
+		orig := bytes.Clone(meta)
+		fast, ok := decodeFast(meta)
+		require.Equal(t, orig, meta, "decodeFast must not modify its input")
+		if !ok {
+			return
+		}
+		lib, err := decodeLibrary(meta)
+		require.NoError(t, err, "decodeFast accepted what the library refuses")
+		if !reflect.DeepEqual(lib, fast) {
+			t.Fatalf("decoders differ:\nlibrary %#v\nfast    %#v", lib, fast)
+		}
+	})
+}
+
+// TestDecodeFastTakesMarshalOutput checks that the fast path is the one
+// taken for what Marshal writes, so the benchmarks measure it.
+func TestDecodeFastTakesMarshalOutput(t *testing.T) {
+	t.Parallel()
+	for i, s := range fastSeeds(t)[:4] {
+		_, ok := decodeFast(s[prefixLen:])
+		require.True(t, ok, "seed %d", i)
+	}
+}

@@ -1,0 +1,174 @@
+// Package backends is the list of stores that the benchmarks and cachebench
+// measure, and how to open each one as the store.Store[string,
+// *cached.Response] that cachestack.Options.Store takes.
+//
+// Adding a store is one line in All. A store that needs a server it cannot
+// reach (or has no adapter yet) returns an error matching ErrUnavailable
+// from Open, and the callers report it as skipped with the reason.
+package backends
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/cachestack/cachestack/cached"
+	"github.com/cachestack/cachestack/codec"
+	"github.com/cachestack/cachestack/store"
+	"github.com/cachestack/cachestack/store/bigcachestore"
+	"github.com/cachestack/cachestack/store/diskstore"
+	"github.com/cachestack/cachestack/store/memstore"
+	"github.com/cachestack/cachestack/store/otterstore"
+	"github.com/cachestack/cachestack/store/ristrettostore"
+)
+
+// Kind says how a backend holds responses.
+type Kind string
+
+const (
+	Typed  Kind = "typed"  // in memory, *cached.Response values, no encoding
+	Bytes  Kind = "bytes"  // []byte values, lifted by codec.Bind(…, codec.Response())
+	Server Kind = "server" // a network server; bytes
+)
+
+// ErrUnavailable matches the errors of backends that cannot run here (no
+// adapter yet, no server reachable).
+var ErrUnavailable = errors.New("unavailable")
+
+// Config is what a backend is opened with.
+type Config struct {
+	// MaxBytes is the cache budget, as the store counts it.
+	MaxBytes int64
+	// Dir is a scratch directory for stores that keep files; the caller
+	// removes it.
+	Dir string
+}
+
+// Instance is an open backend.
+type Instance struct {
+	// Store is the typed store to hand to cachestack.Options.Store.
+	Store store.Store[string, *cached.Response]
+	// Raw is the byte store under Store, for byte backends; nil for typed
+	// ones.
+	Raw store.Store[string, []byte]
+	// Settle waits until writes are visible to reads, for stores that
+	// apply writes asynchronously (ristretto); nil when they are at once.
+	Settle func()
+}
+
+// Close closes the store.
+func (in *Instance) Close() error { return in.Store.Close() }
+
+// Backend is one store the benchmarks know how to open.
+type Backend struct {
+	Name string
+	Kind Kind
+	Open func(Config) (*Instance, error)
+}
+
+// All lists every backend, in-process ones first. Add a store here.
+func All() []Backend {
+	return []Backend{
+		{"memory", Typed, openMemory},
+		{"ristretto", Typed, openRistretto},
+		{"otter", Typed, openOtter},
+		{"memory-bytes", Bytes, bytesStore(func(c Config) (store.Store[string, []byte], error) {
+			return memstore.New[string, []byte](&memstore.Options[[]byte]{MaxBytes: c.MaxBytes})
+		})},
+		{"bigcache", Bytes, bytesStore(func(c Config) (store.Store[string, []byte], error) {
+			return bigcachestore.New(&bigcachestore.Options{MaxBytes: c.MaxBytes})
+		})},
+		{"disk", Bytes, bytesStore(func(c Config) (store.Store[string, []byte], error) {
+			return diskstore.New(c.Dir, &diskstore.Options{MaxBytes: c.MaxBytes})
+		})},
+		// store/redisstore is its own module, being written: wire it here
+		// (a require and replace in bench/go.mod, an Open that dials
+		// $CACHEBENCH_REDIS_ADDR and returns ErrUnavailable when nothing
+		// answers) once it lands.
+		{"redis", Server, unavailable("redisstore not wired into bench yet")},
+	}
+}
+
+// Lookup returns the backend called name.
+func Lookup(name string) (Backend, bool) {
+	for _, b := range All() {
+		if b.Name == name {
+			return b, true
+		}
+	}
+	return Backend{}, false
+}
+
+// Names returns the names of every backend, in All's order.
+func Names() []string {
+	var n []string
+	for _, b := range All() {
+		n = append(n, b.Name)
+	}
+	return n
+}
+
+func openMemory(c Config) (*Instance, error) {
+	s, err := memstore.New[string, *cached.Response](&memstore.Options[*cached.Response]{MaxBytes: c.MaxBytes})
+	if err != nil {
+		return nil, err
+	}
+	return &Instance{Store: s}, nil
+}
+
+func openRistretto(c Config) (*Instance, error) {
+	s, err := ristrettostore.New[string, *cached.Response](&ristrettostore.Options[*cached.Response]{MaxBytes: c.MaxBytes})
+	if err != nil {
+		return nil, err
+	}
+	return &Instance{Store: s, Settle: s.Wait}, nil
+}
+
+func openOtter(c Config) (*Instance, error) {
+	s, err := otterstore.New[string, *cached.Response](&otterstore.Options[*cached.Response]{MaxBytes: c.MaxBytes})
+	if err != nil {
+		return nil, err
+	}
+	return &Instance{Store: s}, nil
+}
+
+// bytesStore opens a byte store and binds it to the response codec.
+func bytesStore(open func(Config) (store.Store[string, []byte], error)) func(Config) (*Instance, error) {
+	return func(c Config) (*Instance, error) {
+		raw, err := open(c)
+		if err != nil {
+			return nil, err
+		}
+		return &Instance{Store: codec.Bind(raw, codec.Response()), Raw: raw}, nil
+	}
+}
+
+func unavailable(reason string) func(Config) (*Instance, error) {
+	return func(Config) (*Instance, error) { return nil, fmt.Errorf("%w: %s", ErrUnavailable, reason) }
+}
+
+// Stored sums the size (cached.Response.Size) and count of the live entries
+// of in, by listing its keys. It reads every entry: call it once, at the
+// end of a run.
+func Stored(ctx context.Context, in *Instance) (bytes int64, entries int, err error) {
+	l, ok := in.Store.(store.Lister[string])
+	if !ok {
+		return 0, 0, errors.ErrUnsupported
+	}
+	for k, err := range l.Keys(ctx) {
+		if err != nil {
+			return bytes, entries, err
+		}
+		r, err := in.Store.Get(ctx, k)
+		if err != nil {
+			continue // evicted or expired since it was listed
+		}
+		bytes += r.Size()
+		entries++
+	}
+	return bytes, entries, nil
+}
+
+// TempDir makes a scratch directory for one backend run.
+func TempDir(name string) (string, error) { return os.MkdirTemp("", "cachebench-"+name+"-") }

@@ -1,0 +1,91 @@
+package bench
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// sizes are the body sizes every hit and miss benchmark runs at.
+var sizes = []struct {
+	name string
+	n    int
+}{{"1KiB", 1 << 10}, {"64KiB", 64 << 10}}
+
+// origin is a loopback server whose responses every cache may store for an
+// hour: Cache-Control max-age=3600 and the validators and fields a typical
+// API response carries. Every path answers with a body of the origin's size.
+type origin struct {
+	*httptest.Server
+	hits atomic.Int64
+}
+
+func newOrigin(tb testing.TB, size int) *origin {
+	tb.Helper()
+	body := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
+	date := time.Now().UTC().Format(http.TimeFormat)
+	o := &origin{}
+	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o.hits.Add(1)
+		if r.Body != nil {
+			io.Copy(io.Discard, r.Body)
+		}
+		h := w.Header()
+		h["Content-Type"] = []string{"application/json; charset=utf-8"}
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
+		h["Cache-Control"] = []string{"public, max-age=3600"}
+		h["Date"] = []string{date}
+		h["Last-Modified"] = []string{date}
+		h["Etag"] = []string{`"33a64df551425fcc55e4d42a148795d9f25f89d4"`}
+		h["Server"] = []string{"origin/1.0"}
+		w.Write(body)
+	}))
+	tb.Cleanup(o.Close)
+	return o
+}
+
+// transport is a loopback transport with enough idle connections for
+// parallel benchmarks, closed with the test.
+func transport(tb testing.TB) *http.Transport {
+	t := &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, DisableCompression: true}
+	tb.Cleanup(t.CloseIdleConnections)
+	return t
+}
+
+// get sends req through rt and reads the body to EOF.
+func get(tb testing.TB, rt http.RoundTripper, req *http.Request) *http.Response {
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		tb.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// do sends req through c and reads the body to EOF.
+func do(tb testing.TB, c *http.Client, req *http.Request) {
+	resp, err := c.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		tb.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+func newRequest(tb testing.TB, url string) *http.Request {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return req
+}

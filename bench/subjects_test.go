@@ -1,0 +1,134 @@
+package bench
+
+import (
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+
+	gohugo "github.com/gohugoio/httpcache"
+	gregjones "github.com/gregjones/httpcache"
+
+	"github.com/cachestack/cachestack"
+	"github.com/cachestack/cachestack/bench/internal/backends"
+)
+
+// budget is the store budget of the hit benchmarks: far more than they use.
+const budget = 64 << 20
+
+// subject is one cache measured by the hit benchmarks.
+type subject struct {
+	name string
+	// open returns the cache as a RoundTripper over next, a function that
+	// tells whether a response came from the cache, and settle, which
+	// waits for asynchronous writes (nil if there are none).
+	open func(tb testing.TB, next http.RoundTripper) (rt http.RoundTripper, settle func(), err error)
+	hit  func(*http.Response) bool
+}
+
+// subjects are cachestack over every in-process backend, then the peers.
+func subjects() []subject {
+	var ss []subject
+	for _, b := range backends.All() {
+		if b.Kind == backends.Server {
+			continue
+		}
+		ss = append(ss, cachestackSubject("cachestack-"+b.Name, b, false))
+	}
+	mem, _ := backends.Lookup("memory")
+	ss = append(ss,
+		cachestackSubject("cachestack-memory-cc", mem, true),
+		subject{
+			name: "gregjones",
+			open: func(_ testing.TB, next http.RoundTripper) (http.RoundTripper, func(), error) {
+				t := gregjones.NewMemoryCacheTransport()
+				t.Transport = next
+				return t, nil, nil
+			},
+			hit: func(r *http.Response) bool { return r.Header.Get(gregjones.XFromCache) == "1" },
+		},
+		subject{
+			name: "gohugoio",
+			open: func(_ testing.TB, next http.RoundTripper) (http.RoundTripper, func(), error) {
+				return &gohugo.Transport{Transport: next, Cache: &mapCache{m: map[string][]byte{}}, MarkCachedResponses: true}, nil, nil
+			},
+			hit: func(r *http.Response) bool { return r.Header.Get(gohugo.XFromCache) == "1" },
+		},
+	)
+	return ss
+}
+
+// cachestackSubject is cachestack.New over backend b, with RFC 9111
+// Cache-Control handling when cc is set.
+func cachestackSubject(name string, b backends.Backend, cc bool) subject {
+	return subject{
+		name: name,
+		open: func(tb testing.TB, next http.RoundTripper) (http.RoundTripper, func(), error) {
+			in, err := b.Open(backends.Config{MaxBytes: budget, Dir: tb.TempDir()})
+			if err != nil {
+				return nil, nil, err
+			}
+			tb.Cleanup(func() { in.Close() })
+			c, err := cachestack.New(&cachestack.Options{Store: in.Store, Transport: next, CacheControl: cc})
+			if err != nil {
+				return nil, nil, err
+			}
+			tb.Cleanup(func() { c.Close() })
+			return c, in.Settle, nil
+		},
+		hit: func(r *http.Response) bool { return cachestack.InfoOf(r).FromCache },
+	}
+}
+
+// mapCache is gohugoio/httpcache's in-memory cache: it exports none, so
+// this is its test helper's (and gregjones's MemoryCache) shape.
+type mapCache struct {
+	mu sync.RWMutex
+	m  map[string][]byte
+}
+
+func (c *mapCache) Get(key string) ([]byte, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	b, ok := c.m[key]
+	return b, ok
+}
+
+func (c *mapCache) Set(key string, b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[key] = b
+}
+
+func (c *mapCache) Delete(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, key)
+}
+
+// warm opens s over a fresh origin of the given body size and fills it
+// with the response to url's path, checking that the next request is a
+// hit. It returns the cache and the origin, whose hit count is then 1.
+func warm(tb testing.TB, s subject, size int) (http.RoundTripper, *origin, string) {
+	tb.Helper()
+	o := newOrigin(tb, size)
+	rt, settle, err := s.open(tb, transport(tb))
+	if errors.Is(err, backends.ErrUnavailable) {
+		tb.Skip(err)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	url := o.URL + "/v1/items/42?expand=owner"
+	for range 10 {
+		get(tb, rt, newRequest(tb, url))
+		if settle != nil {
+			settle()
+		}
+		if s.hit(get(tb, rt, newRequest(tb, url))) {
+			return rt, o, url
+		}
+	}
+	tb.Fatalf("%s: not a hit after 10 tries", s.name)
+	return nil, nil, ""
+}

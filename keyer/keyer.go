@@ -188,7 +188,7 @@ func (k *Keyer) Key(req *http.Request) (r Result, out *http.Request, err error) 
 		return Result{}, req, err
 	}
 	s.mat = s.appendHead(s.mat[:0], req.Method, req.URL)
-	if req.Host != "" {
+	if req.Host != "" && req.Host != req.URL.Host { // the same host normalises the same: skip the work
 		s.h2 = appendHost(s.h2[:0], req.Host, req.URL.Scheme)
 		if string(s.h2) != string(s.u[s.hostStart:s.hostEnd]) {
 			s.mat = appendRecord(s.mat, tagHost, s.h2)

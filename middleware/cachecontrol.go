@@ -313,16 +313,16 @@ func port(u *url.URL) string {
 // EOF so that it is stored.
 func (x *exchange) refreshAsync(req *http.Request, e *cached.Response) {
 	w := x.cc.workers
-	bg := *x
+	bg := x.escape()
 	bg.entry, bg.via = e, viaNone // viaNone: nobody is waiting to be served stale
 	started := w.tryGo(x.key, func(context.Context) {
 		ctx, cancel := w.detach(req.Context())
 		defer cancel()
-		ctx, stop := context.WithTimeout(ctx, x.cc.refreshTimeout)
+		ctx, stop := context.WithTimeout(ctx, bg.cc.refreshTimeout)
 		defer stop()
 		resp, err := bg.forward(req.Clone(ctx))
 		if err != nil {
-			x.store.log.LogAttrs(ctx, slog.LevelDebug, "cachestack: background refresh failed", slog.String("url", x.url), slog.Any("error", err))
+			bg.store.log.LogAttrs(ctx, slog.LevelDebug, "cachestack: background refresh failed", slog.String("url", bg.url), slog.Any("error", err))
 			return
 		}
 		io.Copy(io.Discard, resp.Body)

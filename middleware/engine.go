@@ -98,7 +98,7 @@ func (e *engine) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return e.next.RoundTrip(out)
 	}
-	x := &exchange{parts: p, next: e.next, opts: ro, primary: id.Key, key: id.Key, url: id.URL}
+	x := exchange{parts: p, next: e.next, opts: ro, primary: id.Key, key: id.Key, url: id.URL}
 	return x.serve(out)
 }
 
@@ -167,7 +167,16 @@ func (x *exchange) serve(req *http.Request) (*http.Response, error) {
 		return gatewayTimeout(req), nil
 	}
 	st.counters.Misses.Add(1)
-	return x.forwardShared(req)
+	return x.escape().forwardShared(req)
+}
+
+// escape returns a heap copy of x for the paths that keep the exchange
+// beyond serve (the teed body, coalescing, background work), so that on a
+// fresh hit the exchange stays on the stack and costs no allocation.
+func (x *exchange) escape() *exchange {
+	c := new(exchange)
+	*c = *x
+	return c
 }
 
 // hit counts a hit, records the redirects that led to it, and builds the

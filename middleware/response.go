@@ -31,7 +31,12 @@ func hitResponse(req *http.Request, e *cached.Response, now time.Time, stale boo
 		b = strconv.AppendInt(b, int64(e.Expires.Sub(now).Round(time.Second)/time.Second), 10)
 	}
 	both := string(b)
-	body := &hitBody{entry: e, stale: stale}
+	// The response and its body are one allocation.
+	a := &struct {
+		resp http.Response
+		body hitBody
+	}{body: hitBody{entry: e, stale: stale}}
+	body := &a.body
 	cl := int64(len(e.Body))
 	if req.Method == http.MethodHead {
 		cl = -1
@@ -47,7 +52,7 @@ func hitResponse(req *http.Request, e *cached.Response, now time.Time, stale boo
 	if m, n, ok := http.ParseHTTPVersion(e.Proto); ok {
 		proto, major, minor = e.Proto, m, n
 	}
-	return &http.Response{
+	a.resp = http.Response{
 		Status:        statusLine(e.StatusCode),
 		StatusCode:    e.StatusCode,
 		Proto:         proto,
@@ -58,6 +63,7 @@ func hitResponse(req *http.Request, e *cached.Response, now time.Time, stale boo
 		ContentLength: cl,
 		Request:       req,
 	}
+	return &a.resp
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

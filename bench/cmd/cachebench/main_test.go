@@ -189,8 +189,10 @@ func TestWriteSVG(t *testing.T) {
 }
 
 // TestRunShort is a whole run, kept short: one store, a small workload,
-// the origin in a child process as by default.
+// the origin in a child process as by default. Redis is pointed at a port
+// where nothing listens, to show how a store that cannot run is reported.
 func TestRunShort(t *testing.T) {
+	t.Setenv("CACHESTACK_REDIS_ADDR", "127.0.0.1:1")
 	dir := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{
@@ -200,7 +202,7 @@ func TestRunShort(t *testing.T) {
 	}, &stdout, &stderr, false)
 	require.Equal(t, 0, code, "stderr: %s", stderr.String())
 	assert.Contains(t, stdout.String(), "memory")
-	assert.Contains(t, stdout.String(), "skipped: redis (redisstore not wired into bench yet)")
+	assert.Contains(t, stdout.String(), "skipped: redis (no Redis at 127.0.0.1:1")
 	assert.Contains(t, stderr.String(), "\rmemory: ", "progress line")
 	b, err := os.ReadFile(dir + "/r.json")
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/codec"
@@ -20,7 +21,9 @@ import (
 	"github.com/cachestack/cachestack/store/diskstore"
 	"github.com/cachestack/cachestack/store/memstore"
 	"github.com/cachestack/cachestack/store/otterstore"
+	"github.com/cachestack/cachestack/store/redisstore"
 	"github.com/cachestack/cachestack/store/ristrettostore"
+	"github.com/redis/go-redis/v9"
 )
 
 // Kind says how a backend holds responses.
@@ -55,10 +58,17 @@ type Instance struct {
 	// Settle waits until writes are visible to reads, for stores that
 	// apply writes asynchronously (ristretto); nil when they are at once.
 	Settle func()
+	// Cleanup, if set, removes what the backend left on a server.
+	Cleanup func()
 }
 
-// Close closes the store.
-func (in *Instance) Close() error { return in.Store.Close() }
+// Close closes the store, after Cleanup if it is set.
+func (in *Instance) Close() error {
+	if in.Cleanup != nil {
+		in.Cleanup()
+	}
+	return in.Store.Close()
+}
 
 // Backend is one store the benchmarks know how to open.
 type Backend struct {
@@ -82,11 +92,7 @@ func All() []Backend {
 		{"disk", Bytes, bytesStore(func(c Config) (store.Store[string, []byte], error) {
 			return diskstore.New(c.Dir, &diskstore.Options{MaxBytes: c.MaxBytes})
 		})},
-		// store/redisstore is its own module, being written: wire it here
-		// (a require and replace in bench/go.mod, an Open that dials
-		// $CACHEBENCH_REDIS_ADDR and returns ErrUnavailable when nothing
-		// answers) once it lands.
-		{"redis", Server, unavailable("redisstore not wired into bench yet")},
+		{"redis", Server, openRedis},
 	}
 }
 
@@ -144,8 +150,32 @@ func bytesStore(open func(Config) (store.Store[string, []byte], error)) func(Con
 	}
 }
 
-func unavailable(reason string) func(Config) (*Instance, error) {
-	return func(Config) (*Instance, error) { return nil, fmt.Errorf("%w: %s", ErrUnavailable, reason) }
+// openRedis opens redisstore on the server at $CACHESTACK_REDIS_ADDR
+// (default 127.0.0.1:6379) in a namespace of its own, emptied before and
+// after the run. Redis is bounded by the server's maxmemory, not by
+// c.MaxBytes: with the machine's default server, nothing is evicted.
+func openRedis(c Config) (*Instance, error) {
+	addr := os.Getenv("CACHESTACK_REDIS_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("%w: no Redis at %s: %v", ErrUnavailable, addr, err)
+	}
+	raw, err := redisstore.New(client, &redisstore.Options{Namespace: fmt.Sprintf("cachebench-%d-%d", os.Getpid(), time.Now().UnixNano())})
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	cleanup := func() {
+		raw.Clear(context.Background())
+		client.Close()
+	}
+	return &Instance{Store: codec.Bind[string, *cached.Response](raw, codec.Response()), Raw: raw, Cleanup: cleanup}, nil
 }
 
 // Stored sums the size (cached.Response.Size) and count of the live entries

@@ -30,9 +30,8 @@ type subject struct {
 func subjects() []subject {
 	var ss []subject
 	for _, b := range backends.All() {
-		if b.Kind == backends.Server {
-			continue
-		}
+		// A server store whose server does not answer is skipped, with
+		// the reason, when it is opened.
 		ss = append(ss, cachestackSubject("cachestack-"+b.Name, b, false))
 	}
 	mem, _ := backends.Lookup("memory")

@@ -31,7 +31,7 @@ func Example() {
 }
 
 // A store typed end to end holds *cached.Response values as they are, costed
-// by their Size method, and evicts the least recently used.
+// by their Size method, and evicts about the least recently used (CLOCK).
 func Example_typed() {
 	s, err := memstore.New[string, *cached.Response](&memstore.Options[*cached.Response]{MaxEntries: 2})
 	if err != nil {
@@ -43,7 +43,7 @@ func Example_typed() {
 	for _, url := range []string{"/a", "/b"} {
 		_ = s.Set(ctx, url, &cached.Response{URL: url, StatusCode: 200, Body: []byte("body of " + url)}, 0)
 	}
-	_, _ = s.Get(ctx, "/a") // /b is now the least recently used
+	_, _ = s.Get(ctx, "/a") // /a gets a second chance: /b goes first
 	_ = s.Set(ctx, "/c", &cached.Response{URL: "/c", StatusCode: 404}, 0)
 
 	for _, url := range []string{"/a", "/b", "/c"} {

@@ -113,15 +113,17 @@ func (s *Store[K, V]) Get(_ context.Context, key K) (V, error) {
 		return zero, store.Wrap(name, "get", key, store.ErrClosed)
 	}
 	sh := s.shard(key)
-	sh.mu.Lock()
+	sh.mu.RLock()
 	e, ok := sh.entries[key]
 	if !ok {
-		sh.mu.Unlock()
+		sh.mu.RUnlock()
 		return zero, store.ErrNotFound
 	}
-	sh.touch(e)
+	if !e.visited.Load() { // a hot entry is already marked: no write at all
+		e.visited.Store(true)
+	}
 	v, expires := e.value, e.expires
-	sh.mu.Unlock()
+	sh.mu.RUnlock()
 	if !expires.IsZero() { // read the clock outside the lock
 		if now := s.now(); !now.Before(expires) {
 			sh.removeExpired(key, now)
@@ -134,8 +136,8 @@ func (s *Store[K, V]) Get(_ context.Context, key K) (V, error) {
 	return v, nil
 }
 
-// Set stores value under key, evicting the least recently used entries of
-// the key's shard while the shard is over its budget. For []byte values it
+// Set stores value under key, evicting entries of the key's shard (see the
+// package documentation) while the shard is over its budget. For []byte values it
 // stores a copy; other values are stored as they are and must not be
 // modified afterwards.
 //
@@ -263,9 +265,9 @@ func (s *Store[K, V]) Len() int {
 	n := 0
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.Lock()
+		sh.mu.RLock()
 		n += len(sh.entries)
-		sh.mu.Unlock()
+		sh.mu.RUnlock()
 	}
 	return n
 }
@@ -276,9 +278,9 @@ func (s *Store[K, V]) Bytes() int64 {
 	var n int64
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.Lock()
+		sh.mu.RLock()
 		n += sh.bytes
-		sh.mu.Unlock()
+		sh.mu.RUnlock()
 	}
 	return n
 }
@@ -290,12 +292,15 @@ func (s *Store[K, V]) shard(key K) *shard[K, V] {
 	return &s.shards[maphash.Comparable(s.seed, key)&s.mask]
 }
 
-// shard is a part of the store with its own lock, budget and LRU list.
+// shard is a part of the store with its own lock, budget and recency list.
+// Writers hold mu; Get holds it for reading and only sets an entry's
+// visited mark, so parallel hits never queue behind one another.
 type shard[K comparable, V any] struct {
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	entries map[K]*entry[K, V]
-	// lru is the sentinel of a circular list: lru.next is the most
-	// recently used entry, lru.prev the least.
+	// lru is the sentinel of a circular list: lru.next is the entry set
+	// (or given a second chance) most recently, lru.prev the next to be
+	// considered for eviction.
 	lru        entry[K, V]
 	bytes      int64
 	maxBytes   int64 // 0: no byte budget
@@ -304,10 +309,13 @@ type shard[K comparable, V any] struct {
 }
 
 type entry[K comparable, V any] struct {
-	key        K
-	value      V
-	cost       int64
-	expires    time.Time // zero: never
+	key     K
+	value   V
+	cost    int64
+	expires time.Time // zero: never
+	// visited is set by Get and cleared when eviction passes the entry
+	// over, moving it to the front (its second chance).
+	visited    atomic.Bool
 	prev, next *entry[K, V]
 }
 
@@ -328,7 +336,7 @@ func (sh *shard[K, V]) unlink(e *entry[K, V]) {
 	e.prev, e.next = nil, nil
 }
 
-// touch marks e as the most recently used.
+// touch moves e to the front, as the most recently used.
 func (sh *shard[K, V]) touch(e *entry[K, V]) {
 	if sh.lru.next != e {
 		sh.unlink(e)
@@ -351,12 +359,22 @@ func (sh *shard[K, V]) removeExpired(key K, now time.Time) {
 	}
 }
 
-// evict removes least recently used entries until the shard is within its
-// budget. The entry just set is at the front and fits alone, so it stays.
+// evict removes entries from the back of the list until the shard is
+// within its budget. An entry read since it was last there (visited) is
+// not removed but moved to the front with its mark cleared: the CLOCK
+// approximation of least recently used, which lets Get leave the list
+// alone. Every pass clears marks, so the loop ends; the entry just set is
+// at the front and fits alone, so it stays.
 func (sh *shard[K, V]) evict() {
 	for (sh.maxBytes > 0 && sh.bytes > sh.maxBytes) ||
 		(sh.maxEntries > 0 && len(sh.entries) > sh.maxEntries) {
-		sh.remove(sh.lru.prev)
+		e := sh.lru.prev
+		if e.visited.Load() && e != sh.lru.next {
+			e.visited.Store(false)
+			sh.touch(e)
+			continue
+		}
+		sh.remove(e)
 	}
 }
 

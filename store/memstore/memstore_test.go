@@ -104,10 +104,30 @@ func TestEntryBudget(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Set(ctx, "d", []byte("d"), 0))
 	assertKeys(t, s, "a", "c", "d")
-	require.NoError(t, s.Set(ctx, "c", []byte("C"), 0)) // overwrite counts as use
+	// Eviction is CLOCK: a, read since eviction last passed it, got a
+	// second chance at the front when d was set. d, set but never read,
+	// now goes before it; c was just overwritten, which counts as use.
+	require.NoError(t, s.Set(ctx, "c", []byte("C"), 0))
 	require.NoError(t, s.Set(ctx, "e", []byte("e"), 0))
-	assertKeys(t, s, "c", "d", "e")
+	assertKeys(t, s, "a", "c", "e")
+	// Its second chance spent, a goes next unless it is read again.
+	require.NoError(t, s.Set(ctx, "f", []byte("f"), 0))
+	assertKeys(t, s, "c", "e", "f")
 	assert.Equal(t, 3, s.Len())
+}
+
+// A value that keeps being read is never evicted, however many others are
+// set after it: each read earns it another second chance.
+func TestReadEntriesStay(t *testing.T) {
+	s := newStore(t, &memstore.Options[[]byte]{MaxEntries: 4})
+	ctx := t.Context()
+	require.NoError(t, s.Set(ctx, "hot", []byte("h"), 0))
+	for i := range 100 {
+		require.NoError(t, s.Set(ctx, fmt.Sprint("k", i), []byte("v"), 0))
+		_, err := s.Get(ctx, "hot")
+		require.NoError(t, err, "after %d sets", i+1)
+	}
+	assert.Equal(t, 4, s.Len())
 }
 
 func TestByteBudget(t *testing.T) {

@@ -1,9 +1,12 @@
 package bench
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/cachestack/cachestack"
 	"github.com/cachestack/cachestack/cached"
@@ -11,18 +14,15 @@ import (
 	"github.com/cachestack/cachestack/store/memstore"
 )
 
-// BenchmarkMiss is a miss: a request with a URL never asked before (a new
-// query value each iteration) sent on to the loopback origin, the body read
-// to EOF, through the cache called as a RoundTripper, against the same
-// round trip over the plain http.Transport (cache=none). The store is a
-// memstore of 16 MiB: cache=cachestack-memory tees and stores every
-// response (evicting old ones), cache=cachestack-memory-nostore has
-// ExpireAfter DoNotStore, so nothing is teed or stored.
-func BenchmarkMiss(b *testing.B) {
-	type miss struct {
-		name string
-		open func(b *testing.B, next http.RoundTripper) http.RoundTripper
-	}
+// miss is a cache measured by the miss benchmarks, opened over next.
+type miss struct {
+	name string
+	open func(b *testing.B, next http.RoundTripper) http.RoundTripper
+}
+
+// misses are no cache, then cachestack over a 16 MiB memstore storing
+// every response (evicting old ones), then the same storing nothing.
+func misses() []miss {
 	cache := func(e policy.Expiry) func(b *testing.B, next http.RoundTripper) http.RoundTripper {
 		return func(b *testing.B, next http.RoundTripper) http.RoundTripper {
 			s, err := memstore.New[string, *cached.Response](&memstore.Options[*cached.Response]{MaxBytes: 16 << 20})
@@ -37,11 +37,22 @@ func BenchmarkMiss(b *testing.B) {
 			return c
 		}
 	}
-	for _, m := range []miss{
+	return []miss{
 		{"none", func(_ *testing.B, next http.RoundTripper) http.RoundTripper { return next }},
 		{"cachestack-memory", cache(policy.Never())},
 		{"cachestack-memory-nostore", cache(policy.DoNotStore())},
-	} {
+	}
+}
+
+// BenchmarkMiss is a miss: a request with a URL never asked before (a new
+// query value each iteration) sent on to the loopback origin, the body read
+// to EOF, through the cache called as a RoundTripper, against the same
+// round trip over the plain http.Transport (cache=none). The store is a
+// memstore of 16 MiB: cache=cachestack-memory tees and stores every
+// response (evicting old ones), cache=cachestack-memory-nostore has
+// ExpireAfter DoNotStore, so nothing is teed or stored.
+func BenchmarkMiss(b *testing.B) {
+	for _, m := range misses() {
 		for _, sz := range sizes {
 			b.Run("cache="+m.name+"/body="+sz.name, func(b *testing.B) {
 				o := newOrigin(b, sz.n)
@@ -57,6 +68,64 @@ func BenchmarkMiss(b *testing.B) {
 				}
 				if n := o.hits.Load() - before; n != int64(i) {
 					b.Fatalf("%d of %d requests reached the origin: not all misses", n, i)
+				}
+			})
+		}
+	}
+}
+
+// canned is a RoundTripper that answers every request at once, without a
+// network, with the origin's header and a body of its size: what is left
+// of a miss when the origin costs nothing.
+type canned struct {
+	header http.Header
+	body   []byte
+}
+
+func newCanned(size int) *canned {
+	date := time.Now().UTC().Format(http.TimeFormat)
+	return &canned{
+		header: http.Header{
+			"Content-Type":   {"application/json; charset=utf-8"},
+			"Content-Length": {strconv.Itoa(size)},
+			"Cache-Control":  {"public, max-age=3600"},
+			"Date":           {date},
+			"Last-Modified":  {date},
+			"Etag":           {`"33a64df551425fcc55e4d42a148795d9f25f89d4"`},
+			"Server":         {"origin/1.0"},
+		},
+		body: bytes.Repeat([]byte{'x'}, size),
+	}
+}
+
+func (c *canned) RoundTrip(req *http.Request) (*http.Response, error) {
+	return &http.Response{
+		Status: "200 OK", StatusCode: http.StatusOK,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:        c.header.Clone(),
+		Body:          io.NopCloser(bytes.NewReader(c.body)),
+		ContentLength: int64(len(c.body)),
+		Request:       req,
+	}, nil
+}
+
+// BenchmarkMissCPU is BenchmarkMiss over a canned RoundTripper instead of
+// the loopback origin: the CPU cost of the cache on a miss, free of the
+// network's noise. cache=none is the canned round trip alone.
+func BenchmarkMissCPU(b *testing.B) {
+	for _, m := range misses() {
+		for _, sz := range sizes {
+			b.Run("cache="+m.name+"/body="+sz.name, func(b *testing.B) {
+				rt := m.open(b, newCanned(sz.n))
+				reqs := make([]*http.Request, 1<<16)
+				for i := range reqs {
+					reqs[i] = newRequest(b, "http://127.0.0.1:1234/v1/items/42?i="+strconv.Itoa(i))
+				}
+				i := 0
+				b.ReportAllocs()
+				for b.Loop() {
+					get(b, rt, reqs[i%len(reqs)])
+					i++
 				}
 			})
 		}

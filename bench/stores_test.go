@@ -13,7 +13,7 @@ func TestSubjectsServeHits(t *testing.T) {
 	for _, s := range subjects() {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
-			rt, o, url := warm(t, s, 1<<10)
+			rt, o, url := warm(t, s, 1<<10, 0)
 			before := o.hits.Load()
 			for range 3 {
 				if !s.hit(get(t, rt, newRequest(t, url))) {

@@ -129,6 +129,11 @@ type exchange struct {
 	// byRequest: the stored response was fresh, but the request (its
 	// directives, or Refresh) did not allow its use (RFC 9211 fwd=request).
 	byRequest bool
+	// tee is the forwarded response's body while it is read through to
+	// be stored as teeEntry, answering teeReq.
+	tee      teeBody
+	teeReq   *http.Request
+	teeEntry *cached.Response
 }
 
 // serve answers req from the store or sends it on.
@@ -315,16 +320,16 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 		return x.hit(req, e, received, true, "fwd=stale; fwd-status="+itoa(resp.StatusCode)+"; detail=stale-if-error"), nil
 	}
 	entry, ok := x.storable(req, resp, sent, received)
-	member := "fwd=uri-miss"
+	member := cacheName + "; fwd=uri-miss" // constants: the usual miss builds no string
 	switch {
 	case e != nil && x.byRequest:
-		member = "fwd=request; fwd-status=" + itoa(resp.StatusCode)
+		member = cacheName + "; fwd=request; fwd-status=" + itoa(resp.StatusCode)
 	case e != nil:
-		member = "fwd=stale; fwd-status=" + itoa(resp.StatusCode)
+		member = cacheName + "; fwd=stale; fwd-status=" + itoa(resp.StatusCode)
 	case x.opts.forceRefresh || x.rd.NoCache:
-		member = "fwd=request"
+		member = cacheName + "; fwd=request"
 	}
-	setCacheStatus(resp.Header, cacheName+"; "+member)
+	setCacheStatus(resp.Header, member)
 	if !ok {
 		if e != nil && resp.StatusCode < 500 && !x.rd.NoStore {
 			// A full response replaces the stored one (§4.3.3); one that
@@ -332,7 +337,7 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 			// does not (§4.3.3: the cache may act as if the server had
 			// not answered), so the stale response stays for
 			// stale-if-error.
-			st.delete(context.WithoutCancel(req.Context()), x.key)
+			st.delete(uncancelled(req.Context()), x.key)
 		}
 		return resp, nil
 	}
@@ -340,9 +345,9 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 		x.finish(req, entry, nil)
 		return resp, nil
 	}
-	resp.Body = newTeeBody(resp.Body, resp.ContentLength, st.maxBody, func(body []byte) {
-		x.finish(req, entry, body)
-	})
+	x.teeReq, x.teeEntry = req, entry
+	x.tee.start(resp.Body, resp.ContentLength, st.maxBody, x)
+	resp.Body = &x.tee
 	return resp, nil
 }
 
@@ -364,7 +369,7 @@ func (x *exchange) refreshed(req *http.Request, e *cached.Response, notModified 
 		// §5.2.1.5: nothing of this exchange is stored, and the stored
 		// response is left as it was.
 	default:
-		x.store.delete(context.WithoutCancel(req.Context()), x.key)
+		x.store.delete(uncancelled(req.Context()), x.key)
 	}
 	x.store.counters.Revalidated.Add(1)
 	if x.redirect != nil && req.Response != nil {
@@ -496,6 +501,24 @@ func (x *exchange) freshness(req *http.Request, status int, h, timing http.Heade
 	return r, true
 }
 
+// uncancelled returns ctx without its cancellation, for a store write that
+// must complete once begun: ctx itself when it cannot be cancelled (the
+// common context.Background), which costs no allocation.
+func uncancelled(ctx context.Context) context.Context {
+	if ctx.Done() == nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
+}
+
+// teed stores the forwarded response once its body has been read to the
+// end through x.tee.
+func (x *exchange) teed(body []byte) {
+	req, entry := x.teeReq, x.teeEntry
+	x.teeReq, x.teeEntry = nil, nil
+	x.finish(req, entry, body)
+}
+
 // finish completes entry with its body and stores it, unless the filter
 // function rejects it. The caller's cancellation does not stop the write:
 // the body has been read in full, so the entry is complete.
@@ -516,7 +539,7 @@ func (x *exchange) finish(req *http.Request, entry *cached.Response, body []byte
 // the stored one's.
 func (x *exchange) save(req *http.Request, entry *cached.Response, retain time.Duration) {
 	st := x.store
-	ctx := context.WithoutCancel(req.Context())
+	ctx := uncancelled(req.Context())
 	now := st.clock()
 	if len(x.vary) == 0 {
 		x.key = x.primary

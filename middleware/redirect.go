@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/cachestack/cachestack/cached"
@@ -51,7 +50,7 @@ func (x *exchange) recordRedirects(req *http.Request, final *cached.Response) {
 	st := x.store
 	k := x.keyer()
 	now := st.clock()
-	ctx := context.WithoutCancel(req.Context())
+	ctx := uncancelled(req.Context())
 	expires := final.Expires
 	for r := req.Response; r != nil && r.Request != nil; r = r.Request.Response {
 		prev := r.Request

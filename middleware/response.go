@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -109,23 +110,51 @@ func setCacheStatus(h http.Header, member string) {
 	h["Cache-Status"] = append(h["Cache-Status"], member)
 }
 
-// hopByHop are the header fields a cache must not store (RFC 9111 §3.1,
-// RFC 9110 §7.6.1), besides those named in Connection.
-var hopByHop = [...]string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Transfer-Encoding", "Upgrade", "Proxy-Authenticate", "Proxy-Authorization", "Trailer"}
+// hopByHop reports whether a header field is one a cache must not store
+// (RFC 9111 §3.1, RFC 9110 §7.6.1), besides those named in Connection.
+func hopByHop(k string) bool {
+	switch k {
+	case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Transfer-Encoding", "Upgrade",
+		"Proxy-Authenticate", "Proxy-Authorization", "Trailer":
+		return true
+	}
+	return false
+}
 
 // storedHeader copies a response header for storage, without hop-by-hop
 // fields, fields named in Connection, and this cache's own Cache-Status.
+// Like http.Header.Clone, it shares the value strings and puts every
+// value in one backing slice; unlike it, it never copies a field only to
+// delete it.
 func storedHeader(h http.Header) http.Header {
-	out := h.Clone()
+	var named []string // fields named in Connection
 	for _, c := range h["Connection"] {
-		for _, f := range strings.Split(c, ",") {
+		for f := range strings.SplitSeq(c, ",") {
 			if f = strings.TrimSpace(f); f != "" {
-				delete(out, http.CanonicalHeaderKey(f))
+				named = append(named, http.CanonicalHeaderKey(f))
 			}
 		}
 	}
-	for _, f := range hopByHop {
-		delete(out, f)
+	keep := func(k string) bool { return !hopByHop(k) && !slices.Contains(named, k) }
+	fields, values := 0, 0
+	for k, vs := range h {
+		if keep(k) {
+			fields++
+			values += len(vs)
+		}
+	}
+	out := make(http.Header, fields)
+	all := make([]string, values)
+	for k, vs := range h {
+		if !keep(k) {
+			continue
+		}
+		if vs == nil { // kept as nil, as Clone does
+			out[k] = nil
+			continue
+		}
+		n := copy(all, vs)
+		out[k], all = all[:n:n], all[n:]
 	}
 	return out
 }
@@ -165,26 +194,33 @@ type hitBody struct {
 func (b *hitBody) Close() error { return nil }
 
 // teeBody passes a response body through to the caller while keeping a copy
-// of it, up to max bytes. When the caller reads to EOF, done receives the
+// of it, up to max bytes. When the caller reads to EOF, sink receives the
 // complete body; a body closed early, failing, or larger than max is never
-// handed to done, and past max nothing more is buffered.
+// handed to sink, and past max nothing more is buffered. A teeBody is a
+// value so that it can live inside what owns it (the exchange) rather than
+// cost an allocation of its own.
 type teeBody struct {
 	rc   io.ReadCloser
 	buf  []byte
 	max  int64
 	over bool
-	done func([]byte)
+	sink teeSink
 }
 
-func newTeeBody(rc io.ReadCloser, contentLength, max int64, done func([]byte)) *teeBody {
-	t := &teeBody{rc: rc, max: max, done: done}
+// teeSink receives a teed body read to its end.
+type teeSink interface {
+	teed(body []byte)
+}
+
+// start prepares t to tee rc, whose length is contentLength (-1: unknown).
+func (t *teeBody) start(rc io.ReadCloser, contentLength, max int64, sink teeSink) {
+	*t = teeBody{rc: rc, max: max, sink: sink}
 	switch {
 	case contentLength > max:
 		t.over = true
 	case contentLength > 0:
 		t.buf = make([]byte, 0, contentLength)
 	}
-	return t
 }
 
 func (t *teeBody) Read(p []byte) (int, error) {
@@ -196,18 +232,18 @@ func (t *teeBody) Read(p []byte) (int, error) {
 			t.buf = append(t.buf, p[:n]...)
 		}
 	}
-	if err == io.EOF && !t.over && t.done != nil {
-		done, body := t.done, t.buf
-		t.done, t.buf = nil, nil
+	if err == io.EOF && !t.over && t.sink != nil {
+		sink, body := t.sink, t.buf
+		t.sink, t.buf = nil, nil
 		if body == nil {
 			body = []byte{}
 		}
-		done(body)
+		sink.teed(body)
 	}
 	return n, err
 }
 
 func (t *teeBody) Close() error {
-	t.done, t.buf = nil, nil
+	t.sink, t.buf = nil, nil
 	return t.rc.Close()
 }

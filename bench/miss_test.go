@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cachestack/cachestack"
+	"github.com/cachestack/cachestack/bench/internal/backends"
 	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/policy"
 	"github.com/cachestack/cachestack/store/memstore"
@@ -18,39 +20,71 @@ import (
 type miss struct {
 	name string
 	open func(b *testing.B, next http.RoundTripper) http.RoundTripper
+	// unbounded: the cache keeps every response (the peers' in-memory
+	// caches), so it is left out of BenchmarkMissCPU, whose hundreds of
+	// thousands of misses would fill gigabytes.
+	unbounded bool
 }
 
-// misses are no cache, then cachestack over a 16 MiB memstore storing
-// every response (evicting old ones), then the same storing nothing.
+// missBudget is the store budget of the miss benchmarks: small enough
+// that the stores evict, as a cache under a stream of new URLs does.
+const missBudget = 16 << 20
+
+// misses are no cache; cachestack's default stack over every backend
+// with a budget of missBudget, storing every response and evicting old
+// ones; the same over the memstore storing nothing (ExpireAfter
+// DoNotStore: nothing is teed or stored); then the peers.
 func misses() []miss {
-	cache := func(e policy.Expiry) func(b *testing.B, next http.RoundTripper) http.RoundTripper {
-		return func(b *testing.B, next http.RoundTripper) http.RoundTripper {
-			s, err := memstore.New[string, *cached.Response](&memstore.Options[*cached.Response]{MaxBytes: 16 << 20})
+	ms := []miss{{name: "none", open: func(_ *testing.B, next http.RoundTripper) http.RoundTripper { return next }}}
+	for _, be := range backends.All() {
+		ms = append(ms, miss{name: "cachestack-" + be.Name, open: func(b *testing.B, next http.RoundTripper) http.RoundTripper {
+			in, err := be.Open(backends.Config{MaxBytes: missBudget, Dir: b.TempDir()})
+			if errors.Is(err, backends.ErrUnavailable) {
+				b.Skip(err)
+			}
 			if err != nil {
 				b.Fatal(err)
 			}
-			c, err := cachestack.New(&cachestack.Options{Store: s, Transport: next, ExpireAfter: e})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { c.Close(); s.Close() })
-			return c
+			b.Cleanup(func() { in.Close() })
+			return openCache(b, &cachestack.Options{Store: in.Store, Transport: next})
+		}})
+	}
+	ms = append(ms, miss{name: "cachestack-memory-nostore", open: func(b *testing.B, next http.RoundTripper) http.RoundTripper {
+		s, err := memstore.New[string, *cached.Response](&memstore.Options[*cached.Response]{MaxBytes: missBudget})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return openCache(b, &cachestack.Options{Store: s, Transport: next, ExpireAfter: policy.DoNotStore()})
+	}})
+	for _, s := range subjects() {
+		if s.name == "gregjones" || s.name == "gohugoio" {
+			ms = append(ms, miss{name: s.name, unbounded: true, open: func(b *testing.B, next http.RoundTripper) http.RoundTripper {
+				rt, _, err := s.open(b, next)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return rt
+			}})
 		}
 	}
-	return []miss{
-		{"none", func(_ *testing.B, next http.RoundTripper) http.RoundTripper { return next }},
-		{"cachestack-memory", cache(policy.Never())},
-		{"cachestack-memory-nostore", cache(policy.DoNotStore())},
+	return ms
+}
+
+// openCache is cachestack.New(o), closed when b ends.
+func openCache(b *testing.B, o *cachestack.Options) http.RoundTripper {
+	c, err := cachestack.New(o)
+	if err != nil {
+		b.Fatal(err)
 	}
+	b.Cleanup(func() { c.Close() })
+	return c
 }
 
 // BenchmarkMiss is a miss: a request with a URL never asked before (a new
 // query value each iteration) sent on to the loopback origin, the body read
-// to EOF, through the cache called as a RoundTripper, against the same
-// round trip over the plain http.Transport (cache=none). The store is a
-// memstore of 16 MiB: cache=cachestack-memory tees and stores every
-// response (evicting old ones), cache=cachestack-memory-nostore has
-// ExpireAfter DoNotStore, so nothing is teed or stored.
+// to EOF, through each cache of misses called as a RoundTripper, against
+// the same round trip over the plain http.Transport (cache=none).
 func BenchmarkMiss(b *testing.B) {
 	for _, m := range misses() {
 		for _, sz := range sizes {
@@ -111,9 +145,13 @@ func (c *canned) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // BenchmarkMissCPU is BenchmarkMiss over a canned RoundTripper instead of
 // the loopback origin: the CPU cost of the cache on a miss, free of the
-// network's noise. cache=none is the canned round trip alone.
+// network's noise. cache=none is the canned round trip alone; the peers,
+// which keep every response, are left out.
 func BenchmarkMissCPU(b *testing.B) {
 	for _, m := range misses() {
+		if m.unbounded {
+			continue
+		}
 		for _, sz := range sizes {
 			b.Run("cache="+m.name+"/body="+sz.name, func(b *testing.B) {
 				rt := m.open(b, newCanned(sz.n))

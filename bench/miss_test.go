@@ -165,3 +165,24 @@ func BenchmarkMissCPU(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMissFloor is what any in-memory cache must pay to keep a body
+// on a miss, measured without a cache: a copy of the body into a new
+// allocation, kept among missBudget bytes of earlier ones (so that, as in
+// a full cache, the memory written to is not in the processor's caches).
+// Past a few KiB this is mostly memory bandwidth, and it is a floor under
+// BenchmarkMiss's stored cases.
+func BenchmarkMissFloor(b *testing.B) {
+	for _, sz := range sizes {
+		b.Run("body="+sz.name, func(b *testing.B) {
+			body := bytes.Repeat([]byte{'x'}, sz.n)
+			kept := make([][]byte, missBudget/sz.n)
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				kept[i%len(kept)] = append(make([]byte, 0, len(body)), body...)
+				i++
+			}
+		})
+	}
+}

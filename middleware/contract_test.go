@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/codec"
 	"github.com/cachestack/cachestack/keyer"
 	"github.com/cachestack/cachestack/middleware"
 	"github.com/cachestack/cachestack/policy"
+	"github.com/cachestack/cachestack/store"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -311,4 +313,64 @@ func TestInfoFromHeadersWhenBodyIsWrapped(t *testing.T) {
 		}
 	}
 	t.Fatal("the second response was not recognised as a hit")
+}
+
+// ctxStore is a store whose writes fail once their context is done, as a
+// network store's do.
+type ctxStore struct {
+	store.Store[string, *cached.Response]
+}
+
+func (s ctxStore) Set(ctx context.Context, key string, v *cached.Response, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.Store.Set(ctx, key, v, ttl)
+}
+
+// cancelAtEOF cancels a context as the body it wraps reaches its end.
+type cancelAtEOF struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelAtEOF) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.cancel()
+	}
+	return n, err
+}
+
+// TestWriteSurvivesCancelAtEOF: a body read to its end is stored even when
+// the request's context is cancelled as it ends (a deadline, the caller
+// leaving), and a request whose context can never be cancelled is stored
+// too.
+func TestWriteSurvivesCancelAtEOF(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t, nil)
+	c := newClock()
+	k, err := keyer.New(nil)
+	require.NoError(t, err)
+	so := &middleware.StoreOptions{Clock: c.Now, Logger: quiet, Counters: new(middleware.Counters)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if err == nil && r.Context() == ctx {
+			resp.Body = cancelAtEOF{resp.Body, cancel}
+		}
+		return resp, err
+	})
+	rt := middleware.Chain(middleware.Key(k), mustMW(t)(middleware.Store(ctxStore{newMemstore(t, c)}, so)))(next)
+
+	do(t, rt, mustRequest(t, ctx, http.MethodGet, o.URL+"/cancelled", nil))
+	require.Error(t, ctx.Err(), "the context was cancelled at EOF")
+	get(t, rt, o.URL+"/background")
+	assert.Equal(t, int64(2), so.Counters.Stored.Load())
+	for _, path := range []string{"/cancelled", "/background"} {
+		resp, body := get(t, rt, o.URL+path)
+		assert.True(t, middleware.InfoOf(resp).FromCache, path)
+		assert.Equal(t, "body of "+path, body)
+	}
 }

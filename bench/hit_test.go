@@ -10,11 +10,20 @@ import (
 // parsing is not measured; the same for every cache), the cache already
 // holding fillBytes of other responses. cache= names the cache and its
 // store; compare them with benchstat -col /cache.
-func BenchmarkHit(b *testing.B) {
+func BenchmarkHit(b *testing.B) { benchHit(b, nil) }
+
+// BenchmarkHitManyFields is BenchmarkHit with an origin that also sends
+// apiFields: sixteen header fields rather than seven, as an API's
+// responses carry.
+func BenchmarkHitManyFields(b *testing.B) { benchHit(b, apiFields) }
+
+// benchHit is BenchmarkHit over origins sending the extra header fields.
+func benchHit(b *testing.B, extra http.Header) {
 	for _, s := range subjects() {
 		for _, sz := range sizes {
 			b.Run("cache="+s.name+"/body="+sz.name, func(b *testing.B) {
-				rt, o, url := warm(b, s, sz.n, fillBytes)
+				o := newOrigin(b, sz.n, extra)
+				rt, url := warm(b, s, o, fillBytes)
 				c := &http.Client{Transport: rt}
 				req := newRequest(b, url)
 				before := o.hits.Load()
@@ -36,7 +45,8 @@ func BenchmarkHitParallel(b *testing.B) {
 	for _, s := range subjects() {
 		for _, sz := range sizes {
 			b.Run("cache="+s.name+"/body="+sz.name, func(b *testing.B) {
-				rt, o, url := warm(b, s, sz.n, fillBytes)
+				o := newOrigin(b, sz.n, nil)
+				rt, url := warm(b, s, o, fillBytes)
 				c := &http.Client{Transport: rt}
 				before := o.hits.Load()
 				b.ReportAllocs()
@@ -61,7 +71,8 @@ func BenchmarkHitRoundTripper(b *testing.B) {
 	for _, s := range subjects() {
 		for _, sz := range sizes {
 			b.Run("cache="+s.name+"/body="+sz.name, func(b *testing.B) {
-				rt, o, url := warm(b, s, sz.n, fillBytes)
+				o := newOrigin(b, sz.n, nil)
+				rt, url := warm(b, s, o, fillBytes)
 				req := newRequest(b, url)
 				before := o.hits.Load()
 				b.ReportAllocs()

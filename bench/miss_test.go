@@ -89,7 +89,7 @@ func BenchmarkMiss(b *testing.B) {
 	for _, m := range misses() {
 		for _, sz := range sizes {
 			b.Run("cache="+m.name+"/body="+sz.name, func(b *testing.B) {
-				o := newOrigin(b, sz.n)
+				o := newOrigin(b, sz.n, nil)
 				rt := m.open(b, transport(b))
 				base := o.URL + "/v1/items/42?i="
 				get(b, rt, newRequest(b, base+"warm")) // open the connection

@@ -22,14 +22,32 @@ var sizes = []struct {
 // API response carries. Every path answers with a body of the origin's size.
 type origin struct {
 	*httptest.Server
+	size int // of every body
 	hits atomic.Int64
 }
 
-func newOrigin(tb testing.TB, size int) *origin {
+// apiFields are what a rate-limited JSON API adds to the origin's seven
+// fields (a request id, rate-limit counters, security and CORS fields), for
+// sixteen in all: BenchmarkHitManyFields's origin.
+var apiFields = http.Header{
+	"X-Request-Id":                {"7f3c2a9e-4b1d-4e8a-9c2f-1a2b3c4d5e6f"},
+	"X-Ratelimit-Limit":           {"5000"},
+	"X-Ratelimit-Remaining":       {"4987"},
+	"X-Ratelimit-Reset":           {"1764680400"},
+	"Strict-Transport-Security":   {"max-age=31536000; includeSubDomains"},
+	"X-Content-Type-Options":      {"nosniff"},
+	"X-Frame-Options":             {"deny"},
+	"Access-Control-Allow-Origin": {"*"},
+	"Referrer-Policy":             {"strict-origin-when-cross-origin"},
+}
+
+// newOrigin starts an origin whose bodies are size bytes, answering with
+// the extra header fields besides its own seven.
+func newOrigin(tb testing.TB, size int, extra http.Header) *origin {
 	tb.Helper()
 	body := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
 	date := time.Now().UTC().Format(http.TimeFormat)
-	o := &origin{}
+	o := &origin{size: size}
 	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.hits.Add(1)
 		if r.Body != nil {
@@ -43,6 +61,9 @@ func newOrigin(tb testing.TB, size int) *origin {
 		h["Last-Modified"] = []string{date}
 		h["Etag"] = []string{`"33a64df551425fcc55e4d42a148795d9f25f89d4"`}
 		h["Server"] = []string{"origin/1.0"}
+		for k, vs := range extra {
+			h[k] = vs
+		}
 		w.Write(body)
 	}))
 	tb.Cleanup(o.Close)

@@ -311,18 +311,21 @@ func (s *scratch) appendHead(dst []byte, method string, u *url.URL) []byte {
 }
 
 // result digests s.mat. If the normalised URL equals orig, orig is reused
-// rather than allocating a copy.
+// rather than allocating a copy; otherwise the key and the URL are two
+// windows on one string, one allocation for both.
 func (s *scratch) result(orig string) Result {
 	sum := sha256.Sum256(s.mat)
 	var hx [32]byte
 	hex.Encode(hx[:], sum[:16])
-	r := Result{Key: string(hx[:])}
 	if orig != "" && string(s.u) == orig {
-		r.URL = orig
-	} else {
-		r.URL = string(s.u)
+		return Result{Key: string(hx[:]), URL: orig}
 	}
-	return r
+	var b strings.Builder
+	b.Grow(len(hx) + len(s.u))
+	b.Write(hx[:])
+	b.Write(s.u)
+	both := b.String()
+	return Result{Key: both[:len(hx)], URL: both[len(hx):]}
 }
 
 // appendRecord appends tag, the uvarint length of data, then data.

@@ -7,13 +7,10 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/cachestack/cachestack"
 	"github.com/cachestack/cachestack/bench/internal/backends"
-	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/policy"
-	"github.com/cachestack/cachestack/store/memstore"
 )
 
 // miss is a cache measured by the miss benchmarks, opened over next.
@@ -38,42 +35,38 @@ func misses() []miss {
 	ms := []miss{{name: "none", open: func(_ *testing.B, next http.RoundTripper) http.RoundTripper { return next }}}
 	for _, be := range backends.All() {
 		ms = append(ms, miss{name: "cachestack-" + be.Name, open: func(b *testing.B, next http.RoundTripper) http.RoundTripper {
-			in, err := be.Open(backends.Config{MaxBytes: missBudget, Dir: b.TempDir()})
-			if errors.Is(err, backends.ErrUnavailable) {
-				b.Skip(err)
-			}
+			return openBackend(b, be, next, policy.Expiry{})
+		}})
+	}
+	mem, _ := backends.Lookup("memory")
+	ms = append(ms, miss{name: "cachestack-memory-nostore", open: func(b *testing.B, next http.RoundTripper) http.RoundTripper {
+		return openBackend(b, mem, next, policy.DoNotStore())
+	}})
+	for _, p := range peers() {
+		ms = append(ms, miss{name: p.name, unbounded: true, open: func(b *testing.B, next http.RoundTripper) http.RoundTripper {
+			rt, _, err := p.open(b, next)
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.Cleanup(func() { in.Close() })
-			return openCache(b, &cachestack.Options{Store: in.Store, Transport: next})
+			return rt
 		}})
-	}
-	ms = append(ms, miss{name: "cachestack-memory-nostore", open: func(b *testing.B, next http.RoundTripper) http.RoundTripper {
-		s, err := memstore.New[string, *cached.Response](&memstore.Options[*cached.Response]{MaxBytes: missBudget})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { s.Close() })
-		return openCache(b, &cachestack.Options{Store: s, Transport: next, ExpireAfter: policy.DoNotStore()})
-	}})
-	for _, s := range subjects() {
-		if s.name == "gregjones" || s.name == "gohugoio" {
-			ms = append(ms, miss{name: s.name, unbounded: true, open: func(b *testing.B, next http.RoundTripper) http.RoundTripper {
-				rt, _, err := s.open(b, next)
-				if err != nil {
-					b.Fatal(err)
-				}
-				return rt
-			}})
-		}
 	}
 	return ms
 }
 
-// openCache is cachestack.New(o), closed when b ends.
-func openCache(b *testing.B, o *cachestack.Options) http.RoundTripper {
-	c, err := cachestack.New(o)
+// openBackend is cachestack's default stack over be, with a budget of
+// missBudget and the given ExpireAfter (the zero Expiry: unset), closed when b
+// ends. A backend that cannot run here skips b.
+func openBackend(b *testing.B, be backends.Backend, next http.RoundTripper, expire policy.Expiry) http.RoundTripper {
+	in, err := be.Open(backends.Config{MaxBytes: missBudget, Dir: b.TempDir()})
+	if errors.Is(err, backends.ErrUnavailable) {
+		b.Skip(err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { in.Close() })
+	c, err := cachestack.New(&cachestack.Options{Store: in.Store, Transport: next, ExpireAfter: expire})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -117,19 +110,7 @@ type canned struct {
 }
 
 func newCanned(size int) *canned {
-	date := time.Now().UTC().Format(http.TimeFormat)
-	return &canned{
-		header: http.Header{
-			"Content-Type":   {"application/json; charset=utf-8"},
-			"Content-Length": {strconv.Itoa(size)},
-			"Cache-Control":  {"public, max-age=3600"},
-			"Date":           {date},
-			"Last-Modified":  {date},
-			"Etag":           {`"33a64df551425fcc55e4d42a148795d9f25f89d4"`},
-			"Server":         {"origin/1.0"},
-		},
-		body: bytes.Repeat([]byte{'x'}, size),
-	}
+	return &canned{header: originHeader(size, nil), body: bytes.Repeat([]byte{'x'}, size)}
 }
 
 func (c *canned) RoundTrip(req *http.Request) (*http.Response, error) {

@@ -3,8 +3,10 @@ package bench
 import (
 	"bytes"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -46,7 +48,7 @@ var apiFields = http.Header{
 func newOrigin(tb testing.TB, size int, extra http.Header) *origin {
 	tb.Helper()
 	body := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
-	date := time.Now().UTC().Format(http.TimeFormat)
+	header := originHeader(size, extra)
 	o := &origin{size: size}
 	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.hits.Add(1)
@@ -54,20 +56,31 @@ func newOrigin(tb testing.TB, size int, extra http.Header) *origin {
 			io.Copy(io.Discard, r.Body)
 		}
 		h := w.Header()
-		h["Content-Type"] = []string{"application/json; charset=utf-8"}
-		h["Content-Length"] = []string{strconv.Itoa(len(body))}
-		h["Cache-Control"] = []string{"public, max-age=3600"}
-		h["Date"] = []string{date}
-		h["Last-Modified"] = []string{date}
-		h["Etag"] = []string{`"33a64df551425fcc55e4d42a148795d9f25f89d4"`}
-		h["Server"] = []string{"origin/1.0"}
-		for k, vs := range extra {
-			h[k] = vs
+		for k, vs := range header { // fresh slices, as a server building its response has
+			h[k] = slices.Clone(vs)
 		}
 		w.Write(body)
 	}))
 	tb.Cleanup(o.Close)
 	return o
+}
+
+// originHeader is the header of every origin response, for a body of size
+// bytes: the seven fields of a typical API response, cacheable for an
+// hour, and the extra ones.
+func originHeader(size int, extra http.Header) http.Header {
+	date := time.Now().UTC().Format(http.TimeFormat)
+	h := http.Header{
+		"Content-Type":   {"application/json; charset=utf-8"},
+		"Content-Length": {strconv.Itoa(size)},
+		"Cache-Control":  {"public, max-age=3600"},
+		"Date":           {date},
+		"Last-Modified":  {date},
+		"Etag":           {`"33a64df551425fcc55e4d42a148795d9f25f89d4"`},
+		"Server":         {"origin/1.0"},
+	}
+	maps.Copy(h, extra)
+	return h
 }
 
 // transport is a loopback transport with enough idle connections for

@@ -27,7 +27,7 @@ type subject struct {
 	hit  func(*http.Response) bool
 }
 
-// subjects are cachestack over every in-process backend, then the peers.
+// subjects are cachestack over every backend, then the peers.
 func subjects() []subject {
 	var ss []subject
 	for _, b := range backends.All() {
@@ -36,9 +36,14 @@ func subjects() []subject {
 		ss = append(ss, cachestackSubject("cachestack-"+b.Name, b, false))
 	}
 	mem, _ := backends.Lookup("memory")
-	ss = append(ss,
-		cachestackSubject("cachestack-memory-cc", mem, true),
-		subject{
+	ss = append(ss, cachestackSubject("cachestack-memory-cc", mem, true))
+	return append(ss, peers()...)
+}
+
+// peers are the other Go HTTP caches, each with its own in-memory cache.
+func peers() []subject {
+	return []subject{
+		{
 			name: "gregjones",
 			open: func(_ testing.TB, next http.RoundTripper) (http.RoundTripper, func(), error) {
 				t := gregjones.NewMemoryCacheTransport()
@@ -47,15 +52,14 @@ func subjects() []subject {
 			},
 			hit: func(r *http.Response) bool { return r.Header.Get(gregjones.XFromCache) == "1" },
 		},
-		subject{
+		{
 			name: "gohugoio",
 			open: func(_ testing.TB, next http.RoundTripper) (http.RoundTripper, func(), error) {
 				return &gohugo.Transport{Transport: next, Cache: &mapCache{m: map[string][]byte{}}, MarkCachedResponses: true}, nil, nil
 			},
 			hit: func(r *http.Response) bool { return r.Header.Get(gohugo.XFromCache) == "1" },
 		},
-	)
-	return ss
+	}
 }
 
 // cachestackSubject is cachestack.New over backend b, with RFC 9111

@@ -137,9 +137,9 @@ func (s *Store[K, V]) Get(_ context.Context, key K) (V, error) {
 }
 
 // Set stores value under key, evicting entries of the key's shard (see the
-// package documentation) while the shard is over its budget. For []byte values it
-// stores a copy; other values are stored as they are and must not be
-// modified afterwards.
+// package documentation) while the shard is over its budget. For []byte
+// values it stores a copy; other values are stored as they are and must
+// not be modified afterwards.
 //
 // A value that costs more than its shard's byte budget (MaxBytes divided
 // among the shards; see the package documentation) is not kept: Set

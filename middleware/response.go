@@ -70,36 +70,43 @@ func hitResponse(req *http.Request, e *cached.Response, now time.Time, stale boo
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // hitHeader copies h for one caller with Age set to age and status appended
-// to Cache-Status, in two allocations: the map and one backing array for
-// every value.
+// to Cache-Status, in one pass over h and two allocations: the map and one
+// backing array for every value (another only for a field with more than
+// one value, which the first array may not have room for).
 func hitHeader(h http.Header, age, status string) http.Header {
-	n := 2
-	for _, vs := range h {
-		n += len(vs)
-	}
-	values := make([]string, n)
+	// One value per field, Age and Cache-Status included, is the usual case.
+	values := make([]string, len(h)+2)
 	out := make(http.Header, len(h)+2)
-	put := func(k string, vs []string, extra string) {
+	hasStatus := false
+	for k, vs := range h {
+		extra := ""
+		switch k {
+		case "Age":
+			continue
+		case "Cache-Status":
+			hasStatus, extra = true, status
+		}
+		n := len(vs)
+		if extra != "" {
+			n++
+		}
+		if n > len(values) {
+			values = make([]string, n+len(h))
+		}
 		c := copy(values, vs)
 		if extra != "" {
 			values[c] = extra
-			c++
 		}
-		out[k] = values[:c:c]
-		values = values[c:]
+		out[k], values = values[:n:n], values[n:]
 	}
-	for k, vs := range h {
-		switch k {
-		case "Age":
-		case "Cache-Status":
-			put(k, vs, status)
-		default:
-			put(k, vs, "")
-		}
+	if len(values) < 2 {
+		values = make([]string, 2)
 	}
-	put("Age", nil, age)
-	if _, ok := h["Cache-Status"]; !ok {
-		put("Cache-Status", nil, status)
+	values[0] = age
+	out["Age"] = values[:1:1]
+	if !hasStatus {
+		values[1] = status
+		out["Cache-Status"] = values[1:2:2]
 	}
 	return out
 }

@@ -1,0 +1,72 @@
+package middleware
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// TestHitHeader checks the caller's copy of a stored header: Age replaced,
+// this cache's Cache-Status member last, every other field as stored, and
+// no write through the copy reaching the stored header or another field.
+func TestHitHeader(t *testing.T) {
+	t.Parallel()
+	many := http.Header{}
+	for i := range 20 {
+		many["X-Field-"+strconv.Itoa(i)] = []string{"v" + strconv.Itoa(i)}
+	}
+	for _, tt := range []struct {
+		name   string
+		stored http.Header
+		want   http.Header // without Age and this cache's member
+	}{
+		{"empty", http.Header{}, http.Header{}},
+		{"one value each", http.Header{"Content-Type": {"text/plain"}, "Etag": {`"a"`}},
+			http.Header{"Content-Type": {"text/plain"}, "Etag": {`"a"`}}},
+		{"stored Age is replaced", http.Header{"Age": {"100"}, "Etag": {`"a"`}},
+			http.Header{"Etag": {`"a"`}}},
+		{"an upstream cache's member comes first", http.Header{"Cache-Status": {"upstream; hit"}},
+			http.Header{"Cache-Status": {"upstream; hit"}}},
+		{"a field with no values", http.Header{"X-Empty": {}}, http.Header{"X-Empty": {}}},
+		{"more values than fields", http.Header{
+			"Set-Cookie": {"a=1", "b=2", "c=3", "d=4", "e=5"},
+			"Vary":       {"Accept", "Accept-Encoding", "Origin"},
+			"Link":       {"<a>", "<b>"},
+		}, http.Header{
+			"Set-Cookie": {"a=1", "b=2", "c=3", "d=4", "e=5"},
+			"Vary":       {"Accept", "Accept-Encoding", "Origin"},
+			"Link":       {"<a>", "<b>"},
+		}},
+		{"many fields", many, many},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := tt.stored.Clone()
+			got := hitHeader(tt.stored, "7", "cachestack; hit")
+			want := tt.want.Clone()
+			want["Age"] = []string{"7"}
+			want["Cache-Status"] = append(want["Cache-Status"], "cachestack; hit")
+			assert.Equal(t, want, got)
+
+			// The caller owns the copy: overwriting and appending to
+			// every field changes neither the store nor the others.
+			for k, vs := range got {
+				if len(vs) > 0 {
+					vs[0] = "scribbled " + k
+				}
+				got[k] = append(vs, "appended "+k)
+			}
+			assert.Equal(t, before, tt.stored, "the stored header is unchanged")
+			for k, vs := range got {
+				assert.Equal(t, "appended "+k, vs[len(vs)-1], k)
+				for _, v := range vs[:len(vs)-1] {
+					if strings.HasPrefix(v, "scribbled ") || strings.HasPrefix(v, "appended ") {
+						assert.Equal(t, "scribbled "+k, v, "%s shares its values with another field", k)
+					}
+				}
+			}
+		})
+	}
+}

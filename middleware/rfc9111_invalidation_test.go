@@ -41,7 +41,6 @@ func scriptedOrigin(t *testing.T, c *clock) *origin {
 // nothing.
 func TestInvalidation(t *testing.T) {
 	t.Parallel()
-	other := scriptedOrigin(t, newClock()) // another origin: another port
 	tests := []struct {
 		name            string
 		method          string
@@ -68,6 +67,9 @@ func TestInvalidation(t *testing.T) {
 			t.Parallel()
 			c := newClock()
 			o := scriptedOrigin(t, c)
+			// Another origin (another port), the subtest's own: its hit
+			// count must not see the other subtests' requests.
+			other := scriptedOrigin(t, c)
 			rt, _ := newCCStack(t, c, ccOptions{})
 			stored := map[string]string{"/r": o.URL + "/r", "/loc": o.URL + "/loc", "/cloc": o.URL + "/cloc", "other:/x": other.URL + "/x"}
 			for _, u := range stored {

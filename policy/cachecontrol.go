@@ -79,10 +79,11 @@ type RequestDirectives struct {
 // allocate.
 func ParseRequestDirectives(h http.Header) RequestDirectives {
 	var d RequestDirectives
-	sc := newListScanner(h["Cache-Control"])
+	lines := h["Cache-Control"]
+	sc := newListScanner()
 	members := 0
 	for {
-		m, ok := sc.next()
+		m, ok := sc.next(lines)
 		if !ok {
 			break
 		}
@@ -118,9 +119,10 @@ func ParseRequestDirectives(h http.Header) RequestDirectives {
 	}
 	if members == 0 {
 		// §5.4: Pragma only counts when Cache-Control is absent.
-		sc = newListScanner(h["Pragma"])
+		lines = h["Pragma"]
+		sc = newListScanner()
 		for {
-			m, ok := sc.next()
+			m, ok := sc.next(lines)
 			if !ok {
 				break
 			}
@@ -251,11 +253,18 @@ type ResponseDirectives struct {
 // Parsing does not allocate unless a qualified no-cache or private lists
 // field names.
 func ParseResponseDirectives(h http.Header) ResponseDirectives {
+	return ParseResponseCacheControl(h["Cache-Control"]...)
+}
+
+// ParseResponseCacheControl is ParseResponseDirectives for the field lines
+// of a response's Cache-Control given on their own, such as a stored
+// response's (cached.Header.Values).
+func ParseResponseCacheControl(lines ...string) ResponseDirectives {
 	var d ResponseDirectives
 	var badMaxAge, badSMaxAge bool
-	sc := newListScanner(h["Cache-Control"])
+	sc := newListScanner()
 	for {
-		m, ok := sc.next()
+		m, ok := sc.next(lines)
 		if !ok {
 			break
 		}
@@ -292,7 +301,7 @@ func ParseResponseDirectives(h http.Header) ResponseDirectives {
 			}
 		}
 	}
-	if sc.truncated() {
+	if sc.truncated(lines) {
 		d.NoStore = true
 	}
 	if badMaxAge {
@@ -579,9 +588,11 @@ func (m member) delta() (time.Duration, bool) {
 // listScanner walks the members of a comma-separated list (RFC 9110
 // §5.6.1) spread over several field lines (§5.3), skipping empty members
 // and whitespace, within the maxListBytes budget. Commas inside
-// quoted-strings do not separate members. It does not allocate.
+// quoted-strings do not separate members. It does not allocate. The lines
+// are passed to every call rather than held, so that the slice holding
+// them never escapes (a caller may build it on its stack).
 type listScanner struct {
-	lines  []string
+	read   int // how many of the lines have been read
 	line   string
 	budget int
 	// cut reports that line was truncated to the budget: a member reaching
@@ -589,15 +600,17 @@ type listScanner struct {
 	cut bool
 }
 
-func newListScanner(lines []string) listScanner {
-	return listScanner{lines: lines, budget: maxListBytes}
+func newListScanner() listScanner {
+	return listScanner{budget: maxListBytes}
 }
 
 // truncated reports, once next has returned false, whether the budget ran
 // out before the lines did.
-func (sc *listScanner) truncated() bool { return sc.cut || len(sc.lines) > 0 }
+func (sc *listScanner) truncated(lines []string) bool { return sc.cut || sc.read < len(lines) }
 
-func (sc *listScanner) next() (member, bool) {
+// next returns the next member of lines, which must be the same lines on
+// every call.
+func (sc *listScanner) next(lines []string) (member, bool) {
 	for {
 		i := 0
 		for i < len(sc.line) && (isOWS(sc.line[i]) || sc.line[i] == ',') {
@@ -607,10 +620,11 @@ func (sc *listScanner) next() (member, bool) {
 		if sc.line != "" {
 			break
 		}
-		if sc.cut || len(sc.lines) == 0 || sc.budget <= 0 {
+		if sc.cut || sc.read >= len(lines) || sc.budget <= 0 {
 			return member{}, false
 		}
-		sc.line, sc.lines = sc.lines[0], sc.lines[1:]
+		sc.line = lines[sc.read]
+		sc.read++
 		if len(sc.line) > sc.budget {
 			sc.line, sc.cut = sc.line[:sc.budget], true
 		}

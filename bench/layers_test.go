@@ -22,7 +22,7 @@ func entry(size int) *cached.Response {
 		URL:        "http://127.0.0.1:1234/v1/items/42?expand=owner",
 		StatusCode: http.StatusOK,
 		Proto:      "HTTP/1.1",
-		Header: http.Header{
+		Header: cached.NewHeader(http.Header{
 			"Content-Type":   {"application/json; charset=utf-8"},
 			"Content-Length": {"1024"},
 			"Cache-Control":  {"public, max-age=3600"},
@@ -30,7 +30,7 @@ func entry(size int) *cached.Response {
 			"Last-Modified":  {now.UTC().Format(http.TimeFormat)},
 			"Etag":           {`"33a64df551425fcc55e4d42a148795d9f25f89d4"`},
 			"Server":         {"origin/1.0"},
-		},
+		}),
 		Body:         make([]byte, size),
 		RequestTime:  now,
 		ResponseTime: now,

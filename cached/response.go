@@ -10,9 +10,9 @@ import (
 
 // Response is one stored HTTP response with the facts the cache needs to
 // judge it later. A Response is immutable once it has been handed to a
-// store: hits share Body and Header between callers, and every reader treats
-// them as read-only. Code that needs to change a stored response (a 304
-// merge, a new expiry) works on a Clone.
+// store: hits share Body between callers, and every reader treats it as
+// read-only (Header is immutable by its type). Code that needs to change a
+// stored response (a 304 merge, a new expiry) works on a Clone.
 type Response struct {
 	// Method and URL of the request that produced the response. URL is
 	// the request URL as sent, with no fragment; it is what listing shows.
@@ -21,8 +21,9 @@ type Response struct {
 
 	StatusCode int
 	// Proto is the response's protocol, "HTTP/1.1" when unknown.
-	Proto  string
-	Header http.Header
+	Proto string
+	// Header is the response's header without hop-by-hop fields.
+	Header Header
 	Body   []byte
 
 	// VaryHeader holds the request header fields named by the response's
@@ -97,7 +98,7 @@ func (r *Response) Size() int64 {
 	for _, v := range r.Vary {
 		n += int64(len(v)) + 16
 	}
-	n += headerSize(r.Header) + headerSize(r.VaryHeader)
+	n += r.Header.size() + headerSize(r.VaryHeader)
 	return n
 }
 
@@ -112,12 +113,11 @@ func headerSize(h http.Header) int64 {
 	return n
 }
 
-// Clone returns a copy that shares Body with r (bodies are never modified in
-// place) but owns its header maps, so the copy's headers and times may be
-// changed freely.
+// Clone returns a copy that shares Body and Header with r (neither is ever
+// modified in place) but owns VaryHeader and Vary, so the copy's fields and
+// times may be changed freely.
 func (r *Response) Clone() *Response {
 	c := *r
-	c.Header = r.Header.Clone()
 	c.VaryHeader = r.VaryHeader.Clone()
 	c.Vary = append([]string(nil), r.Vary...)
 	return &c

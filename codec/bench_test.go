@@ -104,7 +104,8 @@ func handEncode(r *cached.Response) []byte {
 	str(r.URL)
 	b = binary.AppendVarint(b, int64(r.StatusCode))
 	str(r.Proto)
-	hdr(r.Header)
+	hb, _ := r.Header.AppendBinary(nil)
+	str(string(hb))
 	hdr(r.VaryHeader)
 	for _, t := range []time.Time{r.RequestTime, r.ResponseTime, r.Created, r.Expires} {
 		if t.IsZero() {
@@ -200,7 +201,11 @@ func handDecode(b []byte) (*cached.Response, error) {
 	b = b[n:]
 	r.StatusCode = int(status)
 	r.Proto = str()
-	r.Header = hdr()
+	n = int(uv())
+	if bad || n > len(b) || r.Header.UnmarshalBinary(b[:n]) != nil {
+		return nil, errHand
+	}
+	b = b[n:]
 	r.VaryHeader = hdr()
 	r.RequestTime = tm()
 	r.ResponseTime = tm()

@@ -147,7 +147,8 @@ func TestBindJunkIsErrFormat(t *testing.T) {
 	}{
 		{"empty", []byte{}},
 		{"junk", []byte("not an entry at all")},
-		{"future version", []byte("CSR\x02\xa0")},
+		{"future version", []byte("CSR\x03\xa0")},
+		{"version 1", []byte("CSR\x01\xa0")},
 	}
 	resp := codec.Bind[string](bs, codec.Response())
 	ints := codec.Bind[string](bs, codec.CBOR[int]())

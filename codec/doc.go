@@ -17,15 +17,17 @@
 // A Response entry is, in order:
 //
 //	"CSR"      3-byte magic
-//	0x01       format version
+//	0x02       format version
 //	metadata   one definite-length CBOR map with small-integer keys:
 //	             1 method, 2 URL, 3 status code, 4 proto,
-//	             5 header, 6 vary header (map of text to array of text, or null),
+//	             5 header (byte string: cached.Header's binary form),
+//	             6 vary header (map of text to array of text, or null),
 //	             7 request time, 8 response time, 9 created, 10 expires
 //	               (int64 Unix nanoseconds; absent means the zero time;
 //	               math.MinInt64 is never written and reads as absent),
-//	             11 body length (uint); absent keys are zero values,
-//	             unknown keys are ignored
+//	             11 body length (uint), 12 initial age (int64 ns),
+//	             13 kind, 14 vary fields (array of text), 15 ref;
+//	             absent keys are zero values, unknown keys are ignored
 //	body       exactly "body length" raw bytes, to the end of the entry
 //
 // A reader of this version treats anything else as not an entry and
@@ -34,7 +36,9 @@
 // the types above, and metadata beyond the decoder's limits (nesting deeper
 // than 4, more than 4096 array elements or map pairs). A cache turns such an
 // error into a miss. A later version may add metadata keys without bumping
-// the version byte; a change readers cannot skip bumps it.
+// the version byte; a change readers cannot skip bumps it. Version 2 made
+// the header (key 5) a byte string where version 1 had a CBOR map, so
+// entries written by version 1 read as misses and are replaced.
 //
 // # Ownership
 //

@@ -19,7 +19,7 @@ func ExampleResponse() {
 		URL:        "https://example.com/",
 		StatusCode: http.StatusOK,
 		Proto:      "HTTP/1.1",
-		Header:     http.Header{"Content-Type": {"text/plain"}},
+		Header:     cached.NewHeader(http.Header{"Content-Type": {"text/plain"}}),
 		Body:       []byte("hello"),
 		Created:    time.Date(2025, 6, 1, 12, 0, 0, 123456789, time.UTC),
 	})
@@ -38,7 +38,7 @@ func ExampleResponse() {
 	fmt.Println(string(r.Body))
 	fmt.Println(r.Created.Format(time.RFC3339Nano), r.Expires.IsZero())
 	// Output:
-	// "CSR\x01"
+	// "CSR\x02"
 	// 200 https://example.com/ text/plain
 	// hello
 	// 2025-06-01T12:00:00.123456789Z true

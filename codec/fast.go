@@ -66,16 +66,17 @@ func decodeFast(meta []byte) (r *cached.Response, ok bool) {
 				return nil, false
 			}
 			e.StatusCode = int(v)
-		case 5, 6:
+		case 5:
+			b, ok := d.bytes()
+			if !ok || e.Header.UnmarshalBinary(b) != nil {
+				return nil, false
+			}
+		case 6:
 			h, err := decodeHeader(&d, true)
 			if err != nil {
 				return nil, false
 			}
-			if k == 5 {
-				e.Header = h
-			} else {
-				e.VaryHeader = h
-			}
+			e.VaryHeader = h
 		case 7, 8, 9, 10:
 			if d.null() {
 				continue // a nil *int64: the zero time, as absent
@@ -155,6 +156,20 @@ func (d *headDecoder) int64() (int64, bool) {
 		return -1 - int64(v), true
 	}
 	return int64(v), true
+}
+
+// majorBytes is the major type of byte strings (RFC 8949 §3.1).
+const majorBytes = 2
+
+// bytes reads a definite-length byte string, aliasing d's input.
+func (d *headDecoder) bytes() ([]byte, bool) {
+	n, ok := d.head(majorBytes)
+	if !ok || n > uint64(len(d.b)) {
+		return nil, false
+	}
+	b := d.b[:n]
+	d.b = d.b[n:]
+	return b, true
 }
 
 // string reads a definite-length text string into a new string.

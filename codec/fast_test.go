@@ -20,12 +20,12 @@ func fastSeeds(t testing.TB) [][]byte {
 	for _, r := range []*cached.Response{
 		{},
 		{Method: "GET", URL: "https://a.example/x?y=1", StatusCode: 200, Proto: "HTTP/1.1",
-			Header:     http.Header{"Content-Type": {"text/plain"}, "Set-Cookie": {"a=1", "b=2"}, "X-Nil": nil},
+			Header:     cached.NewHeader(http.Header{"Content-Type": {"text/plain"}, "Set-Cookie": {"a=1", "b=2"}, "X-Nil": nil}),
 			VaryHeader: http.Header{}, Body: []byte("hello"),
 			RequestTime: t0, ResponseTime: t0.Add(time.Millisecond), Created: time.Unix(0, 0), Expires: time.Unix(0, -1),
 			InitialAge: -3 * time.Second},
 		{Kind: cached.KindVariants, Vary: []string{"Accept", "Accept-Encoding"}, Ref: "g1", StatusCode: -7},
-		{Kind: cached.KindRedirect, Ref: "k", StatusCode: 301, Header: http.Header{"Location": {"/b"}}},
+		{Kind: cached.KindRedirect, Ref: "k", StatusCode: 301, Header: cached.NewHeader(http.Header{"Location": {"/b"}})},
 	} {
 		b, err := Response().Marshal(r)
 		require.NoError(t, err)
@@ -57,7 +57,7 @@ func fastSeeds(t testing.TB) [][]byte {
 		"\xa1\x0c\x20",                                 // initial age -1
 		"\xa1\x0f\xc0\x61A",                            // tagged ref
 	} {
-		seeds = append(seeds, []byte(magic+"\x01"+meta), []byte(magic+"\x01"+meta+"xy"))
+		seeds = append(seeds, []byte(magic+"\x02"+meta), []byte(magic+"\x02"+meta+"xy"))
 	}
 	return seeds
 }

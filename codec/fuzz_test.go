@@ -25,8 +25,8 @@ func FuzzResponseUnmarshal(f *testing.F) {
 	for _, r := range []*cached.Response{
 		sample,
 		{},
-		{Method: "GET", StatusCode: 204, Header: http.Header{}, VaryHeader: http.Header{"Accept": nil}},
-		{StatusCode: 200, Header: http.Header{"Set-Cookie": {"a=1", "b=2"}}, Body: binaryBody[:32]},
+		{Method: "GET", StatusCode: 204, Header: cached.NewHeader(http.Header{}), VaryHeader: http.Header{"Accept": nil}},
+		{StatusCode: 200, Header: cached.NewHeader(http.Header{"Set-Cookie": {"a=1", "b=2"}}), Body: binaryBody[:32]},
 		{Expires: time.Unix(0, 0), Created: time.Unix(0, -1)},
 	} {
 		b, err := c.Marshal(r)
@@ -35,7 +35,8 @@ func FuzzResponseUnmarshal(f *testing.F) {
 	}
 	f.Add([]byte("CSR\x01\xa0"))
 	f.Add([]byte("CSR\x02\xa0"))
-	f.Add([]byte("CSR\x01\xa1\x05\xa1\x61A\x9a\x7f\xff\xff\xff"))
+	f.Add([]byte("CSR\x02\xa1\x05\x5a\x7f\xff\xff\xff"))
+	f.Add([]byte("CSR\x02\xa1\x06\xa1\x61A\x9a\x7f\xff\xff\xff"))
 
 	f.Fuzz(func(t *testing.T, b []byte) {
 		orig := bytes.Clone(b)

@@ -3,7 +3,10 @@ package codec
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"net/http"
+
+	"github.com/cachestack/cachestack/cached"
 )
 
 // wireHeader is http.Header as it sits in an entry: a CBOR map from text
@@ -169,4 +172,46 @@ func (d *headDecoder) text(all string) string {
 	off := len(all) - len(d.b)
 	d.b = d.b[n:]
 	return all[off : off+int(n)]
+}
+
+// binaryHeader is cached.Header as it sits in an entry: a CBOR byte string
+// holding the header's binary form (cached.Header.AppendBinary). Anything
+// else under its key, null and undefined included, is an error.
+type binaryHeader cached.Header
+
+var errBinaryHeader = errors.New("header is not a byte string holding a header's binary form")
+
+func (h binaryHeader) MarshalCBOR() ([]byte, error) {
+	bin, err := cached.Header(h).AppendBinary(nil)
+	if err != nil {
+		return nil, err
+	}
+	b := appendHead(make([]byte, 0, len(bin)+9), majorBytes, uint64(len(bin)))
+	return append(b, bin...), nil
+}
+
+func (h *binaryHeader) UnmarshalCBOR(b []byte) error {
+	d := headDecoder{b: b}
+	bin, ok := d.bytes()
+	if !ok || len(d.b) != 0 || (*cached.Header)(h).UnmarshalBinary(bin) != nil {
+		return errBinaryHeader
+	}
+	return nil
+}
+
+// appendHead appends a CBOR data item head (RFC 8949 §3) of major type
+// major and argument n, in its shortest form.
+func appendHead(b []byte, major byte, n uint64) []byte {
+	m := major << 5
+	switch {
+	case n < 24:
+		return append(b, m|byte(n))
+	case n <= math.MaxUint8:
+		return append(b, m|24, byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(n))
+	case n <= math.MaxUint32:
+		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(n))
+	}
+	return binary.BigEndian.AppendUint64(append(b, m|27), n)
 }

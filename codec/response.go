@@ -13,18 +13,21 @@ import (
 	"github.com/cachestack/cachestack/cached"
 )
 
-// Entry format, version 1:
+// Entry format, version 2:
 //
 //	"CSR"   3-byte magic
-//	0x01    format version
+//	0x02    format version
 //	meta    one CBOR map (entry below), Core Deterministic Encoding
 //	body    exactly meta[11] bytes, up to the end of the entry
 //
-// Keys 12–15 (initial age, kind, vary fields, ref) were added within
-// version 1 before any release; a reader skips keys it does not know.
+// Version 2 holds the header (key 5) as a byte string, cached.Header's
+// binary form, where version 1 held a CBOR map; entries of version 1 are
+// refused as ErrFormat, which a cache treats as a miss. Keys 12–15
+// (initial age, kind, vary fields, ref) were added within version 1
+// before any release; a reader skips keys it does not know.
 const (
 	magic         = "CSR"
-	formatVersion = 1
+	formatVersion = 2
 	prefixLen     = len(magic) + 1
 )
 
@@ -32,26 +35,27 @@ const (
 // so that a later version can add a field under a new key: older readers
 // skip keys they do not know. Absent keys decode as zero values.
 //
-// Header and VaryHeader are deliberately not omitempty, so that a nil header
+// Header is always written, as its binary form (an empty header too).
+// VaryHeader is deliberately not omitempty, so that a nil header
 // (encoded as CBOR null) and an empty one (an empty map) stay distinct.
 // Times are *int64 Unix nanoseconds: absent is the zero time, so the Unix
 // epoch itself (a common Expires value) stays distinct from zero.
 type entry struct {
-	Method       string     `cbor:"1,keyasint,omitempty"`
-	URL          string     `cbor:"2,keyasint,omitempty"`
-	StatusCode   int        `cbor:"3,keyasint,omitempty"`
-	Proto        string     `cbor:"4,keyasint,omitempty"`
-	Header       wireHeader `cbor:"5,keyasint"`
-	VaryHeader   wireHeader `cbor:"6,keyasint"`
-	RequestTime  *int64     `cbor:"7,keyasint,omitempty"`
-	ResponseTime *int64     `cbor:"8,keyasint,omitempty"`
-	Created      *int64     `cbor:"9,keyasint,omitempty"`
-	Expires      *int64     `cbor:"10,keyasint,omitempty"`
-	BodyLen      uint64     `cbor:"11,keyasint,omitempty"`
-	InitialAge   int64      `cbor:"12,keyasint,omitempty"` // nanoseconds
-	Kind         uint8      `cbor:"13,keyasint,omitempty"`
-	Vary         []string   `cbor:"14,keyasint,omitempty"`
-	Ref          string     `cbor:"15,keyasint,omitempty"`
+	Method       string       `cbor:"1,keyasint,omitempty"`
+	URL          string       `cbor:"2,keyasint,omitempty"`
+	StatusCode   int          `cbor:"3,keyasint,omitempty"`
+	Proto        string       `cbor:"4,keyasint,omitempty"`
+	Header       binaryHeader `cbor:"5,keyasint"`
+	VaryHeader   wireHeader   `cbor:"6,keyasint"`
+	RequestTime  *int64       `cbor:"7,keyasint,omitempty"`
+	ResponseTime *int64       `cbor:"8,keyasint,omitempty"`
+	Created      *int64       `cbor:"9,keyasint,omitempty"`
+	Expires      *int64       `cbor:"10,keyasint,omitempty"`
+	BodyLen      uint64       `cbor:"11,keyasint,omitempty"`
+	InitialAge   int64        `cbor:"12,keyasint,omitempty"` // nanoseconds
+	Kind         uint8        `cbor:"13,keyasint,omitempty"`
+	Vary         []string     `cbor:"14,keyasint,omitempty"`
+	Ref          string       `cbor:"15,keyasint,omitempty"`
 
 	ns [4]int64 // storage the time pointers point into
 }
@@ -63,7 +67,7 @@ var (
 		TagsMd:      cbor.TagsForbidden,
 	})
 	// entryDec bounds what hostile bytes can make the decoder do. The
-	// metadata nests three deep (entry map, header map, value array);
+	// metadata nests three deep (entry map, vary header map, value array);
 	// 4 is the smallest limit the library accepts. Counts are checked
 	// against the bytes actually present before anything is allocated.
 	entryDec = mustDecMode(cbor.DecOptions{
@@ -103,8 +107,9 @@ var errTimeRange = errors.New("codec: time outside the range of int64 Unix nanos
 // panics.
 //
 // Round trip: strings, the status code and header keys and values come back
-// as stored (keys are not re-canonicalised). A nil Header or VaryHeader
-// decodes as nil and an empty one as empty; a nil value slice stays nil. An
+// as stored (keys are not re-canonicalised); the Header comes back equal
+// (==). A nil VaryHeader decodes as nil and an empty one as empty; a nil
+// value slice in it stays nil. An
 // empty Body decodes as nil. Times keep nanosecond precision and come back in
 // UTC without a monotonic reading; the zero time stays zero. Marshal fails for
 // a nil *cached.Response and for a non-zero time outside the years 1677–2262.
@@ -121,7 +126,7 @@ func (responseCodec) Marshal(r *cached.Response) ([]byte, error) {
 		URL:        r.URL,
 		StatusCode: r.StatusCode,
 		Proto:      r.Proto,
-		Header:     wireHeader(r.Header),
+		Header:     binaryHeader(r.Header),
 		VaryHeader: wireHeader(r.VaryHeader),
 		BodyLen:    uint64(len(r.Body)),
 		InitialAge: int64(r.InitialAge),
@@ -207,7 +212,7 @@ func decodeLibrary(meta []byte) (*cached.Response, error) {
 		URL:          e.URL,
 		StatusCode:   e.StatusCode,
 		Proto:        e.Proto,
-		Header:       http.Header(e.Header),
+		Header:       cached.Header(e.Header),
 		VaryHeader:   http.Header(e.VaryHeader),
 		RequestTime:  unixNano(e.RequestTime),
 		ResponseTime: unixNano(e.ResponseTime),

@@ -36,7 +36,7 @@ func sampleResponse() *cached.Response {
 		URL:        "https://api.example.com/v1/items/42?expand=owner",
 		StatusCode: http.StatusOK,
 		Proto:      "HTTP/1.1",
-		Header: http.Header{
+		Header: cached.NewHeader(http.Header{
 			"Content-Type":   {"application/json; charset=utf-8"},
 			"Content-Length": {"1024"},
 			"Cache-Control":  {"public, max-age=300, stale-while-revalidate=60"},
@@ -45,7 +45,7 @@ func sampleResponse() *cached.Response {
 			"Last-Modified":  {"Sat, 31 May 2025 08:15:00 GMT"},
 			"Vary":           {"Accept-Encoding"},
 			"Server":         {"nginx/1.27.0"},
-		},
+		}),
 		Body:         bytes.Repeat([]byte("0123456789abcdef"), 64),
 		VaryHeader:   http.Header{"Accept-Encoding": {"gzip, br"}},
 		RequestTime:  t0.Add(-250 * time.Millisecond),
@@ -97,16 +97,16 @@ func TestResponseRoundTrip(t *testing.T) {
 			give: &cached.Response{Method: "GET", StatusCode: 204, Body: []byte{}},
 			want: &cached.Response{Method: "GET", StatusCode: 204},
 		},
-		{name: "binary body", give: &cached.Response{StatusCode: 200, Body: binaryBody, Header: http.Header{"Content-Type": {"application/octet-stream"}}}},
-		{name: "many headers", give: &cached.Response{StatusCode: 200, Header: many}},
-		{name: "multi-value headers", give: &cached.Response{StatusCode: 200, Header: http.Header{
+		{name: "binary body", give: &cached.Response{StatusCode: 200, Body: binaryBody, Header: cached.NewHeader(http.Header{"Content-Type": {"application/octet-stream"}})}},
+		{name: "many headers", give: &cached.Response{StatusCode: 200, Header: cached.NewHeader(many)}},
+		{name: "multi-value headers", give: &cached.Response{StatusCode: 200, Header: cached.NewHeader(http.Header{
 			"Set-Cookie": {"a=1; Path=/", "b=2; HttpOnly", ""},
 			"Link":       {"</a>; rel=preload", "</b>; rel=preload"},
 			"Empty":      {},
 			"Nil":        nil,
-		}}},
-		{name: "nil headers stay nil", give: &cached.Response{StatusCode: 200, Header: nil, VaryHeader: nil}},
-		{name: "empty headers stay empty", give: &cached.Response{StatusCode: 200, Header: http.Header{}, VaryHeader: http.Header{}}},
+		})}},
+		{name: "no header, nil vary header stays nil", give: &cached.Response{StatusCode: 200, VaryHeader: nil}},
+		{name: "empty vary header stays empty", give: &cached.Response{StatusCode: 200, Header: cached.NewHeader(http.Header{}), VaryHeader: http.Header{}}},
 		{name: "vary field absent from request", give: &cached.Response{StatusCode: 200, VaryHeader: http.Header{"Accept-Language": nil}}},
 		{name: "zero times", give: &cached.Response{Method: "GET", StatusCode: 200, Created: t0}},
 		{name: "sub-second times", give: &cached.Response{
@@ -117,10 +117,10 @@ func TestResponseRoundTrip(t *testing.T) {
 		}},
 		{name: "unix epoch is not the zero time", give: &cached.Response{Expires: time.Unix(0, 0), Created: time.Unix(0, -1)}},
 		{name: "extreme times", give: &cached.Response{RequestTime: time.Unix(0, math.MinInt64+1), ResponseTime: time.Unix(0, math.MaxInt64)}},
-		{name: "not UTF-8", give: &cached.Response{URL: "http://h/\xff", Header: http.Header{"X-Latin1": {"caf\xe9"}, "\x80": {"\xc3"}}}},
+		{name: "not UTF-8", give: &cached.Response{URL: "http://h/\xff", Header: cached.NewHeader(http.Header{"X-Latin1": {"caf\xe9"}, "\x80": {"\xc3"}})}},
 		{name: "initial age", give: &cached.Response{StatusCode: 200, InitialAge: 1500 * time.Millisecond}},
 		{name: "variants index", give: &cached.Response{Kind: cached.KindVariants, URL: "http://h/", Vary: []string{"Accept", "Accept-Language"}, Ref: "6f1c"}},
-		{name: "redirect alias", give: &cached.Response{Kind: cached.KindRedirect, StatusCode: 301, Header: http.Header{"Location": {"/new"}}, Ref: "0123abcd"}},
+		{name: "redirect alias", give: &cached.Response{Kind: cached.KindRedirect, StatusCode: 301, Header: cached.NewHeader(http.Header{"Location": {"/new"}}), Ref: "0123abcd"}},
 		{name: "odd strings", give: &cached.Response{Method: "PURGE", URL: "http://h/ü?x=%00", Proto: "HTTP/2.0", StatusCode: 999}},
 	}
 	c := codec.Response()
@@ -193,19 +193,19 @@ func TestResponseFormat(t *testing.T) {
 		URL:        "http://x/",
 		StatusCode: 200,
 		Proto:      "HTTP/1.1",
-		Header:     http.Header{"A": {"1", "2"}},
+		Header:     cached.NewHeader(http.Header{"A": {"1", "2"}}),
 		Created:    time.Unix(1, 5),
 		Body:       []byte("hi"),
 	}
 	b, err := codec.Response().Marshal(give)
 	require.NoError(t, err)
-	want := "435352" + "01" + // "CSR", version 1
+	want := "435352" + "02" + // "CSR", version 2
 		"a8" + // map, 8 pairs
 		"01" + "63474554" + // 1: "GET"
 		"02" + "69687474703a2f2f782f" + // 2: "http://x/"
 		"03" + "18c8" + // 3: 200
 		"04" + "6848545450 2f312e31" + // 4: "HTTP/1.1"
-		"05" + "a1" + "6141" + "82" + "6131" + "6132" + // 5: {"A": ["1", "2"]}
+		"05" + "49" + "01" + "02" + "0141" + "02" + "0131" + "0132" + // 5: the header's binary form, 9 bytes: 1 field, 2 values, "A", 2 values, "1", "2"
 		"06" + "f6" + // 6: null
 		"09" + "1a3b9aca05" + // 9: 1_000_000_005 ns
 		"0b" + "02" + // 11: body length 2
@@ -217,7 +217,7 @@ func TestResponseUnknownKeysIgnored(t *testing.T) {
 	t.Parallel()
 	meta, err := cbor.Marshal(map[int]any{1: "GET", 3: 200, 11: 2, 99: []any{"future", 1}})
 	require.NoError(t, err)
-	b := append(append([]byte("CSR\x01"), meta...), "ok"...)
+	b := append(append([]byte("CSR\x02"), meta...), "ok"...)
 	got, err := codec.Response().Unmarshal(b)
 	require.NoError(t, err)
 	assert.Equal(t, "GET", got.Method)
@@ -237,7 +237,7 @@ func TestResponseBadInput(t *testing.T) {
 	metaWith := func(m map[int]any) []byte {
 		meta, err := cbor.Marshal(m)
 		require.NoError(t, err)
-		return append([]byte("CSR\x01"), meta...)
+		return append([]byte("CSR\x02"), meta...)
 	}
 	tests := []struct {
 		name string
@@ -245,33 +245,46 @@ func TestResponseBadInput(t *testing.T) {
 	}{
 		{"nil", nil},
 		{"magic only", []byte("CSR")},
-		{"prefix only", []byte("CSR\x01")},
+		{"prefix only", []byte("CSR\x02")},
 		{"bad magic", withByte(0, 'X')},
 		{"version 0", withByte(3, 0)},
-		{"version 2", withByte(3, 2)},
+		{"version 1 (header as a CBOR map)", withByte(3, 1)},
+		{"version 3", withByte(3, 3)},
 		{"version 255", withByte(3, 255)},
 		{"trailing garbage", append(bytes.Clone(good), 0)},
-		{"metadata is null", []byte("CSR\x01\xf6")},
-		{"metadata is an array", []byte("CSR\x01\x80")},
-		{"metadata indefinite map", []byte("CSR\x01\xbf\xff")},
+		{"metadata is null", []byte("CSR\x02\xf6")},
+		{"metadata is an array", []byte("CSR\x02\x80")},
+		{"metadata indefinite map", []byte("CSR\x02\xbf\xff")},
 		{"wrong field type", metaWith(map[int]any{3: "200"})},
 		{"negative body length", metaWith(map[int]any{11: -1})},
-		{"status overflows int", append([]byte("CSR\x01\xa1\x03\x1b"), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)},
-		{"time overflows int64", append([]byte("CSR\x01\xa1\x07\x1b"), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)},
-		{"header value not array", metaWith(map[int]any{5: map[string]any{"A": "1"}})},
-		{"header key not text", metaWith(map[int]any{5: map[int]any{1: []string{"x"}}})},
-		{"header value byte string", metaWith(map[int]any{5: map[string]any{"A": []any{[]byte("x")}}})},
-		{"header is an array", metaWith(map[int]any{6: []string{"A"}})},
-		{"header undefined", []byte("CSR\x01\xa1\x05\xf7")},
-		{"duplicate header field", []byte("CSR\x01\xa1\x05\xa2\x61A\xf6\x61A\xf6")},
-		{"header count too large", []byte("CSR\x01\xa1\x05\xb9\x0f\xff\x61A\xf6")},
-		{"tag", []byte("CSR\x01\xa1\x07\xc1\x00")},
-		{"huge array count", []byte("CSR\x01\xa1\x05\xa1\x61A\x9a\x7f\xff\xff\xff")},
-		{"huge map count", []byte("CSR\x01\xa1\x05\xba\x7f\xff\xff\xff")},
-		{"huge string length", []byte("CSR\x01\xa1\x01\x7b\x7f\xff\xff\xff\xff\xff\xff\xff")},
-		{"huge body length", append([]byte("CSR\x01\xa1\x0b\x1b"), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)},
-		{"array in header value", metaWith(map[int]any{5: map[string]any{"A": []any{[]any{"x"}}}})},
-		{"too deep", metaWith(map[int]any{5: map[string]any{"A": []any{[]any{[]any{"x"}}}}})},
+		{"status overflows int", append([]byte("CSR\x02\xa1\x03\x1b"), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)},
+		{"time overflows int64", append([]byte("CSR\x02\xa1\x07\x1b"), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)},
+		{"header is a map (version 1's form)", metaWith(map[int]any{5: map[string]any{"A": []string{"1"}}})},
+		{"header is text", metaWith(map[int]any{5: "\x00\x00"})},
+		{"header undefined", []byte("CSR\x02\xa1\x05\xf7")},
+		{"header binary form empty", metaWith(map[int]any{5: []byte{}})},
+		{"header binary form truncated", metaWith(map[int]any{5: []byte{1, 1, 1, 'A', 1, 2, 'x'}})},
+		{"header binary form with trailing bytes", metaWith(map[int]any{5: []byte{1, 1, 1, 'A', 1, 1, 'x', 0}})},
+		{"header value count wrong", metaWith(map[int]any{5: []byte{1, 2, 1, 'A', 1, 1, 'x'}})},
+		{"header field without values", metaWith(map[int]any{5: []byte{1, 0, 1, 'A', 0}})},
+		{"header names out of order", metaWith(map[int]any{5: []byte{2, 2, 1, 'B', 1, 0, 1, 'A', 1, 0}})},
+		{"header names repeated", metaWith(map[int]any{5: []byte{2, 2, 1, 'A', 1, 0, 1, 'A', 1, 0}})},
+		{"header count too large", metaWith(map[int]any{5: []byte{0xff, 0xff, 0x03, 0}})},
+		{"vary header value not array", metaWith(map[int]any{6: map[string]any{"A": "1"}})},
+		{"vary header key not text", metaWith(map[int]any{6: map[int]any{1: []string{"x"}}})},
+		{"vary header value byte string", metaWith(map[int]any{6: map[string]any{"A": []any{[]byte("x")}}})},
+		{"vary header is an array", metaWith(map[int]any{6: []string{"A"}})},
+		{"vary header undefined", []byte("CSR\x02\xa1\x06\xf7")},
+		{"duplicate vary header field", []byte("CSR\x02\xa1\x06\xa2\x61A\xf6\x61A\xf6")},
+		{"vary header count too large", []byte("CSR\x02\xa1\x06\xb9\x0f\xff\x61A\xf6")},
+		{"tag", []byte("CSR\x02\xa1\x07\xc1\x00")},
+		{"huge array count", []byte("CSR\x02\xa1\x06\xa1\x61A\x9a\x7f\xff\xff\xff")},
+		{"huge map count", []byte("CSR\x02\xa1\x06\xba\x7f\xff\xff\xff")},
+		{"huge header length", []byte("CSR\x02\xa1\x05\x5a\x7f\xff\xff\xff")},
+		{"huge string length", []byte("CSR\x02\xa1\x01\x7b\x7f\xff\xff\xff\xff\xff\xff\xff")},
+		{"huge body length", append([]byte("CSR\x02\xa1\x0b\x1b"), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)},
+		{"array in vary header value", metaWith(map[int]any{6: map[string]any{"A": []any{[]any{"x"}}}})},
+		{"too deep", metaWith(map[int]any{6: map[string]any{"A": []any{[]any{[]any{"x"}}}}})},
 	}
 	c := codec.Response()
 	for _, tt := range tests {
@@ -300,7 +313,7 @@ func TestResponseTruncatedAtEveryLength(t *testing.T) {
 func TestResponseUnmarshalAllocs(t *testing.T) {
 	// Hostile counts fail before anything proportional to them is allocated.
 	c := codec.Response()
-	b := []byte("CSR\x01\xa1\x05\xa1\x61A\x9a\x7f\xff\xff\xff")
+	b := []byte("CSR\x02\xa1\x05\xa1\x61A\x9a\x7f\xff\xff\xff")
 	allocs := testing.AllocsPerRun(100, func() { _, _ = c.Unmarshal(b) })
 	assert.Less(t, allocs, 20.0)
 }

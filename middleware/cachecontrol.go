@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -119,7 +120,7 @@ func (x *exchange) judge(e *cached.Response, now time.Time) verdict {
 		return fresh
 	}
 	rd := &x.rd
-	sd := policy.ParseResponseDirectives(e.Header)
+	sd := storedDirectives(e.Header)
 	// §5.2.1.4, §5.2.2.4. The qualified form (no-cache="Set-Cookie") does
 	// not force validation: hit strips the fields it names. An unqualified
 	// no-cache next to it still does, as the most restrictive (§4.2.1).
@@ -167,7 +168,7 @@ func (x *exchange) staleIfError(e *cached.Response, now time.Time) bool {
 	}
 	window := x.store.staleIfError
 	if x.cc != nil {
-		sd := policy.ParseResponseDirectives(e.Header)
+		sd := storedDirectives(e.Header)
 		// RFC 9111 §4.2.4 and §5.2.2.2: a cache MUST NOT generate a stale
 		// response that must-revalidate or no-cache forbids, even with a
 		// stale-if-error directive beside it: the MUST of RFC 9111 wins
@@ -192,21 +193,30 @@ func (x *exchange) staleIfError(e *cached.Response, now time.Time) bool {
 // qualified no-cache names: they must not be sent in a response reused
 // without successful validation (RFC 9111 §5.2.2.4).
 func withoutNoCacheFields(e *cached.Response) *cached.Response {
-	if len(e.Header["Cache-Control"]) == 0 {
-		return e
-	}
-	sd := policy.ParseResponseDirectives(e.Header)
+	sd := storedDirectives(e.Header)
 	if len(sd.NoCacheFields) == 0 {
 		return e
 	}
 	c := *e
-	c.Header = e.Header.Clone()
-	for _, f := range sd.NoCacheFields {
-		delete(c.Header, f)
-	}
+	c.Header = cached.NewHeaderFunc(e.Header.HTTP(), func(k string) bool { return !slices.Contains(sd.NoCacheFields, k) })
 	return &c
 }
 
+// storedDirectives parses a stored response's Cache-Control, allocating
+// nothing for the usual one or two field lines.
+func storedDirectives(h cached.Header) policy.ResponseDirectives {
+	var buf [2]string
+	lines := buf[:0]
+	for k, v := range h.All() {
+		if k == "Cache-Control" {
+			lines = append(lines, v)
+		}
+	}
+	return policy.ParseResponseCacheControl(lines...)
+}
+
+// hasValidator reports whether a response header has a validator to
+// revalidate with (RFC 9111 §4.3.1).
 func hasValidator(h http.Header) bool {
 	return len(h["Etag"]) > 0 || len(h["Last-Modified"]) > 0
 }
@@ -231,17 +241,20 @@ func isConditional(h http.Header) bool {
 // body may already have been decoded from.
 var notUpdated = map[string]bool{"Content-Length": true, "Content-Encoding": true, "Cache-Status": true}
 
-// merge returns e updated by a 304 response (RFC 9111 §4.3.4 and §3.2):
-// the 304's fields replace the stored ones, and the times are those of the
-// validation.
-func merge(e *cached.Response, notModified *http.Response) *cached.Response {
+// merge returns e updated by a 304 response (RFC 9111 §4.3.4 and §3.2),
+// and its header as an http.Header: the 304's fields replace the stored
+// ones, and the times are those of the validation.
+func merge(e *cached.Response, notModified *http.Response) (*cached.Response, http.Header) {
 	u := e.Clone()
-	for k, vs := range storedHeader(notModified.Header) {
-		if !notUpdated[k] {
-			u.Header[k] = vs
+	h := e.Header.HTTP()
+	keep := storedFields(notModified.Header)
+	for k, vs := range notModified.Header {
+		if keep(k) && !notUpdated[k] && len(vs) > 0 {
+			h[k] = vs
 		}
 	}
-	return u
+	u.Header = cached.NewHeader(h)
+	return u, h
 }
 
 // unsafeMethod reports whether a method is not safe (RFC 9110 §9.2.1): its

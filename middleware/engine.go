@@ -243,7 +243,7 @@ func (x *exchange) lookup(ctx context.Context, req *http.Request) *cached.Respon
 				return nil
 			}
 		case cached.KindResponse:
-			if fields, star := policy.ParseVary(t.Header); star || (len(fields) > 0 && !policy.VaryMatch(fields, false, t.VaryHeader, req.Header)) {
+			if fields, star := policy.ParseVary(http.Header{"Vary": t.Header.Values("Vary")}); star || (len(fields) > 0 && !policy.VaryMatch(fields, false, t.VaryHeader, req.Header)) {
 				return nil
 			}
 		default:
@@ -289,13 +289,17 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 	out := req
 	e := x.entry
 	conditional := false
-	if e != nil && hasValidator(e.Header) && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+	var etag, modified string
+	if e != nil {
+		etag, modified = e.Header.Get("Etag"), e.Header.Get("Last-Modified")
+	}
+	if (etag != "" || modified != "") && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
 		out = req.Clone(req.Context())
-		if v := e.Header.Get("Etag"); v != "" {
-			out.Header.Set("If-None-Match", v)
+		if etag != "" {
+			out.Header.Set("If-None-Match", etag)
 		}
-		if v := e.Header.Get("Last-Modified"); v != "" {
-			out.Header.Set("If-Modified-Since", v)
+		if modified != "" {
+			out.Header.Set("If-Modified-Since", modified)
 		}
 		conditional = true
 	}
@@ -353,8 +357,8 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 
 // refreshed stores e updated by a 304 and serves it.
 func (x *exchange) refreshed(req *http.Request, e *cached.Response, notModified *http.Response, sent, received time.Time) *http.Response {
-	u := merge(e, notModified)
-	fresh, ok := x.freshness(req, u.StatusCode, u.Header, notModified.Header, sent, received)
+	u, h := merge(e, notModified)
+	fresh, ok := x.freshness(req, u.StatusCode, h, notModified.Header, sent, received)
 	u.RequestTime, u.ResponseTime, u.Created = sent, received, received
 	if ok {
 		u.InitialAge, u.Expires = fresh.initialAge, fresh.expires

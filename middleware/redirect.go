@@ -85,7 +85,7 @@ func (x *exchange) recordRedirects(req *http.Request, final *cached.Response) {
 			Method:     prev.Method,
 			URL:        id.URL,
 			StatusCode: r.StatusCode,
-			Header:     http.Header{"Location": r.Header.Values("Location")},
+			Header:     cached.NewHeader(http.Header{"Location": r.Header.Values("Location")}),
 			Ref:        x.primary,
 			Created:    now,
 			Expires:    expires,

@@ -41,8 +41,14 @@ func hitResponse(req *http.Request, e *cached.Response, now time.Time, stale boo
 	cl := int64(len(e.Body))
 	if req.Method == http.MethodHead {
 		cl = -1
-		if v := e.Header["Content-Length"]; len(v) == 1 {
-			if n, err := strconv.ParseInt(v[0], 10, 64); err == nil {
+		values, v := 0, ""
+		for k, x := range e.Header.All() {
+			if k == "Content-Length" {
+				values, v = values+1, x
+			}
+		}
+		if values == 1 {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 				cl = n
 			}
 		}
@@ -69,46 +75,55 @@ func hitResponse(req *http.Request, e *cached.Response, now time.Time, stale boo
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// hitHeader copies h for one caller with Age set to age and status appended
-// to Cache-Status, in one pass over h and two allocations: the map and one
-// backing array for every value (another only for a field with more than
-// one value, which the first array may not have room for).
-func hitHeader(h http.Header, age, status string) http.Header {
-	// One value per field, Age and Cache-Status included, is the usual case.
-	values := make([]string, len(h)+2)
-	out := make(http.Header, len(h)+2)
+// hitHeader expands h for one caller with Age set to age and status
+// appended to Cache-Status, in two allocations: the map and one backing
+// array for every value, each field's slice capped at its own length so
+// that the caller's appends never write over another field.
+func hitHeader(h cached.Header, age, status string) http.Header {
+	// Age's stored values are dropped; Age and this cache's Cache-Status
+	// member take at most two more.
+	values := make([]string, h.NumValues()+2)
+	out := make(http.Header, h.Len()+2)
+	i, start, field := 0, 0, ""
 	hasStatus := false
-	for k, vs := range h {
-		extra := ""
-		switch k {
-		case "Age":
-			continue
-		case "Cache-Status":
-			hasStatus, extra = true, status
+	for k, v := range h.All() {
+		if k != field {
+			if field != "" {
+				i = closeField(out, field, values, start, i, status)
+			}
+			field, start = k, i
 		}
-		n := len(vs)
-		if extra != "" {
-			n++
+		if k != "Age" {
+			values[i] = v
+			i++
 		}
-		if n > len(values) {
-			values = make([]string, n+len(h))
-		}
-		c := copy(values, vs)
-		if extra != "" {
-			values[c] = extra
-		}
-		out[k], values = values[:n:n], values[n:]
+		hasStatus = hasStatus || k == "Cache-Status"
 	}
-	if len(values) < 2 {
-		values = make([]string, 2)
+	if field != "" {
+		i = closeField(out, field, values, start, i, status)
 	}
-	values[0] = age
-	out["Age"] = values[:1:1]
+	values[i] = age
+	out["Age"] = values[i : i+1 : i+1]
 	if !hasStatus {
-		values[1] = status
-		out["Cache-Status"] = values[1:2:2]
+		values[i+1] = status
+		out["Cache-Status"] = values[i+1 : i+2 : i+2]
 	}
 	return out
+}
+
+// closeField sets out[field] to values[start:i], this cache's status
+// member appended when the field is Cache-Status, and returns the index
+// past it.
+func closeField(out http.Header, field string, values []string, start, i int, status string) int {
+	switch field {
+	case "Age":
+		return i
+	case "Cache-Status":
+		values[i] = status
+		i++
+	}
+	out[field] = values[start:i:i]
+	return i
 }
 
 // setCacheStatus appends this cache's member to a forwarded response's
@@ -128,12 +143,15 @@ func hopByHop(k string) bool {
 	return false
 }
 
-// storedHeader copies a response header for storage, without hop-by-hop
-// fields, fields named in Connection, and this cache's own Cache-Status.
-// Like http.Header.Clone, it shares the value strings and puts every
-// value in one backing slice; unlike it, it never copies a field only to
-// delete it.
-func storedHeader(h http.Header) http.Header {
+// storedHeader returns a response header as it is stored: without
+// hop-by-hop fields and fields named in Connection.
+func storedHeader(h http.Header) cached.Header {
+	return cached.NewHeaderFunc(h, storedFields(h))
+}
+
+// storedFields returns whether a field of h is stored: not hop-by-hop, and
+// not named in Connection.
+func storedFields(h http.Header) func(name string) bool {
 	var named []string // fields named in Connection
 	for _, c := range h["Connection"] {
 		for f := range strings.SplitSeq(c, ",") {
@@ -142,28 +160,7 @@ func storedHeader(h http.Header) http.Header {
 			}
 		}
 	}
-	keep := func(k string) bool { return !hopByHop(k) && !slices.Contains(named, k) }
-	fields, values := 0, 0
-	for k, vs := range h {
-		if keep(k) {
-			fields++
-			values += len(vs)
-		}
-	}
-	out := make(http.Header, fields)
-	all := make([]string, values)
-	for k, vs := range h {
-		if !keep(k) {
-			continue
-		}
-		if vs == nil { // kept as nil, as Clone does
-			out[k] = nil
-			continue
-		}
-		n := copy(all, vs)
-		out[k], all = all[:n:n], all[n:]
-	}
-	return out
+	return func(k string) bool { return !hopByHop(k) && !slices.Contains(named, k) }
 }
 
 // statusLine returns the Status text of a response; common codes cost no

@@ -16,7 +16,7 @@ func BenchmarkHitResponse(b *testing.B) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	e := &cached.Response{
 		Method: http.MethodGet, URL: "http://example.com/a", StatusCode: 200, Proto: "HTTP/1.1",
-		Header: http.Header{
+		Header: cached.NewHeader(http.Header{
 			"Content-Type":   {"application/json"},
 			"Content-Length": {"1024"},
 			"Date":           {now.Format(http.TimeFormat)},
@@ -24,7 +24,7 @@ func BenchmarkHitResponse(b *testing.B) {
 			"Etag":           {`"abc"`},
 			"Last-Modified":  {now.Add(-time.Hour).Format(http.TimeFormat)},
 			"Vary":           {"Accept-Encoding"},
-		},
+		}),
 		Body:         []byte(strings.Repeat("x", 1024)),
 		ResponseTime: now, Created: now, Expires: now.Add(time.Hour),
 	}
@@ -53,10 +53,11 @@ func BenchmarkHitHeader(b *testing.B) {
 		if extra != "" {
 			h[extra] = []string{"origin/1.0"}
 		}
+		stored := cached.NewHeader(h)
 		b.Run("fields="+strconv.Itoa(len(h)+2), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				hitHeader(h, "60", "cachestack; hit")
+				hitHeader(stored, "60", "cachestack; hit")
 			}
 		})
 	}

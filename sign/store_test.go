@@ -192,7 +192,7 @@ func TestStoreUnderCodec(t *testing.T) {
 	const key = "GET https://example.com/a"
 	want := &cached.Response{
 		Method: http.MethodGet, URL: "https://example.com/a", StatusCode: http.StatusOK, Proto: "HTTP/1.1",
-		Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte("hello"),
+		Header: cached.NewHeader(http.Header{"Content-Type": {"text/plain"}}), Body: []byte("hello"),
 	}
 	require.NoError(t, st.Set(ctx, key, want, 0))
 	got, err := st.Get(ctx, key)

@@ -63,7 +63,7 @@ func ExampleNew_codec() {
 		Method:     http.MethodGet,
 		URL:        "https://example.com/",
 		StatusCode: http.StatusOK,
-		Header:     http.Header{"Content-Type": {"text/plain"}},
+		Header:     cached.NewHeader(http.Header{"Content-Type": {"text/plain"}}),
 		Body:       []byte("hello"),
 	}, 5*time.Minute)
 	if err != nil {

@@ -541,12 +541,12 @@ func TestCodecRoundTrip(t *testing.T) {
 		URL:        "https://api.example.com/v1/items/42?expand=owner",
 		StatusCode: http.StatusOK,
 		Proto:      "HTTP/1.1",
-		Header: http.Header{
+		Header: cached.NewHeader(http.Header{
 			"Content-Type":  {"application/json"},
 			"Cache-Control": {"max-age=300"},
 			"Etag":          {`"abc"`},
 			"Set-Cookie":    {"a=1", "b=2"},
-		},
+		}),
 		Body:         bytes.Repeat([]byte("0123456789abcdef"), 4096), // 64 KiB
 		VaryHeader:   http.Header{"Accept-Encoding": {"gzip"}},
 		RequestTime:  t0.Add(-250 * time.Millisecond),

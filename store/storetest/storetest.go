@@ -167,7 +167,7 @@ func Response(i int) *cached.Response {
 		URL:        fmt.Sprintf("https://example.com/%d", i),
 		StatusCode: http.StatusOK,
 		Proto:      "HTTP/1.1",
-		Header:     http.Header{"Content-Type": {"text/plain"}},
+		Header:     cached.NewHeader(http.Header{"Content-Type": {"text/plain"}}),
 		Body:       bytes.Repeat([]byte{byte(i)}, 1+i%7),
 	}
 }

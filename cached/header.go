@@ -46,9 +46,9 @@ func NewHeaderFunc(h http.Header, keep func(name string) bool) Header {
 			continue
 		}
 		keys = append(keys, k)
-		size += len(k) + 2*binary.MaxVarintLen16
+		size += uvarintLen(uint64(len(k))) + len(k) + uvarintLen(uint64(len(vs)))
 		for _, v := range vs {
-			size += len(v) + binary.MaxVarintLen16
+			size += uvarintLen(uint64(len(v))) + len(v)
 		}
 		values += len(vs)
 	}
@@ -57,7 +57,7 @@ func NewHeaderFunc(h http.Header, keep func(name string) bool) Header {
 	}
 	slices.Sort(keys)
 	var b strings.Builder
-	b.Grow(size + 2*binary.MaxVarintLen32)
+	b.Grow(size + uvarintLen(uint64(len(keys))) + uvarintLen(uint64(values))) // exactly: the string keeps no spare room
 	writeUvarint(&b, len(keys))
 	writeUvarint(&b, values)
 	for _, k := range keys {

@@ -67,6 +67,19 @@ func TestHeaderWithoutFields(t *testing.T) {
 	assert.Equal(t, http.Header{"A": {"1"}}, h.HTTP(), "a field without values is left out")
 }
 
+func TestHeaderAllocations(t *testing.T) {
+	h := sampleHeaders()["several values"]
+	assert.Equal(t, 1.0, testing.AllocsPerRun(100, func() { _ = cached.NewHeader(h) }), "NewHeader: the string alone")
+	packed := cached.NewHeader(h)
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = packed.Get("Vary") }))
+	assert.Zero(t, testing.AllocsPerRun(100, func() {
+		for range packed.All() {
+		}
+	}))
+	// A map of up to eight fields is two allocations (map and group).
+	assert.Equal(t, 3.0, testing.AllocsPerRun(100, func() { _ = packed.HTTP() }), "HTTP: the map and one array of values")
+}
+
 func TestHeaderGetAndValues(t *testing.T) {
 	t.Parallel()
 	h := cached.NewHeader(http.Header{

@@ -76,9 +76,9 @@ func hitResponse(req *http.Request, e *cached.Response, now time.Time, stale boo
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // hitHeader expands h for one caller with Age set to age and status
-// appended to Cache-Status, in two allocations: the map and one backing
-// array for every value, each field's slice capped at its own length so
-// that the caller's appends never write over another field.
+// appended to Cache-Status: a new map, and one backing array for every
+// value, each field's slice capped at its own length so that the caller's
+// appends never write over another field.
 func hitHeader(h cached.Header, age, status string) http.Header {
 	// Age's stored values are dropped; Age and this cache's Cache-Status
 	// member take at most two more.

@@ -70,6 +70,8 @@ func TestNormalisedURL(t *testing.T) {
 		{"443 kept for http", "http://example.com:443/", "http://example.com:443/"},
 		{"ipv6 default port", "http://[::1]:80/", "http://[::1]/"},
 		{"ipv6 zone", "http://[fe80::1%25en0]/", "http://[fe80::1%25en0]/"},
+		{"non-ascii host escaped", "http://é.example/", "http://%C3%A9.example/"},
+		{"non-ascii zone kept", "http://[fe80::1%25\xc3\xa9]/", "http://[fe80::1%25\xc3\xa9]/"}, // net/url refuses %C3 in a zone
 		{"empty path", "http://example.com", "http://example.com/"},
 		{"fragment dropped", "http://example.com/a#frag", "http://example.com/a"},
 		{"empty query dropped", "http://example.com/a?", "http://example.com/a"},
@@ -548,6 +550,37 @@ func TestNew(t *testing.T) {
 			assert.Nil(t, k)
 		})
 	}
+}
+
+// TestKeyStable pins keys computed by an earlier version: stored entries
+// in Redis, on disk or anywhere else outlive the process, so a change to the
+// key material or its digest would orphan every one of them. A change that
+// means to do so must bump the material's version and update these.
+func TestKeyStable(t *testing.T) {
+	t.Parallel()
+	k := newKeyer(t, &keyer.Options{IgnoredParams: []string{"token"}, Headers: []string{"Accept"}})
+	for _, tt := range []struct{ raw, key, url string }{
+		{"http://example.com/", "e560a4ca0fc6e97be31b14b5015b49df", "http://example.com/"},
+		{"HTTPS://API.Example.com:443/v1/items?b=2&a=1&token=s#frag", "7540f009ce14dbc22eddbfe264a22651",
+			"https://api.example.com/v1/items?a=1&b=2"},
+		{"http://[fe80::1%25en0]:8080/a%2fb/%7e?q=%zz+x", "44e5157f8daf2f8e76ec5e7bf89fd55f",
+			"http://[fe80::1%25en0]:8080/a%2Fb/~?q=%25zz+x"},
+		{"http://h/é?é=ü", "f5c70604309aef3f0db60f13a331d0bd", "http://h/%C3%A9?%C3%A9=%C3%BC"},
+	} {
+		got, err := k.KeyOf("GET", tt.raw)
+		require.NoError(t, err, tt.raw)
+		assert.Equal(t, keyer.Result{Key: tt.key, URL: tt.url}, got, tt.raw)
+	}
+
+	req, err := http.NewRequest("post", "http://h/search?x=1", strings.NewReader(`{"b":1,"a":[true,null]}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Host = "other.example"
+	got, _, err := k.Key(req)
+	require.NoError(t, err)
+	assert.Equal(t, keyer.Result{Key: "936f56284de7ff3ca7f1af323df143d8", URL: "http://h/search?x=1"}, got,
+		"method, Host, a keyed header and a JSON body")
 }
 
 func TestKeyAllocs(t *testing.T) {

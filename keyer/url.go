@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 const upperHex = "0123456789ABCDEF"
@@ -23,30 +24,57 @@ func unhex(c byte) byte {
 	}
 }
 
-// unreserved reports whether c is an unreserved character (RFC 3986 §2.3).
-func unreserved(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-		c == '-' || c == '.' || c == '_' || c == '~'
-}
+// Byte classes, one bit each in classes.
+const (
+	// clsUnreserved is an unreserved character (RFC 3986 §2.3).
+	clsUnreserved = 1 << iota
+	// clsPath may appear unescaped in a normalised path: unreserved,
+	// sub-delims, ':', '@' and '/' (RFC 3986 §3.3).
+	clsPath
+	// clsHost is kept as it is in a normalised host: the characters net/url
+	// accepts unescaped in a host, except the upper-case letters, which are
+	// lower-cased.
+	clsHost
+	// clsQuery is kept as it is in a normalised query name or value: the
+	// unreserved characters and '+' (a space, encoded back to '+').
+	clsQuery
+)
 
-// pathChar reports whether c may appear unescaped in a normalised path:
-// unreserved, sub-delims, ':', '@' and '/' (RFC 3986 §3.3).
-func pathChar(c byte) bool {
-	switch c {
-	case '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=', ':', '@', '/':
-		return true
+// classes maps a byte to its class bits: one load per byte on the paths
+// every request takes.
+var classes = func() (t [256]uint8) {
+	for c := range 256 {
+		b := byte(c)
+		if 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte("-._~", b) >= 0 {
+			t[c] |= clsUnreserved | clsPath | clsHost | clsQuery
+		}
+		if b == '+' {
+			t[c] |= clsQuery
+		}
+		if strings.IndexByte("!$&'()*+,;=:@/", b) >= 0 {
+			t[c] |= clsPath
+		}
+		if strings.IndexByte("!$&'()*+,;=:[]<>\"", b) >= 0 {
+			t[c] |= clsHost
+		}
+		if 'A' <= b && b <= 'Z' {
+			t[c] &^= clsHost
+		}
 	}
-	return unreserved(c)
-}
+	return t
+}()
 
-// hostChar reports whether c may appear unescaped in a normalised host: the
-// characters net/url accepts unescaped in a host.
-func hostChar(c byte) bool {
-	switch c {
-	case '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=', ':', '[', ']', '<', '>', '"':
-		return true
+func unreserved(c byte) bool { return classes[c]&clsUnreserved != 0 }
+
+// span returns the length of the longest prefix of s whose bytes are all
+// in class.
+func span[S ~string | ~[]byte](s S, class uint8) int {
+	for i := 0; i < len(s); i++ {
+		if classes[s[i]]&class == 0 {
+			return i
+		}
 	}
-	return unreserved(c)
+	return len(s)
 }
 
 func appendEscape(dst []byte, c byte) []byte {
@@ -59,29 +87,33 @@ func appendEscape(dst []byte, c byte) []byte {
 // does not start a valid escape is taken literally (as if written "%25").
 // Reserved characters keep their form: "%2F" and "/" stay different.
 func appendPath(dst []byte, p string) []byte {
-	for i := 0; i < len(p); i++ {
-		c := p[i]
+	for {
+		n := span(p, clsPath) // runs of allowed bytes are copied whole
+		dst = append(dst, p[:n]...)
+		if n == len(p) {
+			return dst
+		}
+		c := p[n]
+		p = p[n+1:]
 		switch {
-		case c == '%' && i+2 < len(p) && isHex(p[i+1]) && isHex(p[i+2]):
-			b := unhex(p[i+1])<<4 | unhex(p[i+2])
-			i += 2
+		case c == '%' && len(p) >= 2 && isHex(p[0]) && isHex(p[1]):
+			b := unhex(p[0])<<4 | unhex(p[1])
+			p = p[2:]
 			if unreserved(b) {
 				dst = append(dst, b)
 			} else {
 				dst = appendEscape(dst, b)
 			}
-		case pathChar(c):
-			dst = append(dst, c)
 		default:
 			dst = appendEscape(dst, c)
 		}
 	}
-	return dst
 }
 
 // appendHost appends host lower-cased, without a default or empty port for
 // scheme (":80" for http, ":443" for https), and with bytes net/url would
-// not accept unescaped (non-ASCII, '%' of an IPv6 zone) escaped.
+// not accept unescaped (non-ASCII outside an IPv6 zone, the '%' that starts
+// one) escaped.
 func appendHost(dst []byte, host, scheme string) []byte {
 	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host[i:], ']') < 0 {
 		name, port := host[:i], host[i+1:]
@@ -91,18 +123,30 @@ func appendHost(dst []byte, host, scheme string) []byte {
 			host = name
 		}
 	}
-	for i := 0; i < len(host); i++ {
-		c := host[i]
-		switch {
+	// In an IPv6 zone ("[fe80::1%en0]") net/url accepts a non-ASCII byte
+	// only as it is: an escape of one does not parse back.
+	zone := len(host)
+	if strings.HasPrefix(host, "[") {
+		if i := strings.IndexByte(host, '%'); i >= 0 {
+			zone = i
+		}
+	}
+	for i := 0; ; {
+		n := i + span(host[i:], clsHost)
+		dst = append(dst, host[i:n]...)
+		if n == len(host) {
+			return dst
+		}
+		switch c := host[n]; {
 		case 'A' <= c && c <= 'Z':
 			dst = append(dst, c+'a'-'A')
-		case hostChar(c):
+		case c >= utf8.RuneSelf && n > zone:
 			dst = append(dst, c)
 		default:
 			dst = appendEscape(dst, c)
 		}
+		i = n + 1
 	}
-	return dst
 }
 
 func defaultPort(scheme string) string {
@@ -189,18 +233,20 @@ func (s *scratch) appendPairs(dst []byte) []byte {
 // literally, then encodes the bytes as url.QueryEscape does. The result is
 // the same for every spelling of the same decoded bytes.
 func appendQueryEscaped[S ~string | ~[]byte](dst []byte, v S) []byte {
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case c == '+':
-			c = ' '
-		case c == '%' && i+2 < len(v) && isHex(v[i+1]) && isHex(v[i+2]):
-			c = unhex(v[i+1])<<4 | unhex(v[i+2])
-			i += 2
+	for {
+		n := span(v, clsQuery)
+		dst = append(dst, v[:n]...)
+		if n == len(v) {
+			return dst
+		}
+		c := v[n]
+		v = v[n+1:]
+		if c == '%' && len(v) >= 2 && isHex(v[0]) && isHex(v[1]) {
+			c = unhex(v[0])<<4 | unhex(v[1])
+			v = v[2:]
 		}
 		dst = appendQueryByte(dst, c)
 	}
-	return dst
 }
 
 // appendQueryEncode encodes the decoded string v as url.QueryEscape does.

@@ -46,19 +46,19 @@ func decodeFast(meta []byte) (r *cached.Response, ok bool) {
 		last = k
 		switch k {
 		case 1, 2, 4, 15:
-			s, ok := d.string()
+			s, ok := d.textBytes()
 			if !ok {
 				return nil, false
 			}
 			switch k {
 			case 1:
-				e.Method = s
+				e.Method = common(s)
 			case 2:
-				e.URL = s
+				e.URL = string(s)
 			case 4:
-				e.Proto = s
+				e.Proto = common(s)
 			case 15:
-				e.Ref = s
+				e.Ref = string(s)
 			}
 		case 3:
 			v, ok := d.int64()
@@ -114,9 +114,11 @@ func decodeFast(meta []byte) (r *cached.Response, ok bool) {
 			}
 			e.Vary = make([]string, c)
 			for i := range e.Vary {
-				if e.Vary[i], ok = d.string(); !ok {
+				b, ok := d.textBytes()
+				if !ok {
 					return nil, false
 				}
+				e.Vary[i] = string(b)
 			}
 		}
 	}
@@ -162,8 +164,15 @@ func (d *headDecoder) int64() (int64, bool) {
 const majorBytes = 2
 
 // bytes reads a definite-length byte string, aliasing d's input.
-func (d *headDecoder) bytes() ([]byte, bool) {
-	n, ok := d.head(majorBytes)
+func (d *headDecoder) bytes() ([]byte, bool) { return d.chunk(majorBytes) }
+
+// textBytes reads a definite-length text string, aliasing d's input.
+func (d *headDecoder) textBytes() ([]byte, bool) { return d.chunk(majorText) }
+
+// chunk reads the head of a definite-length string of the major type and
+// returns its content, aliasing d's input.
+func (d *headDecoder) chunk(major byte) ([]byte, bool) {
+	n, ok := d.head(major)
 	if !ok || n > uint64(len(d.b)) {
 		return nil, false
 	}
@@ -172,13 +181,22 @@ func (d *headDecoder) bytes() ([]byte, bool) {
 	return b, true
 }
 
-// string reads a definite-length text string into a new string.
-func (d *headDecoder) string() (string, bool) {
-	n, ok := d.head(majorText)
-	if !ok || n > uint64(len(d.b)) {
-		return "", false
+// common returns b as a string, without allocating when it is one of the
+// methods and protocol versions nearly every entry holds.
+func common(b []byte) string {
+	switch string(b) {
+	case "GET":
+		return "GET"
+	case "HEAD":
+		return "HEAD"
+	case "POST":
+		return "POST"
+	case "HTTP/1.1":
+		return "HTTP/1.1"
+	case "HTTP/2.0":
+		return "HTTP/2.0"
+	case "HTTP/1.0":
+		return "HTTP/1.0"
 	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s, true
+	return string(b)
 }

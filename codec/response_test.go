@@ -321,3 +321,26 @@ func TestResponseUnmarshalAllocs(t *testing.T) {
 		assert.Less(t, allocs, 20.0)
 	}
 }
+
+func TestResponseUnmarshalCommonStrings(t *testing.T) {
+	c := codec.Response()
+	for _, give := range []*cached.Response{
+		{Method: "GET", Proto: "HTTP/1.1", StatusCode: 200, Body: []byte("x")},
+		{Method: "HEAD", Proto: "HTTP/2.0", StatusCode: 200},
+		{Method: "POST", Proto: "HTTP/1.0", StatusCode: 200},
+		{Method: "PURGE", Proto: "HTTP/3.0", StatusCode: 200}, // not among them: still decoded
+		{Method: "get", Proto: "HTTP/1.1\x00", StatusCode: 200},
+	} {
+		b, err := c.Marshal(give)
+		require.NoError(t, err)
+		got, err := c.Unmarshal(b)
+		require.NoError(t, err)
+		assertSameResponse(t, give, got)
+	}
+
+	// The method and protocol nearly every entry holds are constants: the
+	// Response is the only allocation of an entry holding nothing else.
+	b, err := c.Marshal(&cached.Response{Method: "GET", Proto: "HTTP/1.1", StatusCode: 200, Body: []byte("x")})
+	require.NoError(t, err)
+	assert.Equal(t, 1.0, testing.AllocsPerRun(100, func() { _, _ = c.Unmarshal(b) }))
+}

@@ -397,16 +397,12 @@ func (x *exchange) storable(req *http.Request, resp *http.Response, sent, receiv
 	if !ok {
 		return nil, false
 	}
-	proto := resp.Proto
-	if proto == "" {
-		proto = "HTTP/1.1"
-	}
 	x.retain = f.retain
 	return &cached.Response{
 		Method:       req.Method,
 		URL:          x.url,
 		StatusCode:   resp.StatusCode,
-		Proto:        proto,
+		Proto:        storedProto(resp.Proto),
 		Header:       storedHeader(resp.Header),
 		RequestTime:  sent,
 		ResponseTime: received,
@@ -414,6 +410,21 @@ func (x *exchange) storable(req *http.Request, resp *http.Response, sent, receiv
 		Expires:      f.expires,
 		InitialAge:   f.initialAge,
 	}, true
+}
+
+// storedProto returns the protocol version to store for a response's: a
+// constant for the usual ones, so that an entry does not keep alive the
+// status line net/http's Proto is a substring of, and HTTP/1.1 for none.
+func storedProto(p string) string {
+	switch p {
+	case "", "HTTP/1.1":
+		return "HTTP/1.1"
+	case "HTTP/2.0":
+		return "HTTP/2.0"
+	case "HTTP/1.0":
+		return "HTTP/1.0"
+	}
+	return p
 }
 
 // freshnessResult is when a response to be stored expires, how long it

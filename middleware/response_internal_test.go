@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 
@@ -82,4 +83,26 @@ func TestStoredDirectivesDoNotAllocate(t *testing.T) {
 	assert.Equal(t, want, storedDirectives(h))
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = storedDirectives(h) }))
 	assert.Equal(t, policy.ResponseDirectives{}, storedDirectives(cached.Header{}))
+}
+
+// TestStoredProto checks that the usual protocol versions are stored as
+// constants, not as net/http's substring of the response's status line.
+func TestStoredProto(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ line, want string }{
+		{"HTTP/1.1 200 OK", "HTTP/1.1"},
+		{"HTTP/1.0 200 OK", "HTTP/1.0"},
+		{"HTTP/2.0 200 OK", "HTTP/2.0"},
+		{"HTTP/3.0 200 OK", "HTTP/3.0"},
+		{" 200 OK", "HTTP/1.1"}, // none: what hit responses say
+	} {
+		line := strings.Clone(tt.line)
+		proto, _, _ := strings.Cut(line, " ")
+		got := storedProto(proto)
+		assert.Equal(t, tt.want, got, tt.line)
+		if tt.want == "HTTP/3.0" {
+			continue // unusual: kept as it is
+		}
+		assert.NotSame(t, unsafe.StringData(line), unsafe.StringData(got), "%s: the status line is kept", tt.line)
+	}
 }

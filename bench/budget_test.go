@@ -1,0 +1,81 @@
+package bench
+
+import (
+	"net/http"
+	"runtime"
+	"testing"
+
+	"github.com/cachestack/cachestack/bench/internal/backends"
+)
+
+// TestHitBudgets checks the allocation budgets of a hit set by the
+// benchmark issue, which, unlike times, are the same on every machine and
+// so can be tested: through http.Client at most 17 allocations and as a
+// bare RoundTripper at most 10 (typed stores); as many whatever the body
+// size; and no copy of the body from a typed store, exactly one from a
+// byte store (its Get; decoding aliases it).
+func TestHitBudgets(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	for _, be := range backends.All() {
+		t.Run(be.Name, func(t *testing.T) {
+			s := cachestackSubject(be.Name, be, false)
+			var first float64
+			for i, sz := range sizes {
+				o := newOrigin(t, sz.n, nil)
+				rt, url := warm(t, s, o, 0)
+				req := newRequest(t, url)
+				c := &http.Client{Transport: rt}
+				before := o.hits.Load()
+				allocs, bytes := perRun(200, func() { do(t, c, req) })
+				bare, _ := perRun(200, func() { get(t, rt, req) })
+				if o.hits.Load() != before {
+					t.Fatal("a request reached the origin: not all hits")
+				}
+				t.Logf("%s: %.0f allocations and %.0f bytes via http.Client, %.0f allocations bare", sz.name, allocs, bytes, bare)
+
+				if i == 0 {
+					first = allocs
+				} else if allocs != first {
+					t.Errorf("%s: %.0f allocations, %.0f at %s: the cost depends on the body size", sz.name, allocs, first, sizes[0].name)
+				}
+				if be.Kind == backends.Typed {
+					if allocs > 17 {
+						t.Errorf("%s: %.0f allocations via http.Client, budget 17", sz.name, allocs)
+					}
+					if bare > 10 {
+						t.Errorf("%s: %.0f allocations as a bare RoundTripper, budget 10", sz.name, bare)
+					}
+				}
+				if sz.n < 16<<10 {
+					continue // small bodies cannot be told apart from the rest
+				}
+				copies := int(bytes) / sz.n
+				want := 0
+				if be.Kind != backends.Typed {
+					want = 1
+				}
+				if copies != want {
+					t.Errorf("%s: %.0f bytes allocated per hit: %d copies of the body, want %d", sz.name, bytes, copies, want)
+				}
+			}
+		})
+	}
+}
+
+// perRun calls fn once, then n times, and returns the heap allocations
+// per call over the n, rounded down as testing.AllocsPerRun rounds them
+// (so that a rare allocation of a background goroutine does not count),
+// and the bytes allocated per call.
+func perRun(n int, fn func()) (allocs, bytes float64) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	fn()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		fn()
+	}
+	runtime.ReadMemStats(&after)
+	return float64((after.Mallocs - before.Mallocs) / uint64(n)), float64(after.TotalAlloc-before.TotalAlloc) / float64(n)
+}

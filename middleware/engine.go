@@ -412,9 +412,10 @@ func (x *exchange) storable(req *http.Request, resp *http.Response, sent, receiv
 	}, true
 }
 
-// storedProto returns the protocol version to store for a response's: a
-// constant for the usual ones, so that an entry does not keep alive the
-// status line net/http's Proto is a substring of, and HTTP/1.1 for none.
+// storedProto returns the protocol version to store for a response whose
+// Proto is p: HTTP/1.1 when p is empty, and a constant for the usual
+// versions, so that an entry does not keep alive the status line that
+// net/http's Proto is a substring of.
 func storedProto(p string) string {
 	switch p {
 	case "", "HTTP/1.1":

@@ -243,7 +243,7 @@ func (x *exchange) lookup(ctx context.Context, req *http.Request) *cached.Respon
 				return nil
 			}
 		case cached.KindResponse:
-			if fields, star := policy.ParseVary(http.Header{"Vary": t.Header.Values("Vary")}); star || (len(fields) > 0 && !policy.VaryMatch(fields, false, t.VaryHeader, req.Header)) {
+			if fields, star := policy.ParseVaryLines(t.Header.Values("Vary")...); star || (len(fields) > 0 && !policy.VaryMatch(fields, false, t.VaryHeader, req.Header)) {
 				return nil
 			}
 		default:

@@ -24,8 +24,14 @@ const AbsentFieldValue = "\x00"
 // Vary lines longer than 64 KiB in all are read up to that point and star
 // is true.
 func ParseVary(h http.Header) (fields []string, star bool) {
+	return ParseVaryLines(h["Vary"]...)
+}
+
+// ParseVaryLines is ParseVary for the field lines of a response's Vary
+// given on their own, such as a stored response's (cached.Header.Values).
+func ParseVaryLines(lines ...string) (fields []string, star bool) {
 	budget := maxListBytes
-	for _, line := range h["Vary"] {
+	for _, line := range lines {
 		if budget <= 0 {
 			star = true // lines left unread
 			break

@@ -38,6 +38,10 @@ func TestParseVary(t *testing.T) {
 			fields, star := ParseVary(http.Header{"Vary": tt.give})
 			assert.Equal(t, tt.want, fields)
 			assert.Equal(t, tt.wantStar, star)
+
+			fields, star = ParseVaryLines(tt.give...)
+			assert.Equal(t, tt.want, fields, "ParseVaryLines")
+			assert.Equal(t, tt.wantStar, star, "ParseVaryLines")
 		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cachestack/cachestack/middleware"
@@ -309,32 +310,37 @@ func TestCoalesceHead(t *testing.T) {
 }
 
 // TestCoalesceErrors: a transport error reaches every waiting caller, and
-// the next request tries again.
+// the next request tries again. It runs in a synctest bubble: the misses
+// are counted before a caller joins the flight, so only synctest.Wait
+// (every caller blocked) says that all four have joined it.
 func TestCoalesceErrors(t *testing.T) {
 	t.Parallel()
-	boom := errors.New("boom")
-	var n atomic.Int64
-	release := make(chan struct{})
-	next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		if n.Add(1) == 1 {
-			waitFor(release)
-			return nil, boom
-		}
-		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(bytes.NewReader([]byte("ok"))), Request: r}, nil
-	})
-	rt, counters := newCCStack(t, newClock(), ccOptions{noCC: true, next: next, coalesce: &middleware.CoalesceOptions{Workers: newWorkers(t, 0)}})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			resp, err := rt.RoundTrip(mustRequest(t, context.Background(), http.MethodGet, "http://origin.test/", nil))
-			assert.ErrorIs(t, err, boom)
-			assert.Nil(t, resp)
+	synctest.Test(t, func(t *testing.T) {
+		boom := errors.New("boom")
+		var n atomic.Int64
+		release := make(chan struct{})
+		next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if n.Add(1) == 1 {
+				<-release
+				return nil, boom
+			}
+			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(bytes.NewReader([]byte("ok"))), Request: r}, nil
 		})
-	}
-	require.Eventually(t, func() bool { return counters.Misses.Load() == 4 }, 10*time.Second, time.Millisecond)
-	close(release)
-	wg.Wait()
-	_, body := get(t, rt, "http://origin.test/")
-	assert.Equal(t, "ok", body)
-	assert.Equal(t, int64(2), n.Load())
+		rt, counters := newCCStack(t, newClock(), ccOptions{noCC: true, next: next, coalesce: &middleware.CoalesceOptions{Workers: newWorkers(t, 0)}})
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				resp, err := rt.RoundTrip(mustRequest(t, context.Background(), http.MethodGet, "http://origin.test/", nil))
+				assert.ErrorIs(t, err, boom)
+				assert.Nil(t, resp)
+			})
+		}
+		synctest.Wait()
+		require.Equal(t, int64(4), counters.Misses.Load())
+		close(release)
+		wg.Wait()
+		_, body := get(t, rt, "http://origin.test/")
+		assert.Equal(t, "ok", body)
+		assert.Equal(t, int64(2), n.Load())
+	})
 }

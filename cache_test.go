@@ -54,9 +54,21 @@ func countingOrigin(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic
 	return srv, &n
 }
 
+// newCache is cachestack.New, over a transport of the test's own unless o
+// names one: http.DefaultTransport's idle connections are closed by every
+// httptest.Server.Close, which could break a parallel test's request.
 func newCache(t *testing.T, o *cachestack.Options) *cachestack.Cache {
 	t.Helper()
-	c, err := cachestack.New(o)
+	var opts cachestack.Options
+	if o != nil {
+		opts = *o
+	}
+	if opts.Transport == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		t.Cleanup(tr.CloseIdleConnections)
+		opts.Transport = tr
+	}
+	c, err := cachestack.New(&opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, c.Close()) })
 	return c

@@ -242,7 +242,7 @@ func TestForeignMiddlewareBetween(t *testing.T) {
 	st, err := middleware.Store(newMemstore(t, c), &middleware.StoreOptions{Clock: c.Now, Logger: quiet})
 	require.NoError(t, err)
 	var seen atomic.Int64
-	rt := middleware.Chain(middleware.Key(k), foreign(&seen), ex, st)(nil)
+	rt := middleware.Chain(middleware.Key(k), foreign(&seen), ex, st)(testTransport(t))
 	get(t, rt, o.URL+"/a?t=1")
 	resp, _ := get(t, rt, o.URL+"/a?t=2")
 	info := middleware.InfoOf(resp)
@@ -300,7 +300,7 @@ func TestInfoFromHeadersWhenBodyIsWrapped(t *testing.T) {
 	require.NoError(t, err)
 	st, err := middleware.Store(newMemstore(t, newClock()), &middleware.StoreOptions{Logger: quiet})
 	require.NoError(t, err)
-	client := &http.Client{Transport: middleware.Chain(ex, st)(nil), Timeout: time.Minute} // Timeout wraps the body
+	client := &http.Client{Transport: middleware.Chain(ex, st)(testTransport(t)), Timeout: time.Minute} // Timeout wraps the body
 	for range 2 {
 		resp, err := client.Get(o.URL)
 		require.NoError(t, err)
@@ -355,8 +355,9 @@ func TestWriteSurvivesCancelAtEOF(t *testing.T) {
 	so := &middleware.StoreOptions{Clock: c.Now, Logger: quiet, Counters: new(middleware.Counters)}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	tr := testTransport(t)
 	next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		resp, err := http.DefaultTransport.RoundTrip(r)
+		resp, err := tr.RoundTrip(r)
 		if err == nil && r.Context() == ctx {
 			resp.Body = cancelAtEOF{resp.Body, cancel}
 		}

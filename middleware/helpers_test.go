@@ -17,6 +17,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// testTransport returns a transport of the test's own, closed with it.
+// Tests use it rather than http.DefaultTransport, whose idle connections
+// every httptest.Server.Close closes: a parallel test's server closing
+// could break a request of this one that had just picked such a
+// connection up ("CloseIdleConnections called").
+func testTransport(t *testing.T) *http.Transport {
+	t.Helper()
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
+}
+
 // origin is an httptest.Server that counts the requests it answers and
 // answers each with handler (or a default 200 with a body naming the path).
 type origin struct {

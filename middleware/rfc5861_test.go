@@ -17,9 +17,12 @@ import (
 	"go.uber.org/goleak"
 )
 
-// failingTransport forwards to http.DefaultTransport until down is set,
-// then fails every request as an unreachable origin would.
-type failingTransport struct{ down atomic.Bool }
+// failingTransport forwards to next until down is set, then fails every
+// request as an unreachable origin would.
+type failingTransport struct {
+	next http.RoundTripper
+	down atomic.Bool
+}
 
 var errUnreachable = errors.New("dial tcp: connection refused")
 
@@ -30,7 +33,7 @@ func (f *failingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		return nil, errUnreachable
 	}
-	return http.DefaultTransport.RoundTrip(r)
+	return f.next.RoundTrip(r)
 }
 
 // TestStaleIfError is RFC 5861 §4, as a response directive, a request
@@ -86,7 +89,7 @@ func TestStaleIfError(t *testing.T) {
 				w.Header().Set("Etag", `"a"`)
 				io.WriteString(w, "good")
 			}))
-			next := &failingTransport{}
+			next := &failingTransport{next: testTransport(t)}
 			rt, _ := newCCStack(t, c, ccOptions{next: next, store: &middleware.StoreOptions{StaleIfError: tt.option, KeepStale: time.Hour}})
 			fetch(t, rt, o, o.URL, nil)
 			c.Advance(tt.at)

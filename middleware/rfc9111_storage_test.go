@@ -156,7 +156,7 @@ func TestEndToEndWithClient(t *testing.T) {
 		middleware.Key(k),
 		m(middleware.CacheControl(nil)),
 		m(middleware.Store(newMemstoreReal(t), &middleware.StoreOptions{Logger: quiet})),
-	)(nil)}
+	)(testTransport(t))}
 	for range 3 {
 		resp, err := client.Get(srv.URL)
 		require.NoError(t, err)

@@ -25,7 +25,7 @@ type ccOptions struct {
 	coalesce *middleware.CoalesceOptions
 	redirect bool
 	noCC     bool              // leave CacheControl out
-	next     http.RoundTripper // the transport beneath; nil means http.DefaultTransport
+	next     http.RoundTripper // the transport beneath; nil means testTransport
 }
 
 func newCCStack(t *testing.T, c *clock, o ccOptions) (http.RoundTripper, *middleware.Counters) {
@@ -54,7 +54,11 @@ func newCCStack(t *testing.T, c *clock, o ccOptions) (http.RoundTripper, *middle
 		mws = append(mws, m(middleware.Coalesce(o.coalesce)))
 	}
 	mws = append(mws, m(middleware.Store(newMemstore(t, c), &so)))
-	return middleware.Chain(mws...)(o.next), so.Counters
+	next := o.next
+	if next == nil {
+		next = testTransport(t)
+	}
+	return middleware.Chain(mws...)(next), so.Counters
 }
 
 // newWorkers returns a Workers closed when the test ends.

@@ -232,7 +232,7 @@ func TestIgnoredValuesAreNotStored(t *testing.T) {
 	require.NoError(t, err)
 	st, err := middleware.Store(s, &middleware.StoreOptions{Clock: c.Now, Logger: quiet})
 	require.NoError(t, err)
-	rt := middleware.Chain(middleware.Key(k), st)(nil)
+	rt := middleware.Chain(middleware.Key(k), st)(testTransport(t))
 	get(t, rt, o.URL+"/p?token=SECRET123&x=1")
 	n := 0
 	for key, err := range s.Keys(context.Background()) {
@@ -335,7 +335,7 @@ func TestStackingOrderDoesNotMatter(t *testing.T) {
 		for _, i := range order {
 			ordered = append(ordered, mws[i])
 		}
-		rt := middleware.Chain(ordered...)(nil)
+		rt := middleware.Chain(ordered...)(testTransport(t))
 		before := o.hits.Load()
 		for _, tt := range cases {
 			do(t, rt, mustRequest(t, tt.ctx, http.MethodGet, o.URL+tt.path, nil))

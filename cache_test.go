@@ -91,16 +91,22 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		give cachestack.Options
 		want string
 	}{
-		{"malformed glob", cachestack.Options{URLExpiry: []policy.URLExpiry{{Pattern: "a/[b", Expiry: policy.Never()}}}, "URLs"},
-		{"negative expiry", cachestack.Options{ExpireAfter: policy.After(-time.Second)}, "ExpireAfter"},
-		{"negative body size", cachestack.Options{MaxBodyBytes: -1}, "MaxBodyBytes"},
-		{"negative keep stale", cachestack.Options{KeepStale: -time.Second}, "KeepStale"},
-		{"negative stale if error", cachestack.Options{StaleIfError: -time.Second}, "StaleIfError"},
-		{"bad method", cachestack.Options{AllowedMethods: []string{""}}, "Methods"},
-		{"bad code", cachestack.Options{AllowedCodes: []int{42}}, "Codes"},
-		{"bad header", cachestack.Options{IncludeHeaders: []string{"a b"}}, "Headers"},
-		{"heuristic without cache control", cachestack.Options{Heuristic: &policy.Heuristic{}}, "Heuristic"},
-		{"share credentials without coalescing", cachestack.Options{ShareCredentials: true}, "ShareCredentials"},
+		// Each error names the option as the caller wrote it.
+		{"malformed glob", cachestack.Options{URLExpiry: []policy.URLExpiry{{Pattern: "a/[b", Expiry: policy.Never()}}}, `cachestack: Options.URLExpiry: policy: URL pattern 0 "a/[b": missing ]`},
+		{"regexp for a glob", cachestack.Options{URLExpiry: []policy.URLExpiry{{Pattern: `^https://api\.x\.com/`, Expiry: policy.Never()}}}, `Options.URLExpiry: policy: URL pattern 0 "^https://api\\.x\\.com/": looks like a regular expression`},
+		{"negative expiry", cachestack.Options{ExpireAfter: policy.After(-time.Second)}, "cachestack: Options.ExpireAfter: "},
+		{"negative body size", cachestack.Options{MaxBodyBytes: -1}, "cachestack: Options.MaxBodyBytes is -1, want >= 0"},
+		{"negative keep stale", cachestack.Options{KeepStale: -time.Second}, "cachestack: Options.KeepStale is -1s, want >= 0"},
+		{"negative stale if error", cachestack.Options{StaleIfError: -time.Second}, "cachestack: Options.StaleIfError is -1s"},
+		{"bad method", cachestack.Options{AllowedMethods: []string{""}}, `cachestack: Options.AllowedMethods: policy: invalid HTTP method ""`},
+		{"lower-case method", cachestack.Options{AllowedMethods: []string{"get"}}, `cachestack: Options.AllowedMethods: policy: HTTP method "get" would never match`},
+		{"no methods", cachestack.Options{AllowedMethods: []string{}}, "cachestack: Options.AllowedMethods: empty"},
+		{"bad code", cachestack.Options{AllowedCodes: []int{42}}, "cachestack: Options.AllowedCodes: policy: invalid status code 42"},
+		{"no codes", cachestack.Options{AllowedCodes: []int{}}, "cachestack: Options.AllowedCodes: empty"},
+		{"bad header", cachestack.Options{IncludeHeaders: []string{"a b"}}, `cachestack: Options.IncludeHeaders[0] is "a b", not a valid header field name`},
+		{"empty ignored param", cachestack.Options{IgnoredParams: []string{"x", ""}}, "cachestack: Options.IgnoredParams[1] is empty"},
+		{"header also ignored", cachestack.Options{IncludeHeaders: []string{"X-Token"}, IgnoredParams: []string{"x-token"}}, `cachestack: Options.IncludeHeaders[0] is "X-Token", which is also in Options.IgnoredParams`},
+		{"heuristic when header-blind", cachestack.Options{IgnoreCacheControl: true, Heuristic: &policy.Heuristic{}}, "cachestack: Options.Heuristic has no effect with Options.IgnoreCacheControl"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,7 +205,7 @@ func TestDisabledScope(t *testing.T) {
 	assert.Equal(t, int64(3), hits.Load())
 }
 
-func TestCacheControlAndRedirectsThroughTheDropIn(t *testing.T) {
+func TestDefaultModeAndRedirectsThroughTheDropIn(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	var hits atomic.Int64
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -216,7 +222,7 @@ func TestCacheControlAndRedirectsThroughTheDropIn(t *testing.T) {
 		}
 	}))
 	transport := &http.Transport{}
-	c, err := cachestack.New(&cachestack.Options{CacheControl: true, Coalesce: true, Transport: transport})
+	c, err := cachestack.New(&cachestack.Options{Coalesce: true, Transport: transport})
 	require.NoError(t, err)
 	client := c.Client()
 
@@ -229,7 +235,8 @@ func TestCacheControlAndRedirectsThroughTheDropIn(t *testing.T) {
 		require.NoError(t, err)
 		redirects = append(redirects, r)
 	}
-	assert.Equal(t, []cachestack.Redirect{{From: origin.URL + "/old", Status: 301, Location: "/new", To: origin.URL + "/new"}}, redirects)
+	assert.Equal(t, []cachestack.Redirect{{From: origin.URL + "/old", Status: 301, Location: origin.URL + "/new", To: origin.URL + "/new"}}, redirects,
+		"Location is stored resolved and normalised")
 
 	getBody(t, client, origin.URL+"/no-store")
 	getBody(t, client, origin.URL+"/no-store")
@@ -247,6 +254,7 @@ func ExampleCache_Redirects() {
 			http.Redirect(w, r, "/v2/thing", http.StatusMovedPermanently)
 			return
 		}
+		w.Header().Set("Cache-Control", "max-age=3600")
 		fmt.Fprintln(w, "the thing")
 	}))
 	defer origin.Close()

@@ -47,11 +47,51 @@ type ccStage struct {
 	keepValidatable time.Duration
 	workers         *Workers
 	refreshTimeout  time.Duration
+	// ignore marks the header-blind mode (IgnoreCacheControl): the engine
+	// then runs without RFC 9111 rules.
+	ignore bool
 }
 
-// CacheControl is the HTTP caching middleware: with it in the stack the
-// cache follows RFC 9111 as a private cache; without it the seed's simpler
-// expiry rules hold.
+// defaultRefreshTimeout bounds one background refresh when
+// CacheControlOptions.RefreshTimeout is zero.
+const defaultRefreshTimeout = 30 * time.Second
+
+// defaultCC is the RFC 9111 behaviour of an engine with neither
+// CacheControl nor IgnoreCacheControl in its stack: no heuristics, no
+// background refreshes.
+var defaultCC = &ccStage{keepValidatable: DefaultKeepValidatable, refreshTimeout: defaultRefreshTimeout}
+
+// IgnoreCacheControl is the header-blind mode, aiohttp-client-cache's
+// cache_control=False: the origin's Cache-Control, Expires, validators and
+// heuristics are not consulted, and responses stay fresh for as long as the
+// user's expiry rules say (per request, per URL, per session; stored until
+// evicted when none applies). What still holds in this mode:
+//
+//   - Vary (RFC 9111 §4.1): a response is only served to requests whose
+//     fields it varies on match, and Vary: * is not stored;
+//   - credentials, cookies and Set-Cookie are handled as in the default
+//     mode (see the Key and Store middlewares);
+//   - the caller's own request directives, as aiohttp-client-cache reads
+//     them: no-store skips reading and writing the cache, no-cache skips
+//     reading it, and max-age=N stores the response for N seconds, above
+//     every other expiry.
+//
+// Without it (or with CacheControl) the cache is an RFC 9111 private cache.
+// Stack it anywhere with the Store middleware; it replaces a CacheControl
+// middleware of the same engine, as any outer middleware replaces an inner
+// one of its kind.
+func IgnoreCacheControl() Middleware {
+	cc := &ccStage{ignore: true}
+	return func(next http.RoundTripper) http.RoundTripper {
+		return attach(next, func(p *parts) { p.cc = cc })
+	}
+}
+
+// CacheControl configures the HTTP caching every engine does by default:
+// RFC 9111 for a private cache. A stack without it behaves as with
+// CacheControl(nil); it is needed for heuristic freshness and for
+// stale-while-revalidate refreshes in the background (Workers).
+// IgnoreCacheControl turns these rules off.
 //
 // On the way in it reads the request's directives (§5.2.1: max-age,
 // max-stale, min-fresh, no-cache, no-store, only-if-cached; Pragma:
@@ -86,7 +126,7 @@ func CacheControl(opts *CacheControlOptions) (Middleware, error) {
 		o.KeepValidatable = DefaultKeepValidatable
 	}
 	if o.RefreshTimeout == 0 {
-		o.RefreshTimeout = 30 * time.Second
+		o.RefreshTimeout = defaultRefreshTimeout
 	}
 	cc := &ccStage{heuristic: o.Heuristic, keepValidatable: o.KeepValidatable, workers: o.Workers, refreshTimeout: o.RefreshTimeout}
 	return func(next http.RoundTripper) http.RoundTripper {
@@ -244,10 +284,10 @@ var notUpdated = map[string]bool{"Content-Length": true, "Content-Encoding": tru
 // merge returns e updated by a 304 response (RFC 9111 §4.3.4 and §3.2),
 // and its header as an http.Header: the 304's fields replace the stored
 // ones, and the times are those of the validation.
-func merge(e *cached.Response, notModified *http.Response) (*cached.Response, http.Header) {
+func merge(e *cached.Response, notModified *http.Response, replaySetCookie bool) (*cached.Response, http.Header) {
 	u := e.Clone()
 	h := e.Header.HTTP()
-	keep := storedFields(notModified.Header)
+	keep := storedFields(notModified.Header, replaySetCookie)
 	for k, vs := range notModified.Header {
 		if keep(k) && !notUpdated[k] && len(vs) > 0 {
 			h[k] = vs

@@ -144,14 +144,16 @@ func hopByHop(k string) bool {
 }
 
 // storedHeader returns a response header as it is stored: without
-// hop-by-hop fields and fields named in Connection.
-func storedHeader(h http.Header) cached.Header {
-	return cached.NewHeaderFunc(h, storedFields(h))
+// hop-by-hop fields, fields named in Connection and, unless replaySetCookie,
+// Set-Cookie.
+func storedHeader(h http.Header, replaySetCookie bool) cached.Header {
+	return cached.NewHeaderFunc(h, storedFields(h, replaySetCookie))
 }
 
-// storedFields returns whether a field of h is stored: not hop-by-hop, and
-// not named in Connection.
-func storedFields(h http.Header) func(name string) bool {
+// storedFields returns whether a field of h is stored: not hop-by-hop, not
+// named in Connection, and not Set-Cookie unless replaySetCookie (a cookie
+// set for one caller must not reach the others' cookie jars from a hit).
+func storedFields(h http.Header, replaySetCookie bool) func(name string) bool {
 	var named []string // fields named in Connection
 	for _, c := range h["Connection"] {
 		for f := range strings.SplitSeq(c, ",") {
@@ -160,7 +162,9 @@ func storedFields(h http.Header) func(name string) bool {
 			}
 		}
 	}
-	return func(k string) bool { return !hopByHop(k) && !slices.Contains(named, k) }
+	return func(k string) bool {
+		return !hopByHop(k) && !slices.Contains(named, k) && (replaySetCookie || (k != "Set-Cookie" && k != "Set-Cookie2"))
+	}
 }
 
 // statusLine returns the Status text of a response; common codes cost no

@@ -52,7 +52,14 @@ func TestStoredHeaderFields(t *testing.T) {
 		assert.Empty(t, resp.Header.Values(f), f)
 	}
 	assert.Equal(t, "kept", resp.Header.Get("X-End-To-End"))
-	assert.Equal(t, "a=b", resp.Header.Get("Set-Cookie"), "a private cache stores Set-Cookie")
+	assert.Empty(t, resp.Header.Values("Set-Cookie"), "a hit never sets another caller's cookie")
+	assert.Equal(t, "a=b", first.Header.Get("Set-Cookie"), "the caller whose request fetched it gets it")
+
+	single, _ := newCCStack(t, c, ccOptions{next: next, store: &middleware.StoreOptions{ReplaySetCookie: true}})
+	get(t, single, "http://origin.test/h")
+	resp, _ = get(t, single, "http://origin.test/h")
+	assert.True(t, middleware.InfoOf(resp).FromCache)
+	assert.Equal(t, "a=b", resp.Header.Get("Set-Cookie"), "ReplaySetCookie: a single-user client gets it on hits")
 }
 
 // TestStorable is RFC 9111 §3: what CacheControl lets the store keep.

@@ -46,6 +46,12 @@ type StoreOptions struct {
 	Logger *slog.Logger
 	// Counters, when set, is updated with what the cache did.
 	Counters *Counters
+	// ReplaySetCookie stores responses' Set-Cookie fields and replays them
+	// on hits. Off, the default, a response is stored without its
+	// Set-Cookie: the caller whose request fetched it gets the cookie,
+	// and hits never set it in another caller's cookie jar. Turn it on
+	// only for a client that acts for a single user.
+	ReplaySetCookie bool
 }
 
 // Counters count what a Store middleware did. All fields are safe to read
@@ -60,6 +66,8 @@ type Counters struct {
 	Revalidated atomic.Int64 // stale responses refreshed by a 304 Not Modified
 	Refreshes   atomic.Int64 // background refreshes started (stale-while-revalidate)
 	Coalesced   atomic.Int64 // requests answered by another request's response
+	TooLarge    atomic.Int64 // responses the store refused as larger than it can hold (store.ErrTooLarge)
+	Mismatched  atomic.Int64 // stored entries whose request identity did not match the request (treated as misses)
 }
 
 type storeStage struct {
@@ -71,6 +79,8 @@ type storeStage struct {
 	log          *slog.Logger
 	counters     *Counters
 	defaultKeyer *keyer.Keyer
+	// replaySetCookie keeps Set-Cookie in stored responses.
+	replaySetCookie bool
 }
 
 // Store is the middleware that holds responses: on the way in it looks the
@@ -125,6 +135,8 @@ func Store(s store.Store[string, *cached.Response], opts *StoreOptions) (Middlew
 		log:          o.Logger,
 		counters:     o.Counters,
 		defaultKeyer: k,
+
+		replaySetCookie: o.ReplaySetCookie,
 	}
 	return func(next http.RoundTripper) http.RoundTripper {
 		return attach(next, func(p *parts) { p.store = st })
@@ -160,6 +172,12 @@ func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, 
 		return
 	}
 	if err := st.s.Set(ctx, key, e, ttl); err != nil {
+		if errors.Is(err, store.ErrTooLarge) {
+			st.counters.TooLarge.Add(1)
+			st.log.LogAttrs(ctx, slog.LevelDebug, "cachestack: response not stored: larger than the store holds",
+				slog.String("key", key), slog.Int("body_bytes", len(e.Body)), slog.Any("error", err))
+			return
+		}
 		st.failed(ctx, "set", key, err)
 		return
 	}

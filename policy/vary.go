@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"strconv"
 )
@@ -199,4 +201,58 @@ func VaryKey(fields []string, req http.Header) string {
 		b = append(b, nv...)
 	}
 	return string(b)
+}
+
+// varyDigestDomain starts what VaryDigests hashes, so its digests can never
+// equal a digest made for another purpose.
+const varyDigestDomain = "cachestack/vary-digest/v1\x00"
+
+// VaryDigests returns what a cache stores with a variant to match later
+// requests against it (RFC 9111 §4.1) without keeping the request's field
+// values: for each field in fields that req carries, a digest of its
+// normalised value (NormalizeFieldValue) bound to the field's name, as
+// "sha256:" and 32 hex digits. Fields req does not carry are left out. The
+// values themselves (an Authorization or Cookie a response varies on, an
+// ignored parameter sent as a header) never reach the store.
+func VaryDigests(fields []string, req http.Header) http.Header {
+	out := make(http.Header, len(fields))
+	var buf [128]byte
+	for _, f := range fields {
+		k := http.CanonicalHeaderKey(f)
+		if vs := req[k]; len(vs) > 0 {
+			out[k] = []string{varyDigest(k, appendNormalized(buf[:0], vs))}
+		}
+	}
+	return out
+}
+
+// VaryDigestsMatch is VaryMatch for a variant stored with VaryDigests: for
+// every field in fields, req carries it exactly when the variant's request
+// did, with a value whose digest is the stored one.
+func VaryDigestsMatch(fields []string, stored, req http.Header) bool {
+	var buf [128]byte
+	for _, f := range fields {
+		k := http.CanonicalHeaderKey(f)
+		s, r := stored[k], req[k]
+		if (len(s) == 0) != (len(r) == 0) {
+			return false // absent only matches absent
+		}
+		if len(s) > 0 && (len(s) != 1 || s[0] != varyDigest(k, appendNormalized(buf[:0], r))) {
+			return false
+		}
+	}
+	return true
+}
+
+func varyDigest(name string, normalized []byte) string {
+	h := sha256.New()
+	h.Write([]byte(varyDigestDomain))
+	h.Write([]byte(name))
+	h.Write([]byte{0})
+	h.Write(normalized)
+	var sum [sha256.Size]byte
+	var out [7 + 32]byte
+	copy(out[:], "sha256:")
+	hex.Encode(out[7:], h.Sum(sum[:0])[:16])
+	return string(out[:])
 }

@@ -143,8 +143,9 @@ func (s *Store[K, V]) Get(_ context.Context, key K) (V, error) {
 //
 // A value that costs more than its shard's byte budget (MaxBytes divided
 // among the shards; see the package documentation) is not kept: Set
-// removes any previous value under key and returns nil, and a later Get
-// misses. Set ignores ctx: it never waits.
+// removes any previous value under key and returns an error matching
+// store.ErrTooLarge, and a later Get misses. Set ignores ctx: it never
+// waits.
 func (s *Store[K, V]) Set(_ context.Context, key K, value V, ttl time.Duration) error {
 	if ttl < 0 {
 		return store.Wrap(name, "set", key, store.ErrNegativeTTL)
@@ -169,7 +170,7 @@ func (s *Store[K, V]) Set(_ context.Context, key K, value V, ttl time.Duration) 
 		if ok {
 			sh.remove(e)
 		}
-		return nil
+		return store.Wrap(name, "set", key, store.ErrTooLarge)
 	case ok:
 		sh.bytes += cost - e.cost
 		e.value, e.cost, e.expires = value, cost, expires

@@ -84,7 +84,7 @@ func TestDefaultBudget(t *testing.T) {
 		ctx := t.Context()
 		// 64 MiB over 16 shards: 4 MiB values fit, bigger ones are not kept.
 		require.NoError(t, s.Set(ctx, 1, make([]byte, 4<<20), 0))
-		require.NoError(t, s.Set(ctx, 2, make([]byte, 4<<20+1), 0))
+		require.ErrorIs(t, s.Set(ctx, 2, make([]byte, 4<<20+1), 0), store.ErrTooLarge)
 		_, err = s.Get(ctx, 1)
 		require.NoError(t, err)
 		_, err = s.Get(ctx, 2)
@@ -164,9 +164,9 @@ func TestOversizeEntryIsNotKept(t *testing.T) {
 	s := newStore(t, &memstore.Options[[]byte]{MaxBytes: 10})
 	ctx := t.Context()
 	require.NoError(t, s.Set(ctx, "a", []byte("aaaa"), 0))
-	require.NoError(t, s.Set(ctx, "big", make([]byte, 11), 0))
+	require.ErrorIs(t, s.Set(ctx, "big", make([]byte, 11), 0), store.ErrTooLarge, "an entry the budget cannot hold is refused, not silently dropped")
 	assertKeys(t, s, "a") // and a was not evicted to make room
-	require.NoError(t, s.Set(ctx, "a", make([]byte, 11), 0))
+	require.ErrorIs(t, s.Set(ctx, "a", make([]byte, 11), 0), store.ErrTooLarge)
 	_, err := s.Get(ctx, "a")
 	require.ErrorIs(t, err, store.ErrNotFound, "an oversize Set must not leave the old value behind")
 	assert.Zero(t, s.Len())

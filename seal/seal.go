@@ -95,7 +95,7 @@ func (e invalidError) Unwrap() error        { return codec.ErrFormat }
 // A Sealer is safe for concurrent use. Its zero value is not usable; call
 // New.
 type Sealer struct {
-	keys    []*key // newest first
+	keys    []*listedKey // newest first
 	scratch sync.Pool
 
 	sealed   atomic.Uint64
@@ -104,9 +104,9 @@ type Sealer struct {
 	rejected atomic.Uint64
 }
 
-// key is one listed key: its id and the AEAD made from the AES key derived
-// from it. The key itself is not kept.
-type key struct {
+// listedKey is one listed key: its id and the AEAD made from the AES key
+// derived from it. The key itself is not kept.
+type listedKey struct {
 	id   [idLen]byte
 	aead cipher.AEAD
 }
@@ -140,11 +140,11 @@ func New(keys ...[]byte) (*Sealer, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("seal: no keys, want at least one")
 	}
-	s := &Sealer{keys: make([]*key, 0, len(keys))}
+	s := &Sealer{keys: make([]*listedKey, 0, len(keys))}
 	for i, b := range keys {
 		if len(b) != KeySize {
 			hint := ""
-			if len(b) == 2*KeySize || len(b) == 44 {
+			if len(b) == 2*KeySize || len(b) == 43 || len(b) == 44 { // hex, base64
 				hint = " (decode a hex or base64 key to its bytes first)"
 			}
 			return nil, fmt.Errorf("seal: key %d is %d bytes, want %d%s", i, len(b), KeySize, hint)
@@ -171,7 +171,7 @@ func New(keys ...[]byte) (*Sealer, error) {
 	return s, nil
 }
 
-func newKey(b []byte) (*key, error) {
+func newKey(b []byte) (*listedKey, error) {
 	id, err := hkdf.Key(sha256.New, b, nil, idLabel, idLen)
 	if err != nil {
 		return nil, err
@@ -189,7 +189,7 @@ func newKey(b []byte) (*key, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &key{id: [idLen]byte(id), aead: aead}, nil
+	return &listedKey{id: [idLen]byte(id), aead: aead}, nil
 }
 
 // Seal returns a new slice holding data encrypted and bound to key: Open
@@ -266,7 +266,8 @@ func (s *Sealer) open(domain byte, binding string, sealed []byte, inPlace bool) 
 	return data, nil
 }
 
-func (s *Sealer) check(domain byte, binding string, sealed []byte, inPlace bool) (data []byte, old bool, err error) {
+// check opens sealed and tells whether it was sealed with an older key.
+func (s *Sealer) check(domain byte, binding string, sealed []byte, inPlace bool) ([]byte, bool, error) {
 	if len(sealed) < headerLen+tagLen {
 		return nil, false, errShort
 	}
@@ -285,7 +286,7 @@ func (s *Sealer) check(domain byte, binding string, sealed []byte, inPlace bool)
 		dst = make([]byte, 0, len(ciphertext)-tagLen)
 	}
 	ad := s.ad(sealed[:nonceOffset], domain, binding)
-	data, err = s.keys[i].aead.Open(dst, sealed[nonceOffset:headerLen], ciphertext, ad.b)
+	data, err := s.keys[i].aead.Open(dst, sealed[nonceOffset:headerLen], ciphertext, ad.b)
 	s.putAD(ad)
 	if err != nil {
 		return nil, false, errAuth

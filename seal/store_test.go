@@ -13,6 +13,7 @@ import (
 	"github.com/cachestack/cachestack/codec"
 	"github.com/cachestack/cachestack/seal"
 	"github.com/cachestack/cachestack/store"
+	"github.com/cachestack/cachestack/store/diskstore"
 	"github.com/cachestack/cachestack/store/memstore"
 	"github.com/cachestack/cachestack/store/storetest"
 )
@@ -38,6 +39,21 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, h)
 	require.Zero(t, sealer.Stats().Rejected, "the suite only reads what it wrote")
 	require.NotZero(t, sealer.Stats().Opened)
+}
+
+// TestConformanceDisk runs the suite over a sealed diskstore, a byte store
+// that persists.
+func TestConformanceDisk(t *testing.T) {
+	clk := storetest.NewClock()
+	sealer := newSealer(t, testKey(0))
+	h := storetest.Bytes(func(t *testing.T) store.Store[string, []byte] {
+		d, err := diskstore.New(t.TempDir(), &diskstore.Options{Clock: clk.Now})
+		require.NoError(t, err)
+		return seal.Wrap(d, sealer)
+	})
+	h.Advance = clk.Advance
+	storetest.Run(t, h)
+	require.Zero(t, sealer.Stats().Rejected, "the suite only reads what it wrote")
 }
 
 // TestConformanceMinimal runs the suite over a store that can neither list

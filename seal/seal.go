@@ -192,18 +192,19 @@ func newKey(b []byte) (*listedKey, error) {
 	return &listedKey{id: [idLen]byte(id), aead: aead}, nil
 }
 
-// Seal returns a new slice holding data encrypted and bound to key: Open
-// with the same key returns data, and fails for any other key. It seals
-// with the newest key and a fresh random nonce, so sealing the same data
-// twice gives different bytes. data is read, not kept. The result is
-// Overhead bytes longer than data.
+// Seal returns a new slice holding data encrypted and bound to key, the
+// store key it is kept under: Open with the same store key returns data,
+// and fails for any other. It encrypts with the first listed key and a
+// fresh random nonce, so sealing the same data twice gives different
+// bytes. data is read, not kept. The result is Overhead bytes longer than
+// data.
 func (s *Sealer) Seal(key string, data []byte) []byte {
 	return s.seal(domainKey, key, data)
 }
 
-// Open checks that sealed was made by Seal with this key and one of the
-// listed keys, and returns its data decrypted, in a new slice; sealed is
-// not modified. Otherwise it returns nil and an error matching ErrInvalid
+// Open checks that sealed was made by Seal for this store key with one of
+// the listed keys, and returns its data decrypted, in a new slice; sealed
+// is not modified. Otherwise it returns nil and an error matching ErrInvalid
 // (and so codec.ErrFormat). Every call is counted in Stats.
 func (s *Sealer) Open(key string, sealed []byte) ([]byte, error) {
 	return s.open(domainKey, key, sealed, false)

@@ -270,6 +270,13 @@ func TestRejected(t *testing.T) {
 		reject(t, append(bytes.Clone(sealed[:17]), other[17:]...), "header of one entry, ciphertext of another")
 		reject(t, append(bytes.Clone(other[:17]), sealed[17:]...), "header of one entry, ciphertext of another")
 	})
+	t.Run("WrongKey", func(t *testing.T) {
+		// An entry sealed with another key, its key id rewritten to
+		// this key's, so that Open decrypts with the wrong key.
+		b := newSealer(t, testKey(1)).Seal(key, data)
+		copy(b[1:5], sealed[1:5])
+		reject(t, b, "sealed with another key, under this key's id")
+	})
 	t.Run("OtherContext", func(t *testing.T) {
 		// A Codec entry for a context equal to the key is not a key's entry.
 		b, err := seal.Codec[[]byte](raw{}, s, key).Marshal(data)

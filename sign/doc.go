@@ -23,7 +23,8 @@
 // It does not protect:
 //
 //   - Confidentiality. Entries are signed, not encrypted: whoever can read
-//     the store reads the responses.
+//     the store reads the responses. Package seal encrypts them (and
+//     authenticates them as well, so it needs no sign beneath it).
 //   - Against replay under the same key. An older entry that was validly
 //     signed for a key can be written back under that key, rolling it back
 //     to an older response. The entry's own expiry is inside the signed

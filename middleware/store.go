@@ -88,11 +88,14 @@ type storeStage struct {
 // request on and returns the response with its body teed, so the entry is
 // written when the caller reads the body to EOF (within MaxBodyBytes).
 //
-// It uses the key, filter and expiry decided by the Key, Filter and Expiry
+// It uses the key, filter, expiry and caching rules decided by the
 // middlewares stacked with it, in any order; those it does not find take
-// their defaults (the default keyer, GET and HEAD with status 200, never
-// expire). A store failure or an undecodable entry is logged and counted,
-// and the request goes to the network as if nothing were cached.
+// their defaults: the default keyer (which keys Authorization and Cookie),
+// GET and HEAD, RFC 9111 (CacheControl(nil)) with the statuses it lets a
+// cache store, and no expiry of the user's. A stored response never keeps
+// Set-Cookie unless StoreOptions.ReplaySetCookie. A store failure, an
+// undecodable entry or one stored for another request is logged and
+// counted, and the request goes to the network as if nothing were cached.
 func Store(s store.Store[string, *cached.Response], opts *StoreOptions) (Middleware, error) {
 	if s == nil {
 		return nil, errors.New("middleware.Store: store is nil")

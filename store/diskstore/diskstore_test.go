@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/store"
 	"github.com/cachestack/cachestack/store/diskstore"
 	"github.com/cachestack/cachestack/store/storetest"
@@ -32,6 +33,20 @@ func TestConformance(t *testing.T) {
 	clk := storetest.NewClock()
 	h := storetest.Bytes(func(t *testing.T) store.Store[string, []byte] {
 		return open(t, t.TempDir(), &diskstore.Options{Clock: clk.Now})
+	})
+	h.Advance = clk.Advance
+	storetest.Run(t, h)
+}
+
+// TestConformanceResponses runs the suite on the typed store
+// OpenResponses returns.
+func TestConformanceResponses(t *testing.T) {
+	clk := storetest.NewClock()
+	h := storetest.Responses(func(t *testing.T) store.Store[string, *cached.Response] {
+		s, err := diskstore.OpenResponses(t.TempDir(), &diskstore.Options{Clock: clk.Now})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
 	})
 	h.Advance = clk.Advance
 	storetest.Run(t, h)

@@ -211,12 +211,17 @@ func (s *Store) checkAdoptable() error {
 	return nil
 }
 
+// ErrNotCacheDir matches the error New returns for a directory that is
+// not empty and is not a diskstore cache: it has no marker, and holds a
+// file that diskstore did not write (the error names it).
+var ErrNotCacheDir = errors.New("not a diskstore cache")
+
 // notOurs is the error New returns for a directory holding path, a file
 // that diskstore did not write.
 func (s *Store) notOurs(path string) error {
-	return fmt.Errorf("diskstore: cache directory %q (New's dir) is not empty and is not a diskstore cache: "+
+	return fmt.Errorf("diskstore: cache directory %q (New's dir) is not empty and is %w: "+
 		"it holds %q, which diskstore did not write; give New a new or empty directory, or one a diskstore made",
-		s.dir, path)
+		s.dir, ErrNotCacheDir, path)
 }
 
 // isLegacyTempName reports whether name is prefix followed by one or more

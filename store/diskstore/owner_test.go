@@ -92,6 +92,7 @@ func TestNewRefusesForeignDirectory(t *testing.T) {
 			assert.Contains(t, msg, fmt.Sprintf("%q", dir))
 			assert.Contains(t, msg, "New's dir")
 			assert.Contains(t, msg, "is not a diskstore cache")
+			assert.ErrorIs(t, err, diskstore.ErrNotCacheDir)
 			assert.Equal(t, before, snapshot(t, dir), "a refused directory is left as it was")
 		})
 	}

@@ -262,7 +262,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 			return nil, store.ErrNotFound
 		}
 		if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
-			return nil, store.ErrNotFound // nothing there, or not a file of ours
+			return nil, store.ErrNotFound // a symbolic link, a directory...: not ours
 		}
 		return nil, store.Wrap(name, "get", key, err)
 	}

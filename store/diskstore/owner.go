@@ -82,7 +82,10 @@ func (s *Store) claim() error {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		if err := s.checkAdoptable(); err != nil {
+		switch err := s.checkAdoptable(); {
+		case errors.Is(err, errMarked):
+			continue // another store marked it since: read its marker
+		case err != nil:
 			return err
 		}
 		var raw [idLen / 2]byte
@@ -182,6 +185,8 @@ func (s *Store) checkAdoptable() error {
 	for _, e := range ents {
 		name := e.Name()
 		switch {
+		case name == markerName:
+			return errMarked
 		case strings.HasPrefix(name, tempPrefix),
 			isLegacyTempName(name, legacyProbe) && e.Type().IsRegular():
 			continue
@@ -215,6 +220,9 @@ func (s *Store) checkAdoptable() error {
 // not empty and is not a diskstore cache: it has no marker, and holds a
 // file that diskstore did not write (the error names it).
 var ErrNotCacheDir = errors.New("not a diskstore cache")
+
+// errMarked tells claim that a marker appeared while it looked.
+var errMarked = errors.New("diskstore: the directory was marked meanwhile")
 
 // notOurs is the error New returns for a directory holding path, a file
 // that diskstore did not write.

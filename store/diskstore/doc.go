@@ -35,9 +35,10 @@
 //
 // New writes the marker in a directory it creates, or in an existing one
 // that is empty. It opens a directory with a marker. Any other directory
-// it refuses with an error that names the directory and a file in the
-// way and matches ErrNotCacheDir, and changes nothing in it, so that a mistaken dir — "~", a project
-// or download directory, another program's cache — is never taken over.
+// it refuses, with an error that names the directory and a file in the
+// way and matches ErrNotCacheDir, and it changes nothing in it: a
+// mistaken dir — "~", a project or download directory, another program's
+// cache — is never taken over.
 // One exception keeps caches written before the marker existed: a
 // directory without a marker that holds nothing but fan-out directories of
 // valid entry files (each header verified and named after its key's hash)

@@ -306,7 +306,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 // reference to value. A positive ttl is stored as an absolute expiry by
 // the store's Clock. An entry whose file would be larger than
 // MaxEntryBytes is not stored: Set removes any previous entry for key and
-// returns nil.
+// returns an error matching store.ErrTooLarge.
 //
 // Set replaces only an entry file this package wrote: if something else
 // is in the entry's place (a file without the entry magic, a symbolic
@@ -334,7 +334,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 		if err := s.remove(path, sum[0], nil); err != nil {
 			return store.Wrap(name, "set", key, err)
 		}
-		return nil
+		return store.Wrap(name, "set", key, store.ErrTooLarge)
 	}
 	now := s.now()
 	var expires int64

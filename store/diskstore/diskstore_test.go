@@ -254,7 +254,7 @@ func TestOversizedValue(t *testing.T) {
 	s := open(t, dir, &diskstore.Options{MaxBytes: 1000})
 	ctx := t.Context()
 	require.NoError(t, s.Set(ctx, "k", []byte("small"), 0))
-	require.NoError(t, s.Set(ctx, "k", make([]byte, 1000), 0), "a value over the budget is not an error")
+	require.ErrorIs(t, s.Set(ctx, "k", make([]byte, 1000), 0), store.ErrTooLarge, "a value over the budget is refused, and says so")
 	_, err := s.Get(ctx, "k")
 	require.ErrorIs(t, err, store.ErrNotFound, "a value over the budget is not kept, nor is the old one")
 	assert.Zero(t, s.Bytes())

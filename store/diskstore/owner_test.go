@@ -379,7 +379,7 @@ func TestMaxEntryBytes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, v, len(fits))
 
-	require.NoError(t, small.Set(ctx, "k", make([]byte, len(fits)+1), 0), "an entry over the bound is not an error")
+	require.ErrorIs(t, small.Set(ctx, "k", make([]byte, len(fits)+1), 0), store.ErrTooLarge, "an entry over the bound is refused, and says so")
 	_, err = small.Get(ctx, "k")
 	require.ErrorIs(t, err, store.ErrNotFound, "an entry over the bound is not kept, nor is the old one")
 

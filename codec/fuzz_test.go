@@ -28,6 +28,7 @@ func FuzzResponseUnmarshal(f *testing.F) {
 		{Method: "GET", StatusCode: 204, Header: cached.NewHeader(http.Header{}), VaryHeader: http.Header{"Accept": nil}},
 		{StatusCode: 200, Header: cached.NewHeader(http.Header{"Set-Cookie": {"a=1", "b=2"}}), Body: binaryBody[:32]},
 		{Expires: time.Unix(0, 0), Created: time.Unix(0, -1)},
+		{Kind: cached.KindSealed, Body: binaryBody[:24]},
 	} {
 		b, err := c.Marshal(r)
 		require.NoError(f, err)

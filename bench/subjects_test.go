@@ -73,7 +73,7 @@ func cachestackSubject(name string, b backends.Backend, cc bool) subject {
 				return nil, nil, err
 			}
 			tb.Cleanup(func() { in.Close() })
-			c, err := cachestack.New(&cachestack.Options{Store: in.Store, Transport: next, CacheControl: cc})
+			c, err := cachestack.New(&cachestack.Options{Store: in.Store, Transport: next, IgnoreCacheControl: !cc})
 			if err != nil {
 				return nil, nil, err
 			}

@@ -297,13 +297,17 @@ func TestProtectedListing(t *testing.T) {
 				has, err := c.HasURL(ctx, "", srv.URL+"/a")
 				require.NoError(t, err)
 				require.True(t, has)
+				resp, body := get(t, client, srv.URL+"/old")
+				require.Equal(t, "body of /new", body)
+				require.True(t, cachestack.InfoOf(resp).FromCache, "the protected alias is followed")
+				require.EqualValues(t, 3, calls.Load())
 
 				// ResetExpiry rewrites entries: protected again, and still hits.
 				n, err := c.ResetExpiry(ctx, policy.After(time.Hour))
 				require.NoError(t, err)
 				require.Zero(t, n)
 				require.Equal(t, cached.KindSealed, raw.entry(t, keyOf(t, srv.URL+"/a")).Kind)
-				resp, _ := get(t, client, srv.URL+"/a")
+				resp, _ = get(t, client, srv.URL+"/a")
 				require.True(t, cachestack.InfoOf(resp).FromCache)
 
 				// A planted entry is not listed; DeleteExpired keeps what
@@ -401,4 +405,64 @@ func TestProtectOptionErrors(t *testing.T) {
 	require.ErrorContains(t, err, "cachestack: Options.Signer: ")
 	_, err = cachestack.New(&cachestack.Options{Sealer: &seal.Sealer{}})
 	require.ErrorContains(t, err, "cachestack: Options.Sealer: ")
+}
+
+// TestProtectedVaryAndRevalidation: the cache's bookkeeping entries (a
+// URL's Vary index) are protected like responses, variants are found
+// through a verified index, and a stale protected response is revalidated
+// with its validator and stored protected again.
+func TestProtectedVaryAndRevalidation(t *testing.T) {
+	t.Parallel()
+	for _, open := range []func(*testing.T) *rawStore{typedRaw, byteRaw} {
+		raw := open(t)
+		t.Run(raw.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			srv, calls := countingOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/vary":
+					w.Header().Set("Vary", "Accept")
+					w.Header().Set("Cache-Control", "max-age=600")
+					io.WriteString(w, "as "+r.Header.Get("Accept"))
+				case "/etag":
+					w.Header().Set("Etag", `"v1"`)
+					w.Header().Set("Cache-Control", "max-age=0")
+					if r.Header.Get("If-None-Match") == `"v1"` {
+						w.WriteHeader(http.StatusNotModified)
+						return
+					}
+					io.WriteString(w, "tagged")
+				}
+			})
+			signer := newSigner(t, "a")
+			c := newCache(t, &cachestack.Options{Store: raw.typed, Signer: signer, Logger: quietLogger})
+			client := c.Client()
+			for round := range 2 {
+				for _, accept := range []string{"text/plain", "application/json"} {
+					resp, body := get(t, client, srv.URL+"/vary", "Accept", accept)
+					require.Equal(t, "as "+accept, body)
+					require.Equal(t, round == 1, cachestack.InfoOf(resp).FromCache, accept)
+				}
+			}
+			require.EqualValues(t, 2, calls.Load())
+
+			get(t, client, srv.URL+"/etag")
+			resp, body := get(t, client, srv.URL+"/etag")
+			require.Equal(t, "tagged", body)
+			require.Contains(t, resp.Header.Get("Cache-Status"), "fwd-status=304", "revalidated with the stored validator")
+			require.EqualValues(t, 1, c.Counters().Revalidated.Load())
+
+			var kinds []cached.Kind
+			for k, err := range raw.typed.(store.Lister[string]).Keys(ctx) {
+				require.NoError(t, err)
+				kinds = append(kinds, raw.entry(t, k).Kind)
+			}
+			require.Len(t, kinds, 4, "an index, two variants and a response")
+			for _, k := range kinds {
+				require.Equal(t, cached.KindSealed, k)
+			}
+			require.Zero(t, c.Counters().Corrupt.Load())
+			require.Zero(t, signer.Stats().Rejected)
+		})
+	}
 }

@@ -41,8 +41,9 @@ type StoreOptions struct {
 	StaleIfError time.Duration
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
-	// Logger receives store failures and undecodable entries, which never
-	// fail a request. Nil means slog.Default().
+	// Logger receives store failures, undecodable entries and entries that
+	// fail verification (see Protect), which never fail a request. Nil
+	// means slog.Default().
 	Logger *slog.Logger
 	// Counters, when set, is updated with what the cache did.
 	Counters *Counters

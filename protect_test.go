@@ -3,7 +3,9 @@ package cachestack_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -465,4 +467,50 @@ func TestProtectedVaryAndRevalidation(t *testing.T) {
 			require.Zero(t, signer.Stats().Rejected)
 		})
 	}
+}
+
+// A cache over a store others can read and write: Sealer encrypts every
+// entry and Signer signs it, each bound to its key. Listing still works;
+// the store holds nothing in clear.
+func Example_sealedAndSigned() {
+	origin := newOrigin("max-age=60")
+	defer origin.Close()
+
+	// In real use, 32 random bytes each, from a secret manager.
+	sealer, err := seal.New(bytes.Repeat([]byte("k"), seal.KeySize))
+	if err != nil {
+		log.Fatal(err)
+	}
+	signer, err := sign.New(bytes.Repeat([]byte("s"), sign.MinSecretLen))
+	if err != nil {
+		log.Fatal(err)
+	}
+	shared, _ := memstore.New[string, []byte](nil) // stands for Redis, a disk, a database
+	cache, err := cachestack.New(&cachestack.Options{
+		Store:  codec.Bind(shared, codec.Response()),
+		Sealer: sealer,
+		Signer: signer,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cache.Close()
+
+	for range 2 {
+		resp := fetch(cache.Client(), origin.URL+"/report")
+		fmt.Println("from cache:", cachestack.InfoOf(resp).FromCache)
+	}
+	ctx := context.Background()
+	for url := range cache.URLs(ctx) {
+		fmt.Println("listed:", url == origin.URL+"/report")
+	}
+	for key := range shared.Keys(ctx) {
+		b, _ := shared.Get(ctx, key)
+		fmt.Println("in clear:", bytes.Contains(b, []byte("hello")), bytes.Contains(b, []byte("/report")))
+	}
+	// Output:
+	// from cache: false
+	// from cache: true
+	// listed: true
+	// in clear: false false
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/cachestack/cachestack/keyer"
 	"github.com/cachestack/cachestack/middleware"
 	"github.com/cachestack/cachestack/policy"
+	"github.com/cachestack/cachestack/seal"
+	"github.com/cachestack/cachestack/sign"
 	"github.com/cachestack/cachestack/store"
 	"github.com/cachestack/cachestack/store/memstore"
 )
@@ -103,6 +105,21 @@ type Options struct {
 	// of the cache key either way, unless IgnoredParams names them.
 	ShareCredentials bool
 
+	// Signer, if set, signs every entry the cache writes with HMAC-SHA256,
+	// bound to its store key, and verifies every entry it reads, for
+	// requests and for the operations that list and update entries: an
+	// entry tampered with, planted or moved in the store is a miss,
+	// counted in Counters.Corrupt, never served (sign.Middleware). It
+	// works over any store, typed or bytes.
+	Signer *sign.Signer
+	// Sealer, if set, encrypts every entry the cache writes with
+	// AES-256-GCM, bound to its store key, and opens every entry it reads:
+	// whoever reads the store learns entries' lengths and keys, nothing
+	// else, and an entry that fails to open is a counted miss
+	// (seal.Middleware). With Signer as well, entries are sealed, then
+	// signed (encrypt-then-MAC).
+	Sealer *seal.Sealer
+
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
 	// Logger receives the failures the cache steps aside from; nil means
@@ -124,6 +141,9 @@ type Cache struct {
 	keepStale time.Duration
 	workers   *middleware.Workers
 	counters  middleware.Counters
+	// protect are the Protectors of Options.Sealer and Options.Signer,
+	// outermost first, as the stack applies them.
+	protect []middleware.Protector
 }
 
 // New assembles the default stack from opts. Every invalid option is an
@@ -140,6 +160,20 @@ func New(opts *Options) (*Cache, error) {
 		o.Clock = time.Now
 	}
 	c := &Cache{store: o.Store, filter: o.Filter, clock: o.Clock, keepStale: o.KeepStale}
+	if o.Sealer != nil {
+		p, err := seal.Protector(o.Sealer)
+		if err != nil {
+			return nil, fmt.Errorf("cachestack: Options.Sealer: %w", err)
+		}
+		c.protect = append(c.protect, p)
+	}
+	if o.Signer != nil {
+		p, err := sign.Protector(o.Signer)
+		if err != nil {
+			return nil, fmt.Errorf("cachestack: Options.Signer: %w", err)
+		}
+		c.protect = append(c.protect, p)
+	}
 	if c.store == nil {
 		s, err := memstore.New[string, *cached.Response](&memstore.Options[*cached.Response]{MaxBytes: DefaultMaxBytes, Clock: o.Clock})
 		if err != nil {
@@ -188,6 +222,13 @@ func New(opts *Options) (*Cache, error) {
 			return nil, fmt.Errorf("cachestack: %w", err)
 		}
 		mws = append(mws, co)
+	}
+	for _, p := range c.protect {
+		pm, err := middleware.Protect(p)
+		if err != nil {
+			return nil, fmt.Errorf("cachestack: %w", err)
+		}
+		mws = append(mws, pm)
 	}
 	c.mw = middleware.Chain(append(mws, st)...)
 	c.rt = c.mw(o.Transport)
@@ -312,7 +353,7 @@ func (c *Cache) DeleteURL(ctx context.Context, method, url string) error {
 	if err != nil {
 		return err
 	}
-	_, err = c.store.Get(ctx, key)
+	_, err = c.get(ctx, key)
 	found := err == nil || errors.Is(err, codec.ErrFormat)
 	if err := c.store.Delete(ctx, key); err != nil {
 		return err
@@ -341,7 +382,7 @@ func (c *Cache) HasURL(ctx context.Context, method, url string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	_, err = c.store.Get(ctx, key)
+	_, err = c.get(ctx, key)
 	switch {
 	case err == nil:
 		return true, nil
@@ -419,7 +460,7 @@ func (c *Cache) Redirects(ctx context.Context) iter.Seq2[Redirect, error] {
 				continue
 			}
 			r := Redirect{From: e.URL, Status: e.StatusCode, Location: e.Header.Get("Location")}
-			t, err := c.store.Get(ctx, e.Ref)
+			t, err := c.get(ctx, e.Ref)
 			if err != nil || t.Kind == cached.KindRedirect {
 				continue // leads nowhere: DeleteExpired removes it
 			}
@@ -474,7 +515,7 @@ func (c *Cache) ResetExpiry(ctx context.Context, e policy.Expiry) (int, error) {
 		if keep && (expires.IsZero() || now.Before(expires)) {
 			upd := ke.entry.Clone()
 			upd.Expires = expires
-			if err := c.store.Set(ctx, ke.key, upd, middleware.StorageTTL(now, expires, c.keepStale)); err != nil {
+			if err := c.set(ctx, ke.key, upd, middleware.StorageTTL(now, expires, c.keepStale)); err != nil {
 				return n, err
 			}
 			continue
@@ -493,7 +534,7 @@ func (c *Cache) dangling(ctx context.Context, e *cached.Response) bool {
 	if e.Kind != cached.KindRedirect {
 		return false
 	}
-	_, err := c.store.Get(ctx, e.Ref)
+	_, err := c.get(ctx, e.Ref)
 	return errors.Is(err, store.ErrNotFound) || errors.Is(err, codec.ErrFormat)
 }
 
@@ -522,7 +563,7 @@ func (c *Cache) entries(ctx context.Context) iter.Seq2[keyedEntry, error] {
 				yield(keyedEntry{}, err)
 				return
 			}
-			e, err := c.store.Get(ctx, key)
+			e, err := c.get(ctx, key)
 			if errors.Is(err, store.ErrNotFound) || errors.Is(err, codec.ErrFormat) {
 				continue
 			}
@@ -531,4 +572,40 @@ func (c *Cache) entries(ctx context.Context) iter.Seq2[keyedEntry, error] {
 			}
 		}
 	}
+}
+
+// get returns the entry stored under key as the cache's stack reads it:
+// verified by its Protectors. An entry that fails verification, and a
+// protected entry this cache cannot open, is an error matching
+// codec.ErrFormat, like an entry that does not decode.
+func (c *Cache) get(ctx context.Context, key string) (*cached.Response, error) {
+	e, err := c.store.Get(ctx, key)
+	if err != nil || e == nil || (len(c.protect) == 0 && e.Kind != cached.KindSealed) {
+		return e, err
+	}
+	for i := len(c.protect) - 1; i >= 0; i-- {
+		if e, err = c.protect[i].Verify(key, e); err != nil {
+			if !errors.Is(err, codec.ErrFormat) {
+				err = fmt.Errorf("%w: %w", codec.ErrFormat, err)
+			}
+			return nil, store.Wrap("cachestack", "get", key, err)
+		}
+	}
+	if e.Kind == cached.KindSealed {
+		return nil, store.Wrap("cachestack", "get", key,
+			fmt.Errorf("%w: the entry is protected, and neither Options.Signer nor Options.Sealer opens it", codec.ErrFormat))
+	}
+	return e, nil
+}
+
+// set stores e under key as the cache's stack writes it: protected by its
+// Protectors.
+func (c *Cache) set(ctx context.Context, key string, e *cached.Response, ttl time.Duration) error {
+	for _, p := range c.protect {
+		var err error
+		if e, err = p.Protect(key, e); err != nil {
+			return store.Wrap("cachestack", "set", key, err)
+		}
+	}
+	return c.store.Set(ctx, key, e, ttl)
 }

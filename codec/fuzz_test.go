@@ -34,6 +34,7 @@ func FuzzResponseUnmarshal(f *testing.F) {
 		{StatusCode: 200, Header: cached.NewHeader(http.Header{"Set-Cookie": {"a=1", "b=2"}}), Body: binaryBody[:32]},
 		{Expires: time.Unix(0, 0), Created: time.Unix(0, -1)},
 		{Kind: cached.KindVariants, Vary: []string{"Accept"}, Ref: "g"},
+		{Kind: cached.KindSealed, Body: binaryBody[:24]},
 	} {
 		b, err := c.Marshal(r)
 		require.NoError(f, err)

@@ -139,6 +139,7 @@ func TestResponseRoundTrip(t *testing.T) {
 		{name: "initial age", give: &cached.Response{StatusCode: 200, InitialAge: 1500 * time.Millisecond}},
 		{name: "variants index", give: &cached.Response{Kind: cached.KindVariants, URL: "http://h/", Vary: []string{"Accept", "Accept-Language"}, Ref: "6f1c"}},
 		{name: "redirect alias", give: &cached.Response{Kind: cached.KindRedirect, StatusCode: 301, Header: cached.NewHeader(http.Header{"Location": {"/new"}}), Ref: "0123abcd"}},
+		{name: "sealed envelope", give: &cached.Response{Kind: cached.KindSealed, Method: "GET", URL: "http://h/", Body: []byte("\x01protected\x00bytes")}},
 		{name: "odd strings", give: &cached.Response{Method: "PURGE", URL: "http://h/ü?x=%00", Proto: "HTTP/2.0", StatusCode: 999}},
 	}
 	c := codec.Response()

@@ -22,6 +22,7 @@ type parts struct {
 	cc       *ccStage
 	redirect *redirectStage
 	coalesce *coalesceStage
+	protect  protectStage
 	store    *storeStage
 }
 
@@ -48,6 +49,7 @@ func (p *parts) inherit(outer *parts) {
 	if p.store == nil {
 		p.store = outer.store
 	}
+	p.protect = p.protect.over(outer.protect)
 }
 
 func (p *parts) keyer() *keyer.Keyer {
@@ -149,7 +151,7 @@ func (p *parts) names() string {
 	}{
 		{p.key != nil, "Key"}, {p.filter != nil, "Filter"}, {p.expiry != nil, "Expiry"},
 		{p.cc != nil && !p.cc.ignore, "CacheControl"}, {p.cc != nil && p.cc.ignore, "IgnoreCacheControl"},
-		{p.redirect != nil, "Redirect"}, {p.coalesce != nil, "Coalesce"},
+		{p.redirect != nil, "Redirect"}, {p.coalesce != nil, "Coalesce"}, {len(p.protect) > 0, "Protect"},
 	} {
 		if s.set {
 			n = append(n, s.name)
@@ -265,7 +267,7 @@ func (x *exchange) hit(req *http.Request, e *cached.Response, now time.Time, sta
 // target.
 func (x *exchange) lookup(ctx context.Context, req *http.Request) *cached.Response {
 	st := x.store
-	e := x.identified(st.lookup(ctx, x.primary), req)
+	e := x.identified(st.lookup(ctx, x.primary, x.protect), req)
 	if e == nil {
 		return nil
 	}
@@ -287,7 +289,7 @@ func (x *exchange) lookup(ctx context.Context, req *http.Request) *cached.Respon
 		// the way a request for the target would find it, through the
 		// target's Vary index, so that invalidating the target (which
 		// drops the index) also ends the alias.
-		t := st.lookup(ctx, e.Ref)
+		t := st.lookup(ctx, e.Ref, x.protect)
 		if t == nil {
 			return nil
 		}
@@ -331,7 +333,7 @@ func (x *exchange) identified(e *cached.Response, req *http.Request) *cached.Res
 // response is nil when none is stored.
 func (x *exchange) variant(ctx context.Context, primary string, idx *cached.Response, req *http.Request) (*cached.Response, string) {
 	key := variantKey(primary, idx.Ref, policy.VaryKey(idx.Vary, req.Header))
-	v := x.store.lookup(ctx, key)
+	v := x.store.lookup(ctx, key, x.protect)
 	if primary == x.primary {
 		v = x.identified(v, req) // a redirect's target is for another URL
 	}
@@ -639,7 +641,7 @@ func (x *exchange) save(req *http.Request, entry *cached.Response, retain time.D
 	now := st.clock()
 	if len(x.vary) == 0 {
 		x.key = x.primary
-		st.save(ctx, x.primary, entry, now, retain)
+		st.save(ctx, x.primary, entry, now, retain, x.protect)
 		return
 	}
 	idx := x.index
@@ -647,22 +649,22 @@ func (x *exchange) save(req *http.Request, entry *cached.Response, retain time.D
 		// The lookup found no index, but another request may have stored
 		// one since (concurrent misses for two variants): join it rather
 		// than orphan its variants with a new generation.
-		if cur := st.lookup(ctx, x.primary); cur != nil && cur.Kind == cached.KindVariants {
+		if cur := st.lookup(ctx, x.primary, x.protect); cur != nil && cur.Kind == cached.KindVariants {
 			idx = cur
 		}
 	}
 	if idx == nil || !equalFields(idx.Vary, x.vary) {
 		idx = &cached.Response{Kind: cached.KindVariants, Method: entry.Method, URL: entry.URL, Vary: x.vary, Ref: newRef(), Created: now, Expires: entry.Expires}
-		st.save(ctx, x.primary, idx, now, retain)
+		st.save(ctx, x.primary, idx, now, retain, x.protect)
 	} else if !idx.Expires.IsZero() && (entry.Expires.IsZero() || entry.Expires.After(idx.Expires)) {
 		idx = idx.Clone()
 		idx.Expires = entry.Expires
-		st.save(ctx, x.primary, idx, now, retain)
+		st.save(ctx, x.primary, idx, now, retain, x.protect)
 	}
 	x.index = idx
 	entry.VaryHeader = policy.VaryDigests(x.vary, req.Header)
 	x.key = variantKey(x.primary, idx.Ref, policy.VaryKey(x.vary, req.Header))
-	st.save(ctx, x.key, entry, now, retain)
+	st.save(ctx, x.key, entry, now, retain, x.protect)
 }
 
 // gatewayTimeout is the answer to only-if-cached when nothing stored may be

@@ -41,8 +41,9 @@ type StoreOptions struct {
 	StaleIfError time.Duration
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
-	// Logger receives store failures and undecodable entries, which never
-	// fail a request. Nil means slog.Default().
+	// Logger receives store failures, undecodable entries and entries that
+	// fail verification (see Protect), which never fail a request. Nil
+	// means slog.Default().
 	Logger *slog.Logger
 	// Counters, when set, is updated with what the cache did.
 	Counters *Counters
@@ -62,7 +63,7 @@ type Counters struct {
 	Stored      atomic.Int64 // responses written to the store
 	Bypassed    atomic.Int64 // requests that skipped the cache (disabled, method not cached, key error)
 	StoreErrors atomic.Int64 // store calls that failed (the request went on without the cache)
-	Corrupt     atomic.Int64 // stored entries that could not be decoded (treated as misses and deleted)
+	Corrupt     atomic.Int64 // stored entries that could not be decoded or failed Protector.Verify (treated as misses and deleted)
 	Revalidated atomic.Int64 // stale responses refreshed by a 304 Not Modified
 	Refreshes   atomic.Int64 // background refreshes started (stale-while-revalidate)
 	Coalesced   atomic.Int64 // requests answered by another request's response
@@ -81,6 +82,8 @@ type storeStage struct {
 	defaultKeyer *keyer.Keyer
 	// replaySetCookie keeps Set-Cookie in stored responses.
 	replaySetCookie bool
+	// rejections limits the warnings for entries that fail verification.
+	rejections logLimit
 }
 
 // Store is the middleware that holds responses: on the way in it looks the
@@ -146,12 +149,15 @@ func Store(s store.Store[string, *cached.Response], opts *StoreOptions) (Middlew
 	}, nil
 }
 
-// lookup returns the entry stored under key, or nil. Failures are logged and
-// counted, never returned: the cache steps aside.
-func (st *storeStage) lookup(ctx context.Context, key string) *cached.Response {
+// lookup returns the entry stored under key, verified by ps, or nil.
+// Failures are logged and counted, never returned: the cache steps aside.
+func (st *storeStage) lookup(ctx context.Context, key string, ps protectStage) *cached.Response {
 	e, err := st.s.Get(ctx, key)
 	switch {
 	case err == nil && e != nil:
+		if ps != nil || e.Kind == cached.KindSealed {
+			return st.verify(ctx, key, e, ps)
+		}
 		return e
 	case err == nil, errors.Is(err, store.ErrNotFound):
 		return nil
@@ -168,11 +174,40 @@ func (st *storeStage) lookup(ctx context.Context, key string) *cached.Response {
 	}
 }
 
-// save writes e under key with a ttl that keeps it retain past its expiry.
-func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, now time.Time, retain time.Duration) {
+// verify returns e, stored under key, as ps.verify returns it; an entry
+// that fails is counted, logged (a warning a minute at most), deleted and
+// treated as a miss.
+func (st *storeStage) verify(ctx context.Context, key string, e *cached.Response, ps protectStage) *cached.Response {
+	v, err := ps.verify(key, e)
+	if err == nil {
+		return v
+	}
+	st.counters.Corrupt.Add(1)
+	level := slog.LevelDebug
+	suppressed := uint64(0)
+	if n, ok := st.rejections.allow(st.clock()); ok {
+		level, suppressed = slog.LevelWarn, n
+	}
+	st.log.LogAttrs(ctx, level, "cachestack: stored entry failed verification, deleting it", slog.String("key", key),
+		slog.Any("error", err), slog.Uint64("suppressed", suppressed))
+	st.delete(ctx, key)
+	return nil
+}
+
+// save writes e under key, protected by ps, with a ttl that keeps it
+// retain past its expiry.
+func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, now time.Time, retain time.Duration, ps protectStage) {
 	ttl := StorageTTL(now, e.Expires, retain)
 	if ttl < 0 {
 		return
+	}
+	if ps != nil {
+		p, err := ps.protect(key, e)
+		if err != nil {
+			st.failed(ctx, "protect", key, err)
+			return
+		}
+		e = p
 	}
 	if err := st.s.Set(ctx, key, e, ttl); err != nil {
 		if errors.Is(err, store.ErrTooLarge) {
@@ -207,4 +242,25 @@ func StorageTTL(now, expires time.Time, keepStale time.Duration) time.Duration {
 		return 0
 	}
 	return store.TTL(now, expires.Add(keepStale))
+}
+
+// logLimit lets one log record through per interval and counts the others.
+type logLimit struct {
+	next       atomic.Int64 // Unix nanoseconds before which records are suppressed
+	suppressed atomic.Uint64
+}
+
+// logInterval is how often a logLimit lets a record through.
+const logInterval = time.Minute
+
+// allow reports whether a record may be logged at now and, if so, how many
+// were suppressed since the last one.
+func (l *logLimit) allow(now time.Time) (uint64, bool) {
+	t := now.UnixNano()
+	next := l.next.Load()
+	if t < next || !l.next.CompareAndSwap(next, t+int64(logInterval)) {
+		l.suppressed.Add(1)
+		return 0, false
+	}
+	return l.suppressed.Swap(0), true
 }

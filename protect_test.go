@@ -39,7 +39,7 @@ type rawStore struct {
 	entry func(t *testing.T, key string) *cached.Response
 	// copy stores the raw value under from again under to.
 	copy func(t *testing.T, from, to string)
-	// flip changes the last byte stored under key.
+	// flip changes the last byte of the protected payload stored under key.
 	flip func(t *testing.T, key string)
 	// plant stores e under key as the store would hold it.
 	plant func(t *testing.T, key string, e *cached.Response)
@@ -106,8 +106,14 @@ func byteRaw(t *testing.T) *rawStore {
 			require.NoError(t, m.Set(ctx, to, get(t, from), 0))
 		},
 		flip: func(t *testing.T, key string) {
-			b := get(t, key)
-			b[len(b)-1] ^= 1
+			// A tamper that rewrites the entry's checksum too, so that the
+			// protector, not the codec's checksum, is what catches it.
+			e, err := codec.Response().Unmarshal(get(t, key))
+			require.NoError(t, err)
+			e.Body = append([]byte(nil), e.Body...)
+			e.Body[len(e.Body)-1] ^= 1
+			b, err := codec.Response().Marshal(e)
+			require.NoError(t, err)
 			require.NoError(t, m.Set(ctx, key, b, 0))
 		},
 		plant: func(t *testing.T, key string, e *cached.Response) {

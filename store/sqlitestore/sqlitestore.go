@@ -132,6 +132,21 @@ type Store struct {
 	wsem       chan struct{} // one write transaction at a time in this process
 	closed     atomic.Bool
 	q          queries
+	st         stmts
+}
+
+// stmts are the statements of the hot path, prepared once (database/sql
+// prepares them again on each connection of the pool as it uses them).
+type stmts struct {
+	get, touch, upsert, deleteKey, usage *sql.Stmt
+}
+
+func (st *stmts) close() {
+	for _, s := range []*sql.Stmt{st.get, st.touch, st.upsert, st.deleteKey, st.usage} {
+		if s != nil {
+			_ = s.Close()
+		}
+	}
 }
 
 var (
@@ -476,27 +491,47 @@ func newStore(db *sql.DB, owns bool, o *Options) (*Store, error) {
 		if err := s.checkShape(ctx, db.QueryContext, true); err != nil {
 			return nil, err
 		}
-		return s, nil
+	} else if err := s.create(ctx); err != nil {
+		return nil, err
 	}
+	for _, p := range []struct {
+		st **sql.Stmt
+		q  string
+	}{
+		{&s.st.get, s.q.get}, {&s.st.touch, s.q.touch}, {&s.st.upsert, s.q.upsert},
+		{&s.st.deleteKey, s.q.deleteKey}, {&s.st.usage, s.q.usage},
+	} {
+		var err error
+		if *p.st, err = db.PrepareContext(ctx, p.q); err != nil {
+			s.st.close()
+			return nil, fmt.Errorf("preparing %q: %w", p.q, err)
+		}
+	}
+	return s, nil
+}
+
+// create checks the table's shape, or creates it.
+func (s *Store) create(ctx context.Context) error {
+	db := s.db
 	// One transaction, which takes the write lock first, so that
 	// processes opening a new file at once do not race on its schema.
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer func() { _ = tx.Rollback() }()
 	if err := s.checkShape(ctx, tx.QueryContext, false); err != nil {
-		return nil, err
+		return err
 	}
 	for _, stmt := range schema(s.table) {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return nil, fmt.Errorf("creating table %q: %w", s.table, err)
+			return fmt.Errorf("creating table %q: %w", s.table, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("creating table %q: %w", s.table, err)
+		return fmt.Errorf("creating table %q: %w", s.table, err)
 	}
-	return s, nil
+	return nil
 }
 
 // checkShape returns an error when the store's table exists with other
@@ -591,7 +626,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 		v             []byte
 		expires, used int64
 	)
-	err := s.db.QueryRowContext(ctx, s.q.get, k).Scan(&v, &expires, &used)
+	err := s.st.get.QueryRowContext(ctx, k).Scan(&v, &expires, &used)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, store.ErrNotFound
@@ -617,7 +652,7 @@ func (s *Store) touch(ctx context.Context, k []byte, now int64) {
 		return
 	}
 	defer s.release()
-	_, _ = s.db.ExecContext(ctx, s.q.touch, now, k, now-s.touchAfter+1)
+	_, _ = s.st.touch.ExecContext(ctx, now, k, now-s.touchAfter+1)
 }
 
 // acquire takes this process's write slot, or returns ctx's error.
@@ -680,17 +715,17 @@ func (s *Store) set(ctx context.Context, k, value []byte, size int64, ttl time.D
 	}
 	defer func() { _ = tx.Rollback() }()
 	if size > s.maxBytes {
-		if _, err := tx.ExecContext(ctx, s.q.deleteKey, k); err != nil {
+		if _, err := tx.StmtContext(ctx, s.st.deleteKey).ExecContext(ctx, k); err != nil {
 			return err
 		}
 		return tx.Commit()
 	}
 	now := s.now()
-	if _, err := tx.ExecContext(ctx, s.q.upsert, k, value, size, expiry(now, ttl), now.UnixNano()); err != nil {
+	if _, err := tx.StmtContext(ctx, s.st.upsert).ExecContext(ctx, k, value, size, expiry(now, ttl), now.UnixNano()); err != nil {
 		return err
 	}
 	var bytes, entries int64
-	if err := tx.QueryRowContext(ctx, s.q.usage).Scan(&bytes, &entries); err != nil {
+	if err := tx.StmtContext(ctx, s.st.usage).QueryRowContext(ctx).Scan(&bytes, &entries); err != nil {
 		return err
 	}
 	if bytes > s.maxBytes {
@@ -755,7 +790,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return store.Wrap(name, "delete", key, err)
 	}
 	defer s.release()
-	_, err := s.db.ExecContext(ctx, s.q.deleteKey, []byte(key))
+	_, err := s.st.deleteKey.ExecContext(ctx, []byte(key))
 	return store.Wrap(name, "delete", key, err)
 }
 
@@ -867,7 +902,7 @@ func (s *Store) Usage(ctx context.Context) (bytes, entries int64, err error) {
 	if err := s.check(ctx, "usage", ""); err != nil {
 		return 0, 0, err
 	}
-	err = s.db.QueryRowContext(ctx, s.q.usage).Scan(&bytes, &entries)
+	err = s.st.usage.QueryRowContext(ctx).Scan(&bytes, &entries)
 	return bytes, entries, store.Wrap(name, "usage", "", err)
 }
 
@@ -878,6 +913,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.st.close()
 	if s.ownsDB {
 		return store.Wrap(name, "close", "", s.db.Close())
 	}

@@ -622,11 +622,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	k := []byte(key)
-	var (
-		v             []byte
-		expires, used int64
-	)
-	err := s.st.get.QueryRowContext(ctx, k).Scan(&v, &expires, &used)
+	v, expires, used, err := s.get(ctx, k)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, store.ErrNotFound
@@ -644,6 +640,35 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 		v = []byte{}
 	}
 	return v, nil
+}
+
+// get reads key's row. On a database Open made, the value is scanned as
+// sql.RawBytes, which is the slice modernc.org/sqlite made for this row by
+// copying it out of SQLite's memory, and which nothing else refers to: it is
+// returned as it is, where a []byte destination would copy it a second
+// time. On the caller's database, whose driver may reuse its buffers, it is
+// copied.
+func (s *Store) get(ctx context.Context, k []byte) (v []byte, expires, used int64, err error) {
+	if !s.ownsDB {
+		err = s.st.get.QueryRowContext(ctx, k).Scan(&v, &expires, &used)
+		return v, expires, used, err
+	}
+	rows, err := s.st.get.QueryContext(ctx, k)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, 0, 0, err
+		}
+		return nil, 0, 0, sql.ErrNoRows
+	}
+	var raw sql.RawBytes
+	if err := rows.Scan(&raw, &expires, &used); err != nil {
+		return nil, 0, 0, err
+	}
+	return []byte(raw), expires, used, rows.Close()
 }
 
 // touch sets key's recency to now, best effort.

@@ -77,7 +77,9 @@
 // Recency is the used column: Set writes it, and a Get of an entry last
 // touched Options.TouchAfter (default a minute) ago or more sets it to now
 // with a small UPDATE, so a read costs at most one write per entry per
-// TouchAfter, and recency is known to within TouchAfter.
+// TouchAfter, and recency is known to within TouchAfter. A read never waits
+// for a write of its own process to touch: it leaves the touch to a later
+// read.
 //
 // # Listing
 //

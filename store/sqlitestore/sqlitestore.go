@@ -616,7 +616,8 @@ func (s *Store) check(ctx context.Context, op, key string) error {
 // when there is none or it has expired by the store's Clock. The returned
 // slice is a new one, the caller's to keep and modify. When the entry's
 // recency is older than Options.TouchAfter, Get refreshes it with a small
-// write, and ignores a failure to do so.
+// write, unless a write of this process is in progress, and ignores a
+// failure to do so.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := s.check(ctx, "get", key); err != nil {
 		return nil, err
@@ -671,9 +672,13 @@ func (s *Store) get(ctx context.Context, k []byte) (v []byte, expires, used int6
 	return []byte(raw), expires, used, rows.Close()
 }
 
-// touch sets key's recency to now, best effort.
+// touch sets key's recency to now, best effort: when a write of this
+// process is in progress it does nothing rather than make the read wait,
+// and a later Get touches the entry instead.
 func (s *Store) touch(ctx context.Context, k []byte, now int64) {
-	if s.acquire(ctx) != nil {
+	select {
+	case s.wsem <- struct{}{}:
+	default:
 		return
 	}
 	defer s.release()

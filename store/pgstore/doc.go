@@ -84,8 +84,9 @@
 //
 // Every call, and every page of Keys, runs under Options.Timeout (default
 // 3s) as a context deadline, on which pgx abandons the connection; a pool
-// that Open makes also sets the server's statement_timeout to it (unless
-// the DSN sets one) and its connect timeout. When the server is down,
+// that Open makes also sets the server's statement_timeout to nine tenths
+// of it (unless the DSN sets one), so that a slow statement is cancelled by
+// the server and its connection kept, and its connect timeout to it. When the server is down,
 // calls fail as soon as a connection is refused, or at the timeout; the
 // cache above then steps aside and sends requests to the network. The pool
 // checks idle connections before reuse and replaces broken ones, so once

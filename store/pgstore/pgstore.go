@@ -78,9 +78,11 @@ type Options struct {
 	// error.
 	MaxBytes int64
 	// Timeout bounds each call (each page of Keys): its context gets this
-	// deadline, and a pool that Open makes also sets the server's
-	// statement_timeout to it, unless the DSN sets one. 0 means
-	// DefaultTimeout; negative is an error.
+	// deadline, on which pgx gives up on the connection. A pool that Open
+	// makes also sets the server's statement_timeout to nine tenths of it,
+	// unless the DSN sets one, so that the server cancels a slow statement
+	// first and the connection stays usable. 0 means DefaultTimeout;
+	// negative is an error.
 	Timeout time.Duration
 	// SetupTimeout bounds what Open and New do: connecting, checking and
 	// creating the table. 0 means DefaultSetupTimeout; negative is an
@@ -133,7 +135,7 @@ var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)
 // pgxpool.ParseConfig reads them, pool settings included), and the store's
 // table in it, created if missing. The store owns the pool: Close closes it.
 // Unless the DSN sets statement_timeout, the pool's connections set it to
-// Options.Timeout.
+// nine tenths of Options.Timeout.
 func Open(dsn string, opts *Options) (*Store, error) {
 	o, err := defaults(opts)
 	if err != nil {
@@ -144,7 +146,10 @@ func Open(dsn string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("pgstore: parsing the DSN: %w", err)
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["statement_timeout"]; !ok {
-		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(o.Timeout.Milliseconds(), 10)
+		// Nine tenths of the deadline, so that the server cancels a slow
+		// statement, which keeps the connection, before the deadline
+		// breaks it.
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(max(1, (o.Timeout*9/10).Milliseconds()), 10)
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = o.Timeout

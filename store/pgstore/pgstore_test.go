@@ -486,3 +486,46 @@ func TestConcurrentWriters(t *testing.T) {
 	bytes, _ := usage(t, a)
 	assert.LessOrEqual(t, bytes, int64(maxBytes))
 }
+
+// TestTimeout: a call that waits on the server (here for a row lock that
+// another transaction holds) fails once Options.Timeout has passed, with
+// the pool Open makes (the server's statement_timeout first) and with the
+// caller's pool (the deadline); the store works on after.
+func TestTimeout(t *testing.T) {
+	pool := newPool(t)
+	schema := newSchema(t, pool)
+	ctx := t.Context()
+	const timeout = 300 * time.Millisecond
+	owned, err := pgstore.Open(pgDSN(), &pgstore.Options{Schema: schema, Timeout: timeout})
+	require.NoError(t, err)
+	defer owned.Close()
+	var st string
+	require.NoError(t, owned.Pool().QueryRow(ctx, `SHOW statement_timeout`).Scan(&st))
+	assert.Equal(t, "270ms", st, "Open sets the server's statement_timeout to nine tenths of Timeout")
+	callers, err := pgstore.New(pool, &pgstore.Options{Schema: schema, Timeout: timeout})
+	require.NoError(t, err)
+	defer callers.Close()
+
+	require.NoError(t, owned.Set(ctx, "locked", []byte("v"), 0))
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(context.Background())
+	_, err = tx.Exec(ctx, `SELECT 1 FROM `+pgx.Identifier{schema, "cachestack"}.Sanitize()+` FOR UPDATE`)
+	require.NoError(t, err)
+
+	for name, s := range map[string]*pgstore.Store{"Open's pool": owned, "the caller's pool": callers} {
+		start := time.Now()
+		err := s.Set(ctx, "locked", []byte("w"), 0)
+		took := time.Since(start)
+		require.Error(t, err, "%s: Set of a locked row", name)
+		assert.ErrorContains(t, err, `pgstore set "locked"`)
+		assert.GreaterOrEqual(t, took, timeout/2, name)
+		assert.Less(t, took, timeout+time.Second, "%s: Set took %v, Timeout is %v", name, took, timeout)
+		// The connection the deadline broke is replaced; on a loaded
+		// machine, connecting may itself take longer than the Timeout.
+		require.Eventually(t, func() bool { return s.Set(ctx, "other", []byte("v"), 0) == nil },
+			5*time.Second, 10*time.Millisecond, "%s: the store works on", name)
+	}
+	require.NoError(t, tx.Rollback(ctx))
+	require.NoError(t, owned.Set(ctx, "locked", []byte("w"), 0))
+}

@@ -525,3 +525,40 @@ func hammer(ctx context.Context, stores []*sqlitestore.Store, writers, id int, d
 	wg.Wait()
 	return &res
 }
+
+// TestBusyTimeout: a Set waits, up to the busy timeout, for a write lock
+// that another connection holds, and succeeds once it is released; with a
+// timeout shorter than the wait it fails with SQLite's busy error.
+func TestBusyTimeout(t *testing.T) {
+	t.Parallel()
+	s, path := open(t, nil)
+	hold := func(d time.Duration) {
+		db, err := sql.Open("sqlite", path)
+		require.NoError(t, err)
+		t.Cleanup(func() { db.Close() })
+		conn, err := db.Conn(t.Context())
+		require.NoError(t, err)
+		_, err = conn.ExecContext(t.Context(), "BEGIN IMMEDIATE")
+		require.NoError(t, err)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			time.Sleep(d) // how long the other connection holds the lock
+			_, _ = conn.ExecContext(context.Background(), "COMMIT")
+			conn.Close()
+		}()
+		t.Cleanup(func() { <-done })
+	}
+	hold(300 * time.Millisecond)
+	start := time.Now()
+	require.NoError(t, s.Set(t.Context(), "k", []byte("v"), 0), "Set waits for the lock")
+	assert.GreaterOrEqual(t, time.Since(start), 250*time.Millisecond)
+
+	short, err := sqlitestore.Open(path, &sqlitestore.Options{BusyTimeout: 20 * time.Millisecond})
+	require.NoError(t, err)
+	defer short.Close()
+	hold(time.Second)
+	err = short.Set(t.Context(), "k", []byte("w"), 0)
+	require.ErrorContains(t, err, "database is locked", "with a busy timeout shorter than the wait")
+	assert.ErrorContains(t, err, `sqlitestore set "k"`)
+}

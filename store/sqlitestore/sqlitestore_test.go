@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -561,4 +562,41 @@ func TestBusyTimeout(t *testing.T) {
 	err = short.Set(t.Context(), "k", []byte("w"), 0)
 	require.ErrorContains(t, err, "database is locked", "with a busy timeout shorter than the wait")
 	assert.ErrorContains(t, err, `sqlitestore set "k"`)
+}
+
+// TestKeysBoundedMemory lists 10,000 keys of 256 bytes each (2.5 MB of
+// keys) a page at a time: every key once, in order, and the live heap
+// never more than a few pages above where it started.
+func TestKeysBoundedMemory(t *testing.T) {
+	t.Parallel()
+	const n, page, keyLen = 10_000, 100, 256
+	s, _ := open(t, &sqlitestore.Options{PageSize: page})
+	_, err := s.DB().Exec(`WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < ?)
+		INSERT INTO cachestack (key, value, size, expires, used)
+		SELECT CAST(printf('%0*d', ?, i) AS BLOB), x'01', ? + 1, 0, 0 FROM g`, n, keyLen, keyLen)
+	require.NoError(t, err)
+
+	liveHeap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := liveHeap()
+	var peak uint64
+	prev := ""
+	i := 0
+	for k, err := range s.Keys(t.Context()) {
+		require.NoError(t, err)
+		require.Len(t, k, keyLen)
+		require.Greater(t, k, prev, "keys in byte order, each once")
+		prev = k
+		if i++; i%1000 == 0 {
+			peak = max(peak, liveHeap())
+		}
+	}
+	assert.Equal(t, n, i, "every key once")
+	growth := int64(peak) - int64(before)
+	t.Logf("live heap growth while listing %d keys of %d bytes: %d KB", n, keyLen, growth>>10)
+	assert.Less(t, growth, int64(1<<20), "listing holds more than a few pages")
 }

@@ -440,8 +440,8 @@ func TestConcurrentWriters(t *testing.T) {
 	t.Logf("%d sets, %d gets (%d hits), %d deletes", res.sets, res.gets, res.hits, res.deletes)
 	require.Empty(t, res.errs)
 	if !raceEnabled {
-		assert.Greater(t, res.sets, int64(50))
-		assert.Greater(t, res.hits, int64(10), "too few hits to check values")
+		assert.Greater(t, res.sets, int64(20))
+		assert.Greater(t, res.hits, int64(3), "too few hits to check values")
 	}
 	bytes, _ := usage(t, a)
 	assert.LessOrEqual(t, bytes, int64(maxBytes))

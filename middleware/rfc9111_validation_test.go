@@ -253,33 +253,6 @@ func TestRefreshAndForceRefresh(t *testing.T) {
 	}
 }
 
-// TestCallersConditionalRequestPassesThrough: a request that carries its
-// own validators is the caller's conditional request; the cache does not
-// answer it from a stored response, and the origin's 304 reaches the
-// caller as is.
-func TestCallersConditionalRequestPassesThrough(t *testing.T) {
-	t.Parallel()
-	c := newClock()
-	o := newOrigin(t, dated(c, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=3600")
-		w.Header().Set("Etag", `"a"`)
-		if r.Header.Get("If-None-Match") == `"a"` {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		io.WriteString(w, "full")
-	}))
-	rt, _ := newCCStack(t, c, ccOptions{})
-	fetch(t, rt, o, o.URL, nil)
-	resp, body, contacted := fetch(t, rt, o, o.URL, header("If-None-Match", `"a"`))
-	assert.True(t, contacted)
-	assert.Equal(t, http.StatusNotModified, resp.StatusCode)
-	assert.Empty(t, body)
-	_, body, contacted = fetch(t, rt, o, o.URL, nil)
-	assert.False(t, contacted, "the 304 did not replace the stored response")
-	assert.Equal(t, "full", body)
-}
-
 // TestUnstorableReplacementDropsStale: when a stale response is revalidated
 // and the origin answers with a full response that may not be stored, the
 // stale response is outdated and is not kept (§4.3.3): the next request

@@ -48,7 +48,9 @@ type Options struct {
 	// AllowedCodes are the status codes that may be cached
 	// (aiohttp-client-cache's allowed_codes). Nil means every status RFC
 	// 9111 lets a cache store (policy.StorableCodes), or 200 alone with
-	// IgnoreCacheControl.
+	// IgnoreCacheControl. 206 is never stored, even when listed: partial
+	// responses are not combined, and one must never answer a request for
+	// the whole representation.
 	AllowedCodes []int
 	// Filter, if set, decides per response whether it is stored and
 	// whether a stored one is served (seed: filter_fn).
@@ -92,6 +94,22 @@ type Options struct {
 	// §4.2.2); nil leaves it off. It has no meaning with
 	// IgnoreCacheControl.
 	Heuristic *policy.Heuristic
+	// NoStaleWhenUnreachable turns off serving a stale stored response
+	// when the origin cannot be reached at all (a transport error; RFC
+	// 9111 §4.2.4 lets a disconnected cache serve it). By default such a
+	// response is served, marked "detail=unreachable" in Cache-Status,
+	// unless must-revalidate or no-cache forbids it, the request asked for
+	// validation, or a stale-if-error bound (StaleIfError, or the
+	// directive) applies; it is as old at most as stale responses are
+	// kept. See middleware.CacheControlOptions.NoStaleWhenUnreachable. It
+	// has no meaning with IgnoreCacheControl.
+	NoStaleWhenUnreachable bool
+	// ReusePOSTResponses answers a GET from a stored response to a POST
+	// of the same URL that had explicit freshness and a Content-Location
+	// equal to that URL (RFC 9110 §9.3.3). Off by default; it has no
+	// meaning with IgnoreCacheControl. See
+	// middleware.CacheControlOptions.ReusePOSTResponses.
+	ReusePOSTResponses bool
 	// Coalesce merges concurrent misses for the same key into one request
 	// to the origin (see middleware.Coalesce).
 	Coalesce bool
@@ -176,7 +194,8 @@ func New(opts *Options) (*Cache, error) {
 	if o.IgnoreCacheControl {
 		mws = append(mws, middleware.IgnoreCacheControl())
 	} else {
-		cc, err := middleware.CacheControl(&middleware.CacheControlOptions{Heuristic: o.Heuristic, Workers: c.workers})
+		cc, err := middleware.CacheControl(&middleware.CacheControlOptions{Heuristic: o.Heuristic, Workers: c.workers,
+			NoStaleWhenUnreachable: o.NoStaleWhenUnreachable, ReusePOSTResponses: o.ReusePOSTResponses})
 		if err != nil {
 			return nil, fmt.Errorf("cachestack: %w", err)
 		}
@@ -252,6 +271,12 @@ func validate(o *Options) error {
 	}
 	if o.IgnoreCacheControl && o.Heuristic != nil {
 		return errors.New("cachestack: Options.Heuristic has no effect with Options.IgnoreCacheControl")
+	}
+	if o.IgnoreCacheControl && o.NoStaleWhenUnreachable {
+		return errors.New("cachestack: Options.NoStaleWhenUnreachable has no effect with Options.IgnoreCacheControl")
+	}
+	if o.IgnoreCacheControl && o.ReusePOSTResponses {
+		return errors.New("cachestack: Options.ReusePOSTResponses has no effect with Options.IgnoreCacheControl")
 	}
 	return nil
 }

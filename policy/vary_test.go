@@ -194,12 +194,26 @@ func FuzzVary(f *testing.F) {
 	f.Add("accept, *", "\x00a", "\x00a")
 	f.Add("A,B,C", "\x00\n\x01 x , y", "\x01x,y\n\x02")
 	f.Add("Accept", "\x00a\x00b", "\x00a b")
+	f.Add("Accept-Language", "\x00en, fr", "\x00FR;q=1.0,en")
+	f.Add("Accept-Language", "\x00en, fr", "\x00fr;q=0.9, en")
+	f.Add("Accept", "\x00text/html;level=1;q=0.5, */*", "\x00*/*,TEXT/HTML; Level=1; q=0.50")
 	f.Fuzz(func(t *testing.T, vary, a, b string) {
 		fields, _ := ParseVary(http.Header{"Vary": strings.Split(vary, "\n")})
 		ha, hb := varyHeader(fields, a), varyHeader(fields, b)
 		match := VaryMatch(fields, false, ha, hb)
 		if keyEq := VaryKey(fields, ha) == VaryKey(fields, hb); keyEq != match {
 			t.Fatalf("VaryKey equal %v, VaryMatch %v, for %v %q %q", keyEq, match, fields, ha, hb)
+		}
+		if got := VaryDigestsMatch(fields, VaryDigests(fields, ha), hb); got != match {
+			t.Fatalf("VaryDigestsMatch %v, VaryMatch %v, for %v %q %q", got, match, fields, ha, hb)
+		}
+		for _, k := range fields {
+			if vs := ha[k]; len(vs) > 0 {
+				once := appendFieldValue(nil, k, vs)
+				if twice := appendFieldValue(nil, k, []string{string(once)}); string(twice) != string(once) {
+					t.Fatalf("%s: normalising %q twice gives %q, once %q", k, vs, twice, once)
+				}
+			}
 		}
 		if VaryMatch(fields, false, hb, ha) != match {
 			t.Fatal("VaryMatch is not symmetric")

@@ -48,9 +48,10 @@ type Options struct {
 	// AllowedCodes are the status codes that may be cached
 	// (aiohttp-client-cache's allowed_codes). Nil means every status RFC
 	// 9111 lets a cache store (policy.StorableCodes), or 200 alone with
-	// IgnoreCacheControl. 206 is never stored, even when listed: partial
-	// responses are not combined, and one must never answer a request for
-	// the whole representation.
+	// IgnoreCacheControl. A 206 is never stored as a response, so that it
+	// can never answer a request for the whole representation; in the
+	// default mode 206 responses are kept as parts and combined into a
+	// stored 200 once they cover it, unless AllowedCodes leaves 206 out.
 	AllowedCodes []int
 	// Filter, if set, decides per response whether it is stored and
 	// whether a stored one is served (seed: filter_fn).

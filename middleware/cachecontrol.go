@@ -138,10 +138,12 @@ func IgnoreCacheControl() Middleware {
 // If-Match and If-Unmodified-Since are left to the origin. A GET with
 // Range is answered from a complete stored 200 (§3.4, RFC 9110 §14): 206
 // for one range or several (multipart/byteranges), 416 when none is
-// satisfiable, the whole 200 when If-Range does not strongly match. 206
-// responses are never stored, whatever FilterOptions.Codes says: they are
-// not combined, and a partial response must never answer a request for
-// the whole. When the origin cannot be reached at all, a stale stored
+// satisfiable, the whole 200 when If-Range does not strongly match. A 206
+// from the origin is kept as a part of the representation (§3.3) unless
+// FilterOptions.Codes leaves 206 out; parts with the same strong ETag are
+// combined (§3.4) into a stored 200 once they cover it, and a part alone
+// never answers a request. Ranged and conditional requests are never
+// coalesced. When the origin cannot be reached at all, a stale stored
 // response is served where nothing forbids it (§4.2.4; see
 // NoStaleWhenUnreachable).
 // Stack it anywhere with the Store middleware.

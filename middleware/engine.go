@@ -243,6 +243,11 @@ func (x *exchange) serve(req *http.Request) (*http.Response, error) {
 		return gatewayTimeout(req), nil
 	}
 	st.counters.Misses.Add(1)
+	if isConditional(req.Header) || len(req.Header["Range"]) > 0 {
+		// The caller's own conditions or range make its response its
+		// own: it is not shared with coalesced requests for the key.
+		return x.escape().forward(req)
+	}
 	return x.escape().forwardShared(req)
 }
 
@@ -442,6 +447,9 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 			// stale-if-error.
 			st.delete(uncancelled(req.Context()), x.key)
 		}
+		if resp.StatusCode == http.StatusPartialContent {
+			x.teePartial(req, resp, sent, received) // §3.3, §3.4: see partial.go
+		}
 		return resp, nil
 	}
 	if req.Method == http.MethodHead || resp.Body == http.NoBody {
@@ -492,9 +500,9 @@ func (x *exchange) refreshed(req *http.Request, e *cached.Response, notModified 
 // storable decides whether resp may be stored and, if so, returns the entry
 // to store once its body is complete.
 func (x *exchange) storable(req *http.Request, resp *http.Response, sent, received time.Time) (*cached.Response, bool) {
-	// A 206 is never stored (RFC 9111 §3.3 and §3.4 allow storing and
-	// combining partial responses; this cache does neither), whatever
-	// the filter allows: stored, it could answer a request for the whole.
+	// A 206 is never stored as a response, whatever the filter allows:
+	// it could answer a request for the whole. It is kept as a part to
+	// combine (RFC 9111 §3.3, §3.4; teePartial) instead.
 	if resp.StatusCode == http.StatusPartialContent || !x.filter.allowsCode(resp.StatusCode, x.cc != nil) {
 		return nil, false
 	}

@@ -7,6 +7,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,31 +155,115 @@ func TestRangeStale(t *testing.T) {
 	assert.Contains(t, resp.Header.Get("Cache-Status"), "fwd-status=304")
 }
 
-// TestPartialNeverAnswersWhole pins RFC 9111 §3.3-3.4 as this cache
-// implements them: 206 responses are not stored, even when the filter
-// lets 206 through (FilterOptions.Codes), so a stored partial response can
-// never answer a request for the whole representation; and they are not
-// combined.
-func TestPartialNeverAnswersWhole(t *testing.T) {
+// TestPartialContent is RFC 9111 §3.3 and §3.4: 206 responses are kept
+// as parts of the representation and combined when they share a strong
+// ETag, overlapping or not; once they cover it, they are stored as a 200
+// that answers later requests, ranged or not. A part never answers a
+// request by itself; a 206 with another ETag discards the parts; weak
+// ETags, and FilterOptions.Codes without 206, keep nothing.
+func TestPartialContent(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		codes  []int
+		etag   string
+		ranges []string // the Range of each request, in order; "v2" switches the origin to another ETag first
+		want   bool     // a full request afterwards is answered from the cache
+	}{
+		{name: "one part never answers the whole", ranges: []string{"bytes=0-4"}},
+		{name: "adjacent parts", ranges: []string{"bytes=0-4", "bytes=5-9"}, want: true},
+		{name: "overlapping parts", ranges: []string{"bytes=3-9", "bytes=0-6"}, want: true},
+		{name: "the same part twice is not the whole", ranges: []string{"bytes=0-4", "bytes=0-4"}},
+		{name: "disjoint parts, then the gap", ranges: []string{"bytes=0-2", "bytes=7-9", "bytes=3-6"}, want: true},
+		{name: "disjoint parts leave a gap", ranges: []string{"bytes=0-2", "bytes=7-9", "bytes=4-5"}},
+		{name: "suffix and open parts", ranges: []string{"bytes=-5", "bytes=0-"}, want: true},
+		{name: "another ETag discards the parts", ranges: []string{"bytes=0-4", "v2", "bytes=5-9"}},
+		{name: "another ETag starts anew", ranges: []string{"bytes=0-4", "v2", "bytes=5-9", "bytes=0-4"}, want: true},
+		{name: "weak ETag: not kept", etag: `W/"v1"`, ranges: []string{"bytes=0-4", "bytes=5-9"}},
+		{name: "Codes without 206: not kept", codes: []int{200}, ranges: []string{"bytes=0-4", "bytes=5-9"}},
+		{name: "Codes with 206", codes: []int{200, 206}, ranges: []string{"bytes=0-4", "bytes=5-9"}, want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := newClock()
+			var etag atomic.Value
+			etag.Store(`"v1"`)
+			if tt.etag != "" {
+				etag.Store(tt.etag)
+			}
+			o := newOrigin(t, dated(c, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Etag", etag.Load().(string))
+				w.Header().Set("Cache-Control", "max-age=60")
+				w.Header().Set("Content-Type", "text/plain")
+				http.ServeContent(w, r, "", time.Time{}, strings.NewReader(rangeBody))
+			}))
+			var filter *middleware.FilterOptions
+			if tt.codes != nil {
+				filter = &middleware.FilterOptions{Codes: tt.codes}
+			}
+			rt, _ := newCCStack(t, c, ccOptions{filter: filter})
+			for _, rg := range tt.ranges {
+				if rg == "v2" {
+					etag.Store(`"v2"`)
+					continue
+				}
+				resp, _, contacted := fetch(t, rt, o, o.URL, header("Range", rg))
+				require.True(t, contacted, "a part is not answered from parts")
+				require.Equal(t, http.StatusPartialContent, resp.StatusCode)
+			}
+			resp, body, contacted := fetch(t, rt, o, o.URL, nil)
+			assert.Equal(t, !tt.want, contacted)
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "a request for the whole never gets a part")
+			assert.Equal(t, rangeBody, body)
+			if !tt.want {
+				return
+			}
+			assert.Equal(t, "10", resp.Header.Get("Content-Length"))
+			assert.Empty(t, resp.Header.Get("Content-Range"))
+			assert.Equal(t, etag.Load().(string), resp.Header.Get("Etag"))
+			resp, body, contacted = fetch(t, rt, o, o.URL, header("Range", "bytes=2-3"))
+			assert.False(t, contacted, "the combined response answers ranges")
+			assert.Equal(t, http.StatusPartialContent, resp.StatusCode)
+			assert.Equal(t, "23", body)
+		})
+	}
+}
+
+// TestRangeNotCoalesced: a Range request is not merged with a concurrent
+// request for the whole (Coalesce): each gets its own response.
+func TestRangeNotCoalesced(t *testing.T) {
 	t.Parallel()
 	c := newClock()
-	o := rangeOrigin(t, c, header("Etag", `"v1"`))
-	rt, counters := newCCStack(t, c, ccOptions{filter: &middleware.FilterOptions{Codes: []int{200, 206}}})
-	resp, body, _ := fetch(t, rt, o, o.URL, header("Range", "bytes=0-4"))
-	require.Equal(t, http.StatusPartialContent, resp.StatusCode)
-	assert.Equal(t, "01234", body)
-	resp, body, _ = fetch(t, rt, o, o.URL, header("Range", "bytes=5-9"))
-	require.Equal(t, http.StatusPartialContent, resp.StatusCode)
-	assert.Equal(t, "56789", body)
-	assert.Zero(t, counters.Stored.Load(), "no 206 is stored")
-
-	resp, body, contacted := fetch(t, rt, o, o.URL, nil)
-	assert.True(t, contacted, "the two halves are not combined")
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, rangeBody, body)
-
-	resp, body, contacted = fetch(t, rt, o, o.URL, nil)
-	assert.False(t, contacted, "the full 200 is stored")
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, rangeBody, body)
+	release := make(chan struct{})
+	var first atomic.Bool
+	o := newOrigin(t, dated(c, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Range") == "" && first.CompareAndSwap(false, true) {
+			waitFor(release)
+		}
+		w.Header().Set("Etag", `"v1"`)
+		w.Header().Set("Cache-Control", "max-age=60")
+		http.ServeContent(w, r, "", time.Time{}, strings.NewReader(rangeBody))
+	}))
+	rt, _ := newCCStack(t, c, ccOptions{coalesce: &middleware.CoalesceOptions{Workers: newWorkers(t, 4)}})
+	done := make(chan string)
+	go func() {
+		resp, err := rt.RoundTrip(mustRequest(t, context.Background(), http.MethodGet, o.URL, nil))
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- string(b)
+	}()
+	for o.hits.Load() == 0 {
+		time.Sleep(time.Millisecond) // polling for the first request to arrive
+	}
+	resp, body, contacted := fetch(t, rt, o, o.URL, header("Range", "bytes=0-1"))
+	close(release)
+	assert.True(t, contacted)
+	assert.Equal(t, http.StatusPartialContent, resp.StatusCode)
+	assert.Equal(t, "01", body)
+	assert.Equal(t, rangeBody, <-done)
 }

@@ -237,6 +237,11 @@ func (x *exchange) serve(req *http.Request) (*http.Response, error) {
 			}
 		}
 	}
+	if x.entry == nil && len(req.Header["Range"]) > 0 && !skipRead && !originOnly(req.Header, x.cc != nil) {
+		if r := x.fromParts(req); r != nil { // §3.3
+			return r, nil
+		}
+	}
 	if x.rd.OnlyIfCached { // §5.2.1.7
 		closeBody(req)
 		st.counters.Misses.Add(1)
@@ -428,6 +433,9 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 		return x.hit(req, e, received, true, "fwd=stale; fwd-status="+itoa(resp.StatusCode)+"; detail=stale-if-error"), nil
 	}
 	entry, ok := x.storable(req, resp, sent, received)
+	if resp.StatusCode == http.StatusPartialContent {
+		x.teePartial(req, resp, sent, received) // §3.3, §3.4: see partial.go
+	}
 	member := cacheName + "; fwd=uri-miss" // constants: the usual miss builds no string
 	switch {
 	case e != nil && x.byRequest:
@@ -446,9 +454,6 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 			// not answered), so the stale response stays for
 			// stale-if-error.
 			st.delete(uncancelled(req.Context()), x.key)
-		}
-		if resp.StatusCode == http.StatusPartialContent {
-			x.teePartial(req, resp, sent, received) // §3.3, §3.4: see partial.go
 		}
 		return resp, nil
 	}

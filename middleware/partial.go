@@ -21,7 +21,10 @@ import (
 // differs from the stored parts' discards them. Only 206 responses with
 // one range (Content-Range, not multipart/byteranges), a strong ETag, a
 // known complete length within StoreOptions.MaxBodyBytes and no Vary are
-// kept.
+// kept. A GET whose ranges all lie within fresh stored parts is answered
+// from them (§3.3: a partial request wholly within an incomplete
+// response), when it carries no Cache-Control of its own and its If-Range,
+// if any, strongly matches their ETag.
 
 // partialsKey is where the parts of the representation keyed primary are
 // kept.
@@ -165,4 +168,66 @@ func mergeParts(parts []part) []part {
 		out[i] = part{s, b}
 	}
 	return out
+}
+
+// fromParts answers a GET with Range from the stored parts of its
+// representation, when they are fresh and hold every byte asked for; nil
+// otherwise.
+func (x *exchange) fromParts(req *http.Request) *http.Response {
+	lines := req.Header["Range"]
+	if x.cc == nil || req.Method != http.MethodGet || len(lines) != 1 || x.rd != (policy.RequestDirectives{}) || x.opts.refresh || x.opts.forceRefresh {
+		return nil
+	}
+	st := x.store
+	e := st.lookup(req.Context(), partialsKey(x.primary))
+	now := st.clock()
+	if e == nil || e.URL != x.url || e.StatusCode != http.StatusPartialContent || e.Expired(now) || !x.filter.accepts(e) {
+		return nil
+	}
+	if ir := req.Header["If-Range"]; len(ir) > 0 && !ifRangeHolds(ir, e) {
+		return nil
+	}
+	specs, ok := policy.ParseRange(lines[0])
+	if !ok {
+		return nil
+	}
+	first, ok := policy.ParseContentRange(e.Header.Get("Content-Range"))
+	if !ok {
+		return nil
+	}
+	size := first.Size
+	parts := storedParts(e, size)
+	ranges := policy.SatisfiableRanges(specs, size)
+	if parts == nil || len(ranges) == 0 || len(ranges) > maxRangeParts {
+		return nil
+	}
+	chunks := make([][]byte, len(ranges))
+	for i, r := range ranges {
+		for _, p := range parts {
+			if p.r.First <= r.First && r.Last <= p.r.Last {
+				chunks[i] = p.b[r.First-p.r.First : r.Last-p.r.First+1]
+				break
+			}
+		}
+		if chunks[i] == nil {
+			return nil // not all stored
+		}
+	}
+	h := e.Header.HTTP()
+	c := *e
+	if len(ranges) == 1 {
+		h.Set("Content-Range", contentRange(ranges[0], size))
+		h.Set("Content-Length", strconv.FormatInt(ranges[0].Len(), 10))
+		c.Body = chunks[0]
+	} else {
+		body, ctype := multipartRanges(chunks, ranges, size, h.Get("Content-Type"))
+		delete(h, "Content-Range")
+		h.Set("Content-Type", ctype)
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		c.Body = body
+	}
+	c.Header = cached.NewHeader(h)
+	closeBody(req)
+	st.counters.Hits.Add(1)
+	return hitResponse(req, &c, now, false, "hit; detail=partial")
 }

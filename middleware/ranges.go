@@ -62,7 +62,11 @@ func (x *exchange) partial(req *http.Request, e *cached.Response, now time.Time,
 		c.Body = e.Body[r.First : r.Last+1]
 	case len(ranges) <= maxRangeParts:
 		c.StatusCode = http.StatusPartialContent
-		body, ctype := multipartRanges(e.Body, ranges, h.Get("Content-Type"))
+		chunks := make([][]byte, len(ranges))
+		for i, r := range ranges {
+			chunks[i] = e.Body[r.First : r.Last+1]
+		}
+		body, ctype := multipartRanges(chunks, ranges, size, h.Get("Content-Type"))
 		h.Del("Content-Range")
 		h.Set("Content-Type", ctype)
 		h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -110,24 +114,24 @@ func contentRange(r policy.ByteRange, size int64) string {
 }
 
 // multipartRanges builds a multipart/byteranges body (RFC 9110 §14.6) of
-// the ranges of body, each part with the representation's Content-Type,
-// and returns it with the response's Content-Type.
-func multipartRanges(body []byte, ranges []policy.ByteRange, ctype string) ([]byte, string) {
+// the chunks, the bytes of ranges of a representation of size bytes, each
+// part with the representation's Content-Type, and returns it with the
+// response's Content-Type.
+func multipartRanges(chunks [][]byte, ranges []policy.ByteRange, size int64, ctype string) ([]byte, string) {
 	var b [12]byte
 	rand.Read(b[:])
 	boundary := "cachestack-" + hex.EncodeToString(b[:])
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
 	w.SetBoundary(boundary)
-	size := int64(len(body))
-	for _, r := range ranges {
+	for i, r := range ranges {
 		ph := textproto.MIMEHeader{}
 		if ctype != "" {
 			ph.Set("Content-Type", ctype)
 		}
 		ph.Set("Content-Range", contentRange(r, size))
 		p, _ := w.CreatePart(ph)
-		p.Write(body[r.First : r.Last+1])
+		p.Write(chunks[i])
 	}
 	w.Close()
 	return buf.Bytes(), "multipart/byteranges; boundary=" + boundary

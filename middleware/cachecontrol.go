@@ -305,9 +305,10 @@ func hasValidator(h http.Header) bool {
 }
 
 // conditionalHeaders are the request fields that make a request
-// conditional (RFC 9110 §13.1). A request that carries one of its own is
-// passed through without using the cache: its answer is for the caller to
-// interpret.
+// conditional (RFC 9110 §13.1). In the header-blind mode a request that
+// carries one of its own is passed through without using the cache (see
+// originOnly for the default mode), and such a request is never coalesced
+// with others: its answer is for the caller to interpret.
 var conditionalHeaders = [...]string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range"}
 
 func isConditional(h http.Header) bool {

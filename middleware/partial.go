@@ -23,8 +23,8 @@ import (
 // known complete length within StoreOptions.MaxBodyBytes and no Vary are
 // kept. A GET whose ranges all lie within fresh stored parts is answered
 // from them (§3.3: a partial request wholly within an incomplete
-// response), when it carries no Cache-Control of its own and its If-Range,
-// if any, strongly matches their ETag.
+// response), when it carries no Cache-Control or validators of its own
+// and its If-Range, if any, strongly matches their ETag.
 
 // partialsKey is where the parts of the representation keyed primary are
 // kept.
@@ -175,7 +175,8 @@ func mergeParts(parts []part) []part {
 // otherwise.
 func (x *exchange) fromParts(req *http.Request) *http.Response {
 	lines := req.Header["Range"]
-	if x.cc == nil || req.Method != http.MethodGet || len(lines) != 1 || x.rd != (policy.RequestDirectives{}) || x.opts.refresh || x.opts.forceRefresh {
+	if x.cc == nil || req.Method != http.MethodGet || len(lines) != 1 || x.rd != (policy.RequestDirectives{}) || x.opts.refresh || x.opts.forceRefresh ||
+		callerValidates(req.Header) {
 		return nil
 	}
 	st := x.store

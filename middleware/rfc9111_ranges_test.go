@@ -289,6 +289,7 @@ func TestRangeFromParts(t *testing.T) {
 		{name: "If-Range matching", give: header("Range", "bytes=1-3", "If-Range", `"v1"`), want: true, wantBody: "123"},
 		{name: "If-Range not matching", give: header("Range", "bytes=1-3", "If-Range", `"v0"`), wantBody: rangeBody},
 		{name: "no-cache", give: header("Range", "bytes=1-3", "Cache-Control", "no-cache"), wantBody: "123"},
+		{name: "the caller's own validators", give: header("Range", "bytes=1-3", "If-None-Match", `"v0"`), wantBody: "123"},
 		{name: "stale parts", give: header("Range", "bytes=1-3"), age: 2 * time.Minute, wantBody: "123"},
 	}
 	for _, tt := range tests {

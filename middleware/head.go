@@ -50,19 +50,19 @@ func (x *exchange) freshenFromHead(req *http.Request, head *http.Response, sent,
 
 // headAgrees reports whether a HEAD response's header h describes the same
 // representation as the stored GET response e (RFC 9111 §4.3.5): each
-// validator (ETag, Last-Modified) that either carries is carried by both,
-// equal; a Content-Length in h equals e's length; and when neither has a
-// validator, h must have a Content-Length to compare (without one, nothing
-// says the representation is the same).
+// validator h carries (ETag, Last-Modified) has e's value, and a
+// Content-Length in h is e's length. When h carries no validator, it must
+// have a Content-Length to compare: without one, nothing says the
+// representation is the same.
 func headAgrees(e *cached.Response, h http.Header) bool {
-	etag, stored := h.Get("Etag"), e.Header.Get("Etag")
-	if etag != stored {
+	etag := h.Get("Etag")
+	if etag != "" && etag != e.Header.Get("Etag") {
 		return false
 	}
-	lm, slm := h.Get("Last-Modified"), e.Header.Get("Last-Modified")
-	if lm != "" || slm != "" {
+	lm := h.Get("Last-Modified")
+	if lm != "" {
 		a, aok := policy.ParseHTTPDate(lm)
-		b, bok := policy.ParseHTTPDate(slm)
+		b, bok := policy.ParseHTTPDate(e.Header.Get("Last-Modified"))
 		if !aok || !bok || !a.Equal(b) {
 			return false
 		}

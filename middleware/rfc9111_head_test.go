@@ -16,8 +16,10 @@ import (
 
 // TestHeadFreshensGet is RFC 9111 §4.3.5: a 200 response to HEAD updates
 // the stored GET response for the same URL (its fields and its freshness)
-// when their validators agree and the HEAD's Content-Length, if any, is
-// the stored one's; otherwise the stored GET response is no longer used.
+// when the validators it carries match the stored ones and its
+// Content-Length, if any, is the stored one's (a HEAD response without
+// validators must carry one); otherwise the stored GET response is no
+// longer used.
 func TestHeadFreshensGet(t *testing.T) {
 	t.Parallel()
 	lm := httpDate(newClock().Now().Add(-time.Hour))
@@ -32,7 +34,9 @@ func TestHeadFreshensGet(t *testing.T) {
 		{name: "same Last-Modified", stored: header("Last-Modified", lm), head: header("Last-Modified", lm), want: true},
 		{name: "no validators, same length", want: true},
 		{name: "other ETag", stored: header("Etag", `"a"`), head: header("Etag", `"b"`)},
-		{name: "ETag gone", stored: header("Etag", `"a"`)},
+		{name: "no validator received, same length", stored: header("Etag", `"a"`), want: true},
+		{name: "no validator received, other length", stored: header("Etag", `"a"`), headLen: "5"},
+		{name: "Last-Modified received, ETag not", stored: header("Etag", `"a"`, "Last-Modified", lm), head: header("Last-Modified", lm), want: true},
 		{name: "ETag appeared", head: header("Etag", `"a"`)},
 		{name: "other Last-Modified", stored: header("Last-Modified", lm), head: header("Last-Modified", httpDate(newClock().Now()))},
 		{name: "same ETag, other Content-Length", stored: header("Etag", `"a"`), head: header("Etag", `"a"`), headLen: "99"},

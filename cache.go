@@ -343,6 +343,9 @@ func (c *Cache) DeleteURL(ctx context.Context, method, url string) error {
 	if err := c.store.Delete(ctx, key); err != nil {
 		return err
 	}
+	if err := c.store.Delete(ctx, middleware.PartsKey(key)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
 	if _, ok := c.store.(store.Lister[string]); !ok || !found {
 		return nil
 	}

@@ -317,3 +317,30 @@ func TestRFCOptionsThroughTheDropIn(t *testing.T) {
 type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestDeleteURLDropsParts: DeleteURL also deletes the stored parts of
+// partial responses for the URL.
+func TestDeleteURLDropsParts(t *testing.T) {
+	t.Parallel()
+	srv, n := countingOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Etag", `"v1"`)
+		http.ServeContent(w, r, "", time.Time{}, strings.NewReader("0123456789"))
+	})
+	c := newCache(t, nil)
+	ranged := func() {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/f", nil)
+		req.Header.Set("Range", "bytes=0-4")
+		resp, err := c.Client().Do(req)
+		require.NoError(t, err)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusPartialContent, resp.StatusCode)
+	}
+	ranged()
+	ranged()
+	require.Equal(t, int64(1), n.Load(), "the second is answered from the stored part")
+	require.NoError(t, c.DeleteURL(context.Background(), "", srv.URL+"/f"))
+	ranged()
+	assert.Equal(t, int64(2), n.Load())
+}

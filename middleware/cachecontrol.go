@@ -378,6 +378,9 @@ func (p *parts) invalidate(req *http.Request, resp *http.Response) {
 			}
 			if id, _, err := k.Key(synth); err == nil {
 				p.store.delete(ctx, id.Key)
+				if m == http.MethodGet {
+					p.store.delete(ctx, PartsKey(id.Key)) // §3.3: the parts of partial responses too
+				}
 			}
 		}
 	}

@@ -26,9 +26,11 @@ import (
 // response), when it carries no Cache-Control or validators of its own
 // and its If-Range, if any, strongly matches their ETag.
 
-// partialsKey is where the parts of the representation keyed primary are
-// kept.
-func partialsKey(primary string) string { return variantKey(primary, "partial content", "") }
+// PartsKey is the key under which the parts of partial (206) responses
+// are kept for the response whose key is key: code that deletes a stored
+// response by its key (as Cache.DeleteURL does) deletes its parts there
+// too.
+func PartsKey(key string) string { return variantKey(key, "partial content", "") }
 
 // teePartial tees the body of resp, a 206, to be combined with the stored
 // parts once read to its end.
@@ -88,7 +90,7 @@ func (x *exchange) combine(req *http.Request, entry *cached.Response, body []byt
 	}
 	st := x.store
 	ctx := uncancelled(req.Context())
-	key := partialsKey(x.primary)
+	key := PartsKey(x.primary)
 	parts := []part{{cr.Range, body}}
 	if old := st.lookup(ctx, key); old != nil && old.URL == x.url && old.StatusCode == http.StatusPartialContent &&
 		old.Header.Get("Etag") == entry.Header.Get("Etag") {
@@ -180,7 +182,7 @@ func (x *exchange) fromParts(req *http.Request) *http.Response {
 		return nil
 	}
 	st := x.store
-	e := st.lookup(req.Context(), partialsKey(x.primary))
+	e := st.lookup(req.Context(), PartsKey(x.primary))
 	now := st.clock()
 	if e == nil || e.URL != x.url || e.StatusCode != http.StatusPartialContent || e.Expired(now) || !x.filter.accepts(e) {
 		return nil

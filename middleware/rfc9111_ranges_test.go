@@ -6,6 +6,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -331,4 +332,34 @@ func TestRangeFromParts(t *testing.T) {
 			assert.Equal(t, "09", all)
 		})
 	}
+}
+
+// TestRangeManyParts: RFC 9110 §14.2 lets a server ignore a Range of many
+// small ranges; past 16 parts (after coalescing) the cache sends the whole
+// response, and up to 16 a multipart/byteranges.
+func TestRangeManyParts(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	body := strings.Repeat("abcdefghij", 10)
+	o := newOrigin(t, dated(c, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, body)
+	}))
+	rt, _ := newCCStack(t, c, ccOptions{})
+	fetch(t, rt, o, o.URL, nil)
+	ranges := func(n int) string {
+		var parts []string
+		for i := range n {
+			parts = append(parts, strconv.Itoa(i*3)+"-"+strconv.Itoa(i*3))
+		}
+		return "bytes=" + strings.Join(parts, ",")
+	}
+	resp, _, contacted := fetch(t, rt, o, o.URL, header("Range", ranges(16)))
+	assert.False(t, contacted)
+	assert.Equal(t, http.StatusPartialContent, resp.StatusCode)
+	assert.Contains(t, resp.Header.Get("Content-Type"), "multipart/byteranges")
+	resp, got, contacted := fetch(t, rt, o, o.URL, header("Range", ranges(17)))
+	assert.False(t, contacted)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, body, got)
 }

@@ -50,7 +50,10 @@ type Options struct {
 	// AllowedCodes are the status codes that may be cached
 	// (aiohttp-client-cache's allowed_codes). Nil means every status RFC
 	// 9111 lets a cache store (policy.StorableCodes), or 200 alone with
-	// IgnoreCacheControl.
+	// IgnoreCacheControl. A 206 is never stored as a response, so that it
+	// can never answer a request for the whole representation; in the
+	// default mode 206 responses are kept as parts and combined into a
+	// stored 200 once they cover it, unless AllowedCodes leaves 206 out.
 	AllowedCodes []int
 	// Filter, if set, decides per response whether it is stored and
 	// whether a stored one is served (seed: filter_fn).
@@ -94,6 +97,22 @@ type Options struct {
 	// §4.2.2); nil leaves it off. It has no meaning with
 	// IgnoreCacheControl.
 	Heuristic *policy.Heuristic
+	// NoStaleWhenUnreachable turns off serving a stale stored response
+	// when the origin cannot be reached at all (a transport error; RFC
+	// 9111 §4.2.4 lets a disconnected cache serve it). By default such a
+	// response is served, marked "detail=unreachable" in Cache-Status,
+	// unless must-revalidate or no-cache forbids it, the request asked for
+	// validation, or a stale-if-error bound (StaleIfError, or the
+	// directive) applies; it is as old at most as stale responses are
+	// kept. See middleware.CacheControlOptions.NoStaleWhenUnreachable. It
+	// has no meaning with IgnoreCacheControl.
+	NoStaleWhenUnreachable bool
+	// ReusePOSTResponses answers a GET from a stored response to a POST
+	// of the same URL that had explicit freshness and a Content-Location
+	// equal to that URL (RFC 9110 §9.3.3). Off by default; it has no
+	// meaning with IgnoreCacheControl. See
+	// middleware.CacheControlOptions.ReusePOSTResponses.
+	ReusePOSTResponses bool
 	// Coalesce merges concurrent misses for the same key into one request
 	// to the origin (see middleware.Coalesce).
 	Coalesce bool
@@ -210,7 +229,8 @@ func New(opts *Options) (*Cache, error) {
 	if o.IgnoreCacheControl {
 		mws = append(mws, middleware.IgnoreCacheControl())
 	} else {
-		cc, err := middleware.CacheControl(&middleware.CacheControlOptions{Heuristic: o.Heuristic, Workers: c.workers})
+		cc, err := middleware.CacheControl(&middleware.CacheControlOptions{Heuristic: o.Heuristic, Workers: c.workers,
+			NoStaleWhenUnreachable: o.NoStaleWhenUnreachable, ReusePOSTResponses: o.ReusePOSTResponses})
 		if err != nil {
 			return nil, fmt.Errorf("cachestack: %w", err)
 		}
@@ -294,6 +314,12 @@ func validate(o *Options) error {
 	if o.IgnoreCacheControl && o.Heuristic != nil {
 		return errors.New("cachestack: Options.Heuristic has no effect with Options.IgnoreCacheControl")
 	}
+	if o.IgnoreCacheControl && o.NoStaleWhenUnreachable {
+		return errors.New("cachestack: Options.NoStaleWhenUnreachable has no effect with Options.IgnoreCacheControl")
+	}
+	if o.IgnoreCacheControl && o.ReusePOSTResponses {
+		return errors.New("cachestack: Options.ReusePOSTResponses has no effect with Options.IgnoreCacheControl")
+	}
 	return nil
 }
 
@@ -356,6 +382,9 @@ func (c *Cache) DeleteURL(ctx context.Context, method, url string) error {
 	_, err = c.get(ctx, key)
 	found := err == nil || errors.Is(err, codec.ErrFormat)
 	if err := c.store.Delete(ctx, key); err != nil {
+		return err
+	}
+	if err := c.store.Delete(ctx, middleware.PartsKey(key)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	if _, ok := c.store.(store.Lister[string]); !ok || !found {

@@ -107,9 +107,17 @@ func (e *engine) RoundTrip(req *http.Request) (*http.Response, error) {
 	ro := optionsFrom(ctx)
 	if ro.disabled || !p.filter.allowsMethod(req.Method) {
 		st.counters.Bypassed.Add(1)
+		var sent time.Time
+		reusePOST := !ro.disabled && p.cc != nil && p.cc.reusePOST && req.Method == http.MethodPost
+		if reusePOST {
+			sent = st.clock()
+		}
 		resp, err := e.next.RoundTrip(req)
 		if err == nil && p.cc != nil {
 			p.invalidate(req, resp)
+			if reusePOST {
+				resp = p.reusePOST(req, resp, ro, sent, st.clock())
+			}
 		}
 		return resp, err
 	}
@@ -207,7 +215,7 @@ func (x *exchange) serve(req *http.Request) (*http.Response, error) {
 	// as aiohttp-client-cache reads it; in the header-blind mode so does
 	// its no-cache (in the default mode no-cache revalidates instead).
 	skipRead := x.rd.NoStore || (x.cc == nil && x.rd.NoCache)
-	if !x.opts.forceRefresh && !skipRead && !isConditional(req.Header) {
+	if !x.opts.forceRefresh && !skipRead && !originOnly(req.Header, x.cc != nil) {
 		if e := x.lookup(ctx, req); e != nil {
 			now := st.clock()
 			v := x.judge(e, now)
@@ -223,9 +231,17 @@ func (x *exchange) serve(req *http.Request) (*http.Response, error) {
 				x.refreshAsync(req, e)
 				return x.hit(req, e, now, true, "hit; detail=stale-while-revalidate"), nil
 			case revalidate:
+				if x.cc != nil && callerValidates(req.Header) {
+					break // §4.3.2: the caller's own validators go to the origin as they are
+				}
 				x.entry = e
 				x.byRequest = !e.Expired(now) && (x.opts.refresh || x.rd.NoCache || x.rd.HasMaxAge || x.rd.HasMinFresh)
 			}
+		}
+	}
+	if x.entry == nil && len(req.Header["Range"]) > 0 && !skipRead && !originOnly(req.Header, x.cc != nil) {
+		if r := x.fromParts(req); r != nil { // §3.3
+			return r, nil
 		}
 	}
 	if x.rd.OnlyIfCached { // §5.2.1.7
@@ -234,6 +250,11 @@ func (x *exchange) serve(req *http.Request) (*http.Response, error) {
 		return gatewayTimeout(req), nil
 	}
 	st.counters.Misses.Add(1)
+	if isConditional(req.Header) || len(req.Header["Range"]) > 0 {
+		// The caller's own conditions or range make its response its
+		// own: it is not shared with coalesced requests for the key.
+		return x.escape().forward(req)
+	}
 	return x.escape().forwardShared(req)
 }
 
@@ -258,6 +279,9 @@ func (x *exchange) hit(req *http.Request, e *cached.Response, now time.Time, sta
 	}
 	if x.cc != nil {
 		e = withoutNoCacheFields(e)
+	}
+	if r := x.answerStored(req, e, now, stale, status); r != nil {
+		return r
 	}
 	return hitResponse(req, e, now, stale, status)
 }
@@ -383,6 +407,9 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 		if x.staleIfError(e, received) {
 			return x.hit(req, e, received, true, "fwd=stale; detail=stale-if-error"), nil
 		}
+		if x.staleIfUnreachable(req, e, received) { // §4.2.4
+			return x.hit(req, e, received, true, "fwd=stale; detail=unreachable"), nil
+		}
 		return nil, err
 	}
 	if x.cc != nil {
@@ -390,13 +417,27 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 	}
 	if conditional && resp.StatusCode == http.StatusNotModified {
 		drain(resp.Body)
+		if x.cc != nil && !notModifiedSelects(e, resp.Header) {
+			// §4.3.4: the 304 is for another representation than the
+			// stored one, which is not updated; ask again, without
+			// conditions, and let the full response replace it.
+			st.delete(uncancelled(req.Context()), x.key)
+			x.entry, x.byRequest = nil, false
+			return x.forward(req)
+		}
 		return x.refreshed(req, e, resp, sent, received), nil
+	}
+	if x.cc != nil && req.Method == http.MethodHead && resp.StatusCode == http.StatusOK {
+		x.freshenFromHead(req, resp, sent, received) // §4.3.5
 	}
 	if resp.StatusCode >= 500 && x.staleIfError(e, received) {
 		drain(resp.Body)
 		return x.hit(req, e, received, true, "fwd=stale; fwd-status="+itoa(resp.StatusCode)+"; detail=stale-if-error"), nil
 	}
 	entry, ok := x.storable(req, resp, sent, received)
+	if resp.StatusCode == http.StatusPartialContent {
+		x.teePartial(req, resp, sent, received) // §3.3, §3.4: see partial.go
+	}
 	member := cacheName + "; fwd=uri-miss" // constants: the usual miss builds no string
 	switch {
 	case e != nil && x.byRequest:
@@ -457,13 +498,19 @@ func (x *exchange) refreshed(req *http.Request, e *cached.Response, notModified 
 	if x.byRequest {
 		status = "fwd=request; fwd-status=304"
 	}
+	if r := x.answerStored(req, u, received, false, status); r != nil {
+		return r
+	}
 	return hitResponse(req, u, received, false, status)
 }
 
 // storable decides whether resp may be stored and, if so, returns the entry
 // to store once its body is complete.
 func (x *exchange) storable(req *http.Request, resp *http.Response, sent, received time.Time) (*cached.Response, bool) {
-	if !x.filter.allowsCode(resp.StatusCode, x.cc != nil) {
+	// A 206 is never stored as a response, whatever the filter allows:
+	// it could answer a request for the whole. It is kept as a part to
+	// combine (RFC 9111 §3.3, §3.4; teePartial) instead.
+	if resp.StatusCode == http.StatusPartialContent || !x.filter.allowsCode(resp.StatusCode, x.cc != nil) {
 		return nil, false
 	}
 	f, ok := x.freshness(req, resp.StatusCode, resp.Header, resp.Header, sent, received)

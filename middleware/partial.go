@@ -92,7 +92,7 @@ func (x *exchange) combine(req *http.Request, entry *cached.Response, body []byt
 	ctx := uncancelled(req.Context())
 	key := PartsKey(x.primary)
 	parts := []part{{cr.Range, body}}
-	if old := st.lookup(ctx, key); old != nil && old.URL == x.url && old.StatusCode == http.StatusPartialContent &&
+	if old := st.lookup(ctx, key, x.protect); old != nil && old.URL == x.url && old.StatusCode == http.StatusPartialContent &&
 		old.Header.Get("Etag") == entry.Header.Get("Etag") {
 		parts = append(parts, storedParts(old, cr.Size)...)
 	}
@@ -116,7 +116,7 @@ func (x *exchange) combine(req *http.Request, entry *cached.Response, body []byt
 	}
 	e := *entry
 	e.Header, e.Body = cached.NewHeader(h), all
-	st.save(ctx, key, &e, st.clock(), x.retain)
+	st.save(ctx, key, &e, st.clock(), x.retain, x.protect)
 }
 
 // storedParts reads the parts of a stored partial entry for a
@@ -182,7 +182,7 @@ func (x *exchange) fromParts(req *http.Request) *http.Response {
 		return nil
 	}
 	st := x.store
-	e := st.lookup(req.Context(), PartsKey(x.primary))
+	e := st.lookup(req.Context(), PartsKey(x.primary), x.protect)
 	now := st.clock()
 	if e == nil || e.URL != x.url || e.StatusCode != http.StatusPartialContent || e.Expired(now) || !x.filter.accepts(e) {
 		return nil

@@ -183,6 +183,7 @@ func TestServerStopsAndRestarts(t *testing.T) {
 	var originHits atomic.Int64
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		originHits.Add(1)
+		w.Header().Set("Cache-Control", "max-age=3600")
 		_, _ = io.WriteString(w, "body of "+r.URL.Path)
 	}))
 	defer origin.Close()

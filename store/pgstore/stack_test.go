@@ -24,6 +24,7 @@ func TestDefaultStack(t *testing.T) {
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		originHits.Add(1)
 		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Cache-Control", "max-age=3600")
 		_, _ = io.WriteString(w, "hello from "+r.URL.Path)
 	}))
 	defer origin.Close()

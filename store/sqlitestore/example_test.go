@@ -56,6 +56,7 @@ func Example() {
 // line: the second request is answered from the SQLite file.
 func ExampleOpenResponses() {
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
 		io.WriteString(w, "hello")
 	}))
 	defer origin.Close()

@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -24,7 +25,10 @@ import (
 // The replay behind TestMissRatio: it calls the stores directly (Get, then
 // Set on a miss, as the cache does), so that what it measures is the
 // eviction policy alone, not timing.
-var replayFull = flag.Bool("replay", false, "TestMissRatio: replay the full-size traces and print the miss-ratio table")
+var (
+	replayFull   = flag.Bool("replay", false, "TestMissRatio: replay the full-size traces and print the miss-ratio table")
+	replayPrefix = flag.String("replay.stores", "", "TestMissRatio: replay only through the stores whose names start with this")
+)
 
 // replaySize is the shape of every trace of one run: the full run mirrors
 // cachebench's defaults (20000 URLs of 1, 4 and 16 KiB bodies, 137 MiB in
@@ -232,6 +236,9 @@ func TestMissRatio(t *testing.T) {
 
 	var results []replayResult
 	for _, rsd := range replayStores() {
+		if !strings.HasPrefix(rsd.name, *replayPrefix) {
+			continue
+		}
 		for _, tr := range traces {
 			s, settle, err := rsd.open(sz.budget)
 			if err != nil {

@@ -146,7 +146,7 @@ func (sh *shard[K, V]) init(maxBytes int64, maxEntries int) {
 	sh.maxBytes, sh.maxEntries = maxBytes, maxEntries
 	sh.windowBytes = maxBytes * windowPercent / 100
 	sh.protectedBytes = (maxBytes - sh.windowBytes) * protectedPercent / 100
-	if maxEntries > 0 {
+	if maxEntries > 1 {
 		sh.windowEntries = max(1, maxEntries*windowPercent/100)
 		sh.protectedEntries = max(1, (maxEntries-sh.windowEntries)*protectedPercent/100)
 	}
@@ -236,6 +236,18 @@ func (sh *shard[K, V]) removeExpired(key K, now time.Time) {
 	}
 }
 
+// fits reports whether c fits in the main space, which has the shard's
+// budgets less the window's share. A value larger than that fits only in
+// an empty main space.
+func (sh *shard[K, V]) fits(c *entry[K, V]) bool {
+	bytes := sh.probation.bytes + sh.protected.bytes
+	n := sh.probation.n + sh.protected.n
+	if limit := sh.maxBytes - sh.windowBytes; sh.maxBytes > 0 && bytes+c.cost > limit && (c.cost <= limit || n > 0) {
+		return false
+	}
+	return sh.maxEntries == 0 || n < sh.maxEntries-sh.windowEntries || n == 0
+}
+
 // overBy reports whether the shard would still be over a budget with
 // bytes and n entries fewer.
 func (sh *shard[K, V]) overBy(bytes int64, n int) bool {
@@ -247,45 +259,42 @@ func over[K comparable, V any](g *segment[K, V], maxBytes int64, maxEntries int)
 	return g.bytes > maxBytes || maxEntries > 0 && g.n > maxEntries
 }
 
-// evict brings the shard back within its budgets after a Set. The oldest
-// entries of the window leave it while it is over its share; each joins
-// the main space if there is room or if it has been used more than the
-// entries it would push out (admit). Whatever is still over the budgets
-// then goes from the main space, the window last.
+// evict brings the shard back within its budgets after a Set. While the
+// window is over its share, or the shard over its budgets (an overwrite
+// grew a value of the main space), the oldest entry of the window leaves
+// it and joins the main space if there is room there or if it has been
+// used more than the entries that would make room for it (admit). The
+// window never takes room from the main space: a new entry only pushes
+// older ones out of the window. Entries of the main space go only for a
+// candidate that beats them, or, with an empty window, to undo an
+// overwrite's growth.
 func (sh *shard[K, V]) evict() {
 	for sh.maxBytes > 0 && sh.window.bytes > sh.windowBytes ||
-		sh.maxEntries > 0 && sh.window.n > sh.windowEntries {
+		sh.maxEntries > 0 && sh.window.n > sh.windowEntries ||
+		sh.overBy(0, 0) {
 		c := sh.window.oldest()
+		if c == nil {
+			sh.forget(sh.victim())
+			continue
+		}
 		sh.window.unlink(c)
 		c.wasReferenced() // reads in the window are in its count already
 		sh.admit(c)
 	}
-	for sh.overBy(0, 0) {
-		v := sh.victim()
-		if v == nil {
-			v = sh.window.oldest()
-			sh.window.unlink(v)
-		}
-		sh.forget(v)
-	}
 }
 
-// admit moves c, out of the window, into the main space if it fits, or if
-// it was used more often than the victims that would make room for it
-// together: a candidate seen once never pushes out an entry read since.
+// admit moves c, out of the window, into the main space if it fits there,
+// or if it was used more often than the victims that would make room for
+// it together: a candidate seen once never pushes out an entry read since.
 // A candidate whose count is saturated needs only to beat each victim,
 // so that a large value in heavy use is not kept out by the sum of many
 // small ones. Otherwise c goes and the victims stay where they were.
 func (sh *shard[K, V]) admit(c *entry[K, V]) {
-	var (
-		freedBytes int64
-		freedN     int
-		sum, most  uint32
-	)
-	if !sh.overBy(0, 0) {
+	if sh.fits(c) {
 		sh.probation.pushNewest(c)
 		return
 	}
+	var sum, most uint32
 	cf := c.freq()
 	loses := func() bool {
 		if cf == maxFreq {
@@ -293,7 +302,7 @@ func (sh *shard[K, V]) admit(c *entry[K, V]) {
 		}
 		return sum >= cf
 	}
-	for sh.overBy(freedBytes, freedN) && !loses() {
+	for !sh.fits(c) && !loses() {
 		v := sh.victim()
 		if v == nil {
 			break
@@ -301,7 +310,6 @@ func (sh *shard[K, V]) admit(c *entry[K, V]) {
 		sh.pending.pushNewest(v)
 		f := v.freq()
 		sum, most = sum+f, max(most, f)
-		freedBytes, freedN = freedBytes+v.cost, freedN+1
 	}
 	if loses() {
 		for v := sh.pending.oldest(); v != nil; v = sh.pending.oldest() {

@@ -88,6 +88,14 @@ func (g *segment[K, V]) oldest() *entry[K, V] {
 	return g.head.prev
 }
 
+// newest returns the entry at the newest end, or nil.
+func (g *segment[K, V]) newest() *entry[K, V] {
+	if g.head.next == &g.head {
+		return nil
+	}
+	return g.head.next
+}
+
 func (g *segment[K, V]) pushNewest(e *entry[K, V]) {
 	e.prev, e.next = &g.head, g.head.next
 	e.prev.next, e.next.prev = e, e
@@ -255,10 +263,6 @@ func (sh *shard[K, V]) overBy(bytes int64, n int) bool {
 		sh.maxEntries > 0 && len(sh.entries)-n > sh.maxEntries
 }
 
-func over[K comparable, V any](g *segment[K, V], maxBytes int64, maxEntries int) bool {
-	return g.bytes > maxBytes || maxEntries > 0 && g.n > maxEntries
-}
-
 // evict brings the shard back within its budgets after a Set. While the
 // window is over its share, or the shard over its budgets (an overwrite
 // grew a value of the main space), the oldest entry of the window leaves
@@ -274,7 +278,11 @@ func (sh *shard[K, V]) evict() {
 		sh.overBy(0, 0) {
 		c := sh.window.oldest()
 		if c == nil {
-			sh.forget(sh.victim())
+			v := sh.victim()
+			if v == nil {
+				return // nothing left to evict
+			}
+			sh.forget(v)
 			continue
 		}
 		sh.window.unlink(c)
@@ -312,7 +320,8 @@ func (sh *shard[K, V]) admit(c *entry[K, V]) {
 		sum, most = sum+f, max(most, f)
 	}
 	if loses() {
-		for v := sh.pending.oldest(); v != nil; v = sh.pending.oldest() {
+		// Back where they were, the first taken the oldest again.
+		for v := sh.pending.newest(); v != nil; v = sh.pending.newest() {
 			sh.pending.unlink(v)
 			sh.probation.pushOldest(v)
 		}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cachestack/cachestack/store"
 )
 
 func TestShardCount(t *testing.T) {
@@ -166,4 +168,39 @@ func TestHotEntryIsNotWritten(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.EqualValues(t, hot, e.state.Load())
+}
+
+// A candidate that loses leaves the victims it was weighed against where
+// they were, in their order.
+func TestLostAdmissionKeepsOrder(t *testing.T) {
+	t.Parallel()
+	s, err := New[int, []byte](&Options[[]byte]{MaxBytes: 1000}) // window 10 bytes, main 990
+	require.NoError(t, err)
+	defer s.Close()
+	ctx := t.Context()
+	for k := range 9 {
+		require.NoError(t, s.Set(ctx, k, make([]byte, 100), 0))
+	}
+	order := func() []int {
+		var keys []int
+		for e := s.shards[0].probation.oldest(); e != &s.shards[0].probation.head; e = e.prev {
+			keys = append(keys, e.key)
+		}
+		return keys
+	}
+	want := []int{0, 1, 2, 3, 4, 5, 6, 7, 8}
+	require.Equal(t, want, order())
+	// 100 needs 300 - 90 bytes: three entries, used once each. Set the
+	// n-th time, it has been used n times, and loses once n are weighed.
+	for range 3 {
+		require.NoError(t, s.Set(ctx, 100, make([]byte, 300), 0))
+		_, err := s.Get(ctx, 100)
+		require.ErrorIs(t, err, store.ErrNotFound)
+		assert.Equal(t, want, order())
+		checkShard(t, &s.shards[0])
+	}
+	// A fourth time, it beats the three.
+	require.NoError(t, s.Set(ctx, 100, make([]byte, 300), 0))
+	assert.Equal(t, []int{3, 4, 5, 6, 7, 8, 100}, order())
+	checkShard(t, &s.shards[0])
 }

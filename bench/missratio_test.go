@@ -68,6 +68,9 @@ type trace struct {
 //     requests again. Counted: the Zipf requests during and after the
 //     sweep; the sweep's own requests miss in every store and are left
 //     out.
+//   - drift: zipf-1.1 whose ranking shifts by urls/200 URLs a hundred
+//     times over the trace (what is popular changes over time, which
+//     favours recency); counted after warmup.
 func replayTraces(sz replaySize) []trace {
 	z09 := zipfTrace(sz.urls, 0.9, 1, sz.warmup+sz.requests)
 	z11 := zipfTrace(sz.urls, 1.1, 2, sz.warmup+sz.requests)
@@ -95,7 +98,14 @@ func replayTraces(sz replaySize) []trace {
 			scan.ids, scan.counted = append(scan.ids, sweep[j]), append(scan.counted, false)
 		}
 	}
-	return []trace{steady("zipf-0.9", z09), steady("zipf-1.1", z11), scan}
+	// Drift: zipf-1.1 whose ranking moves on by urls/200 every hundredth
+	// of the trace: what is popular changes, as news does.
+	drift := zipfTrace(sz.urls, 1.1, 4, sz.warmup+sz.requests)
+	step := (sz.warmup + sz.requests) / 100
+	for i, id := range drift {
+		drift[i] = int32((int(id) + i/step*(sz.urls/200)) % sz.urls)
+	}
+	return []trace{steady("zipf-0.9", z09), steady("zipf-1.1", z11), scan, steady("drift", drift)}
 }
 
 // zipfTrace draws n URL indexes in [0, urls) with P(i) ∝ 1/(i+1)^s, from a

@@ -14,6 +14,13 @@ const (
 	protectedPercent = 80 // of what the window leaves
 )
 
+// agingFactor times the entries a shard holds (64 at least) is how many
+// Sets of new keys halve every count, the sketch's and the entries'. Less
+// ages faster, which follows popularity that moves (news) better and
+// tells steady popularity (a catalogue) apart worse: 5 did best over
+// both kinds of trace in bench's replay.
+const agingFactor = 5
+
 // An entry's state packs how often it was used, saturating at maxFreq, and
 // whether it was read since eviction last passed it (referenced). Get
 // changes it with compare-and-swap under the shard's read lock; everything
@@ -205,7 +212,7 @@ func (sh *shard[K, V]) add(e *entry[K, V]) {
 	sh.entries[e.key] = e
 	sh.window.pushNewest(e)
 	sh.bytes += e.cost
-	if sh.sketch.full() {
+	if sh.sketch.additions >= agingFactor*max(len(sh.entries), 64) {
 		sh.age()
 	}
 }
@@ -411,3 +418,5 @@ func (sh *shard[K, V]) liveKeys(buf []K, now time.Time) []K {
 	}
 	return buf
 }
+
+var AgingFactor = 2

@@ -6,23 +6,19 @@ import "math/bits"
 // (0 to 15): a count-min sketch of four counters a key, all in one table
 // of 64-bit words, sixteen counters a word. An estimate is the least of a
 // key's four counters, so it may count too high (when all four are shared
-// with other keys) but never too low, until the counters are halved.
-// Every sample additions they are, which ages the counts.
+// with other keys) but never too low, until the counters are halved,
+// which the shard does to age the counts.
 //
 // A shard's sketch is used under its write lock only.
 type sketch struct {
 	table     []uint64
 	shift     uint // 64 - log2(len(table)): the top bits of a mix pick a word
-	additions int
-	sample    int
+	additions int  // since the last halving
 }
 
 const (
 	minSketchWords = 16
 	maxSketchWords = 1 << 20
-	// sampleFactor times the table's words is the number of additions
-	// between two halvings: about ten per entry the shard holds.
-	sampleFactor = 10
 )
 
 // mixes are odd multipliers, one a counter, that spread a hash's bits
@@ -37,7 +33,7 @@ func (s *sketch) init(capacity int) {
 	}
 	s.table = make([]uint64, words)
 	s.shift = uint(64 - bits.TrailingZeros(uint(words)))
-	s.additions, s.sample = 0, sampleFactor*words
+	s.additions = 0
 }
 
 // grow resizes an empty-again sketch when a shard holds more entries than
@@ -94,9 +90,6 @@ func (s *sketch) raise(h uint64, f uint32) {
 		}
 	}
 }
-
-// full reports whether it is time to halve the counts.
-func (s *sketch) full() bool { return s.additions >= s.sample }
 
 // halve halves every counter.
 func (s *sketch) halve() {

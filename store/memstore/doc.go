@@ -39,7 +39,7 @@
 // (15), so hits in parallel never queue behind each other. The uses of
 // keys not held (misses, and the counts of evicted entries) are kept in a
 // small count-min sketch per shard, written by Set only: a key that comes
-// back after eviction is no stranger. All counts are halved every five Sets
+// back after eviction is no stranger. All counts are halved every three Sets
 // of new keys per entry a shard holds, so that what was popular long ago
 // gives way to what is popular now. An entry too large for the window (1 % of a
 // shard's byte budget: 40 KiB with the default budget) faces the admission

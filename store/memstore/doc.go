@@ -29,9 +29,12 @@
 // main space if there is room; if there is not, it moves there only if it
 // has been used more often than the entries that would make room for it
 // together (victims: the oldest of probation not read since eviction last
-// passed them), and otherwise it goes and they stay. So an entry used once
-// never pushes out one used twice, and a large entry takes the place of
-// many small ones only if it is used more than all of them.
+// passed them; a candidate whose count is at the top needs only to beat
+// each), and otherwise it goes and they stay. So an entry used once never
+// pushes out one used twice, and a large entry takes the place of many
+// small ones only if it is used more than all of them. The window never
+// takes room from the main space: a new entry pushes out only older ones
+// of the window.
 //
 // Uses are counted in the entry while it is held: a Get takes its shard's
 // lock for reading only and records the use in the entry with one atomic
@@ -39,18 +42,18 @@
 // (15), so hits in parallel never queue behind each other. The uses of
 // keys not held (misses, and the counts of evicted entries) are kept in a
 // small count-min sketch per shard, written by Set only: a key that comes
-// back after eviction is no stranger. All counts are halved every three Sets
-// of new keys per entry a shard holds, so that what was popular long ago
-// gives way to what is popular now. An entry too large for the window (1 % of a
-// shard's byte budget: 40 KiB with the default budget) faces the admission
-// as soon as it is set, so on a full store a new large value may not be
-// kept the first time it is set.
+// back after eviction is no stranger. All counts are halved every three
+// Sets of new keys per entry a shard holds, so that what was popular long
+// ago gives way to what is popular now.
 //
 // The entry a Set just put in the window stays there until newer entries
-// push it out, unless it costs more than the window's byte share alone
-// (the window always has room for one entry by count). A byte budget under
-// 100 bytes leaves no window at all: on such a store a new entry is kept
-// only if it wins the admission.
+// push it out, unless it costs more than the window's byte share (1 % of a
+// shard's byte budget: 40 KiB with the default budget): such an entry
+// faces the admission as soon as it is set, so on a full store a new large
+// value may not be kept the first time it is set. By count the window
+// holds one entry at least, unless MaxEntries is 1; a byte budget under
+// 100 bytes leaves no window at all, and on such a store a new entry is
+// kept only if it wins the admission.
 //
 // # Sharding and budgets
 //

@@ -39,7 +39,7 @@ type Response struct {
 	RequestTime  time.Time
 	ResponseTime time.Time
 	// Created is when the response was stored or last updated by a
-	// revalidation: the seed library's created_at.
+	// revalidation: aiohttp-client-cache's created_at.
 	Created time.Time
 	// Expires is when the response stops being fresh, decided by the
 	// expiry precedence when it was stored. Zero means it never expires.

@@ -29,7 +29,7 @@ func Example() {
 }
 
 // With Options.Headers, requests that differ in a listed header are cached
-// separately (the seed's include_headers).
+// separately (aiohttp-client-cache's include_headers).
 func ExampleOptions_headers() {
 	k, err := keyer.New(&keyer.Options{Headers: []string{"Accept"}})
 	if err != nil {

@@ -48,7 +48,7 @@ type Options struct {
 	// URL query parameters, top-level fields of a JSON request body, fields
 	// of a form (application/x-www-form-urlencoded) body, and request
 	// headers (matched case-insensitively for headers; exactly, after
-	// percent-decoding, elsewhere). Like the seed's ignored_parameters:
+	// percent-decoding, elsewhere). Like aiohttp-client-cache's ignored_parameters:
 	// use it for credentials and tokens that do not change the response.
 	// Ignored values never appear in Result: the Key is a digest and the
 	// URL drops them.

@@ -32,7 +32,7 @@ func withOptions(ctx context.Context, change func(*requestOptions)) context.Cont
 }
 
 // Disable returns a context in which requests bypass the cache entirely:
-// nothing is read from it or written to it, like the seed's
+// nothing is read from it or written to it, like aiohttp-client-cache's
 // CachedSession.disabled(). Use it for one request or for a whole scope of
 // work that shares the context.
 func Disable(ctx context.Context) context.Context {
@@ -40,14 +40,14 @@ func Disable(ctx context.Context) context.Context {
 }
 
 // WithExpiry sets the expiry of responses stored by requests made with ctx:
-// the seed's per-request expire_after. It takes precedence over per-URL and
+// aiohttp-client-cache's per-request expire_after. It takes precedence over per-URL and
 // per-session expiry, and yields to Cache-Control when that is enabled.
 func WithExpiry(ctx context.Context, e policy.Expiry) context.Context {
 	return withOptions(ctx, func(o *requestOptions) { o.expiry = e })
 }
 
 // Refresh returns a context whose requests revalidate a stored response with
-// the origin before using it, even when it is still fresh: the seed's
+// the origin before using it, even when it is still fresh: aiohttp-client-cache's
 // refresh=True, a browser's soft reload. Without validators to send, the
 // response is fetched again.
 func Refresh(ctx context.Context) context.Context {

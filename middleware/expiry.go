@@ -11,10 +11,10 @@ import (
 // does not decide (or is not enabled).
 type ExpiryOptions struct {
 	// ExpireAfter is the per-session expiry; unset means policy.Never(),
-	// the seed's default of storing indefinitely.
+	// aiohttp-client-cache's default of storing indefinitely.
 	ExpireAfter policy.Expiry
-	// URLs are per-URL expiries by glob pattern, first match wins (the
-	// seed's urls_expire_after).
+	// URLs are per-URL expiries by glob pattern, first match wins (aiohttp-client-cache's
+	// urls_expire_after).
 	URLs []policy.URLExpiry
 }
 
@@ -26,8 +26,8 @@ type expiryStage struct {
 // Expiry is the expiry middleware. It has no work on the way in; on the way
 // out it offers its candidates to the response's expiry decision: the
 // per-request expiry from WithExpiry, the first matching URL pattern, and
-// the per-session ExpireAfter, each tagged with its source so that the
-// seed's precedence holds however the middlewares are stacked.
+// the per-session ExpireAfter, each tagged with its source so that aiohttp-client-cache's
+// precedence holds however the middlewares are stacked.
 func Expiry(opts *ExpiryOptions) (Middleware, error) {
 	x, err := newExpiryStage(opts)
 	if err != nil {

@@ -10,8 +10,8 @@ import (
 
 // FilterOptions say which requests and responses the cache may hold.
 type FilterOptions struct {
-	// Methods whose responses may be stored; nil means GET and HEAD (the
-	// seed's allowed_methods). Requests with other methods bypass the cache.
+	// Methods whose responses may be stored; nil means GET and HEAD (aiohttp-client-cache's
+	// allowed_methods). Requests with other methods bypass the cache.
 	Methods []string
 	// Codes are the status codes that may be stored. Nil means, in the
 	// default RFC 9111 mode, policy.StorableCodes (every final status
@@ -24,7 +24,7 @@ type FilterOptions struct {
 	Codes []int
 	// Func, if set, is applied to every response before it is stored and
 	// to every stored response before it is served; false keeps it out of
-	// (or ignores it in) the cache: the seed's filter_fn.
+	// (or ignores it in) the cache: aiohttp-client-cache's filter_fn.
 	Func policy.Filter
 }
 

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Info is what the cache says about a response: the seed's response
+// Info is what the cache says about a response: aiohttp-client-cache's response
 // attributes from_cache, created_at, expires and is_expired.
 type Info struct {
 	FromCache bool      // served from the store

@@ -18,7 +18,7 @@ type redirectStage struct{}
 // that response; a later request for any URL in the chain is then answered
 // from the cache at once, without the round trips of the redirects (the
 // response carries "detail=redirect" in its Cache-Status, and its Request
-// is the caller's, for the original URL). The seed calls these aliases
+// is the caller's, for the original URL). aiohttp-client-cache calls these aliases
 // redirects; Cache.Redirects lists them.
 //
 // An alias lives no longer than the response it leads to, and is only used

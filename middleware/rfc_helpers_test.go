@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// ccOptions configure newCCStack: the four seed middlewares plus
+// ccOptions configure newCCStack: Key, Filter and Expiry plus
 // CacheControl, and optionally Redirect and Coalesce, over a fresh memstore
 // driven by the test's fake clock.
 type ccOptions struct {

@@ -6,15 +6,15 @@
 //
 // # Expiry values
 //
-// An Expiry is the seed's expire_after: Never (-1), DoNotStore (0),
+// An Expiry is aiohttp-client-cache's expire_after: Never (-1), DoNotStore (0),
 // After(d) (a positive number of seconds or a timedelta) or At(t) (a
-// datetime). ParseExpiry converts the seed's loosely typed forms, for
+// datetime). ParseExpiry converts aiohttp-client-cache's loosely typed forms, for
 // configuration files and flags. The zero Expiry is unset: it has no
 // opinion.
 //
 // # URL patterns
 //
-// Patterns (the seed's urls_expire_after) give URLs matching a glob their
+// Patterns (aiohttp-client-cache's urls_expire_after) give URLs matching a glob their
 // own expiry; the first matching pattern in the order given wins. A pattern
 // matches a request's base URL, scheme optional: "site.com/resource/" is
 // equivalent to "http*://site.com/resource/**". See Glob for the syntax.
@@ -22,7 +22,7 @@
 // # Expiration precedence
 //
 // Several sources may offer an expiry for one request. Decisions keeps the
-// offer from the highest Source, in the seed's order:
+// offer from the highest Source, in aiohttp-client-cache's order:
 //
 //  1. Cache-Control request headers (SourceRequestCacheControl)
 //  2. Cache-Control response headers and Expires (SourceResponseCacheControl)

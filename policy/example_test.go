@@ -8,7 +8,7 @@ import (
 )
 
 func ExampleParseExpiry() {
-	// The seed's expire_after forms, as they might come from a config file.
+	// aiohttp-client-cache's expire_after forms, as they might come from a config file.
 	for _, v := range []any{-1, 0, 360, 30 * 24 * time.Hour, "90s", "never", "2026-01-02T15:04:05Z", 1.5} {
 		e, err := policy.ParseExpiry(v)
 		if err != nil {
@@ -49,7 +49,7 @@ func ExampleExpiry_ExpiresAt() {
 }
 
 func ExampleDecisions() {
-	// Middlewares offer expiries in any order; the seed's precedence decides.
+	// Middlewares offer expiries in any order; aiohttp-client-cache's precedence decides.
 	var d policy.Decisions
 	d.Offer(policy.SourceResponseCacheControl, policy.After(10*time.Second))
 	d.Offer(policy.SourceSession, policy.After(time.Hour))
@@ -60,7 +60,7 @@ func ExampleDecisions() {
 }
 
 func ExampleCompilePatterns() {
-	// The seed's urls_expire_after example.
+	// aiohttp-client-cache's urls_expire_after example.
 	p, err := policy.CompilePatterns([]policy.URLExpiry{
 		{Pattern: "*.site_1.com", Expiry: policy.After(30 * time.Second)},
 		{Pattern: "site_2.com/resource_1", Expiry: policy.After(2 * time.Minute)},

@@ -23,7 +23,7 @@ const (
 	kindAt
 )
 
-// Expiry is an expiry value, the seed's expire_after (section "Expiration
+// Expiry is an expiry value, aiohttp-client-cache's expire_after (section "Expiration
 // Values"): never expire, do not store, expire a duration after the response
 // is stored, or expire at an absolute time.
 //
@@ -36,15 +36,15 @@ type Expiry struct {
 }
 
 // Never returns the expiry of a response that is stored and never expires
-// (the seed's -1).
+// (aiohttp-client-cache's -1).
 func Never() Expiry { return Expiry{kind: kindNever} }
 
 // DoNotStore returns the expiry of a response that is not written to the
-// cache at all (the seed's 0, "expire immediately, e.g. skip writing").
+// cache at all (aiohttp-client-cache's 0, "expire immediately, e.g. skip writing").
 func DoNotStore() Expiry { return Expiry{kind: kindDoNotStore} }
 
 // After returns the expiry of a response that expires d after it is stored
-// (the seed's positive seconds or timedelta). After(0) is DoNotStore(). A
+// (aiohttp-client-cache's positive seconds or timedelta). After(0) is DoNotStore(). A
 // negative d gives an invalid Expiry: Validate reports it, and ExpiresAt
 // treats it as do not store.
 func After(d time.Duration) Expiry {
@@ -54,13 +54,13 @@ func After(d time.Duration) Expiry {
 	return Expiry{kind: kindAfter, d: d}
 }
 
-// At returns the expiry of a response that expires at t (the seed's
+// At returns the expiry of a response that expires at t (aiohttp-client-cache's
 // datetime). A response stored at or after t is not stored. The monotonic
 // clock reading of t is dropped, so that equal instants compare equal; a
 // zero t is invalid (Validate reports it).
 func At(t time.Time) Expiry { return Expiry{kind: kindAt, t: t.Round(0)} }
 
-// ParseExpiry converts the seed's expire_after forms to an Expiry:
+// ParseExpiry converts aiohttp-client-cache's expire_after forms to an Expiry:
 //
 //   - int or int64 seconds: -1 is Never, 0 is DoNotStore, n > 0 is After(n s);
 //   - time.Duration: After(d), so 0 is DoNotStore; negative is an error;
@@ -187,7 +187,7 @@ func (e Expiry) Validate() error {
 // response must not be written: for DoNotStore, for an At time that is not
 // after now, and for an invalid Expiry. t is when the stored response
 // expires (cached.Response.Expires): now+d for After, the time for At, and
-// zero, meaning never, for Never and for the unset Expiry (the seed stores
+// zero, meaning never, for Never and for the unset Expiry (aiohttp-client-cache stores
 // responses indefinitely by default).
 func (e Expiry) ExpiresAt(now time.Time) (t time.Time, store bool) {
 	switch e.kind {

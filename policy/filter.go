@@ -8,8 +8,8 @@ import (
 	"github.com/cachestack/cachestack/cached"
 )
 
-// Methods is the set of request methods whose responses may be stored (the
-// seed's allowed_methods, section "HTTP Methods"). The default, and the zero
+// Methods is the set of request methods whose responses may be stored (aiohttp-client-cache's
+// allowed_methods, section "HTTP Methods"). The default, and the zero
 // Methods, is GET and HEAD. Methods compare case-sensitively (RFC 9110
 // §9.1): "get" is not GET. A Methods is immutable and safe to copy.
 type Methods struct {
@@ -41,7 +41,7 @@ func NewMethods(methods ...string) (Methods, error) {
 	return Methods{list: list}, nil
 }
 
-// DefaultMethods returns the seed's default: GET and HEAD.
+// DefaultMethods returns aiohttp-client-cache's default: GET and HEAD.
 func DefaultMethods() Methods { return Methods{} }
 
 // Allows reports whether responses to method may be stored. It does not
@@ -98,7 +98,7 @@ const (
 	maxCode = 599
 )
 
-// Codes is the set of response status codes that may be stored (the seed's
+// Codes is the set of response status codes that may be stored (aiohttp-client-cache's
 // allowed_codes, section "Status Codes"). The default, and the zero Codes,
 // is 200 alone. A Codes is a small value, safe to copy.
 type Codes struct {
@@ -157,7 +157,7 @@ func (c Codes) Allows(code int) bool {
 	return c.bits[n/64]&(1<<(n%64)) != 0
 }
 
-// Filter is the user's filter (the seed's filter_fn, section "Custom
+// Filter is the user's filter (aiohttp-client-cache's filter_fn, section "Custom
 // Response Filtering"). The cache applies it on write, to the complete
 // response about to be stored, and on read, to a stored response before it
 // is served: false means the response is not written to, or not served

@@ -87,7 +87,7 @@ func TestCodes(t *testing.T) {
 		forbidden []int
 	}{
 		{name: "default", give: nil, allowed: []int{200}, forbidden: []int{201, 203, 301, 404, 418, 0, -1, 600}},
-		{name: "seed teapot", give: []int{200, 418}, allowed: []int{200, 418}, forbidden: []int{404, 417, 419}},
+		{name: "teapot", give: []int{200, 418}, allowed: []int{200, 418}, forbidden: []int{404, 417, 419}},
 		{name: "bounds", give: []int{100, 599, 163, 164}, allowed: []int{100, 599, 163, 164}, forbidden: []int{99, 600, 200, 162, 165, 1 << 40}},
 	}
 	for _, tt := range tests {

@@ -29,9 +29,9 @@ func (e *patternError) Error() string {
 
 func (e *patternError) Unwrap() error { return ErrBadPattern }
 
-// Glob is one compiled URL pattern (the seed's urls_expire_after keys).
+// Glob is one compiled URL pattern (aiohttp-client-cache's urls_expire_after keys).
 //
-// Patterns match request base URLs, so that, as the seed puts it, the
+// Patterns match request base URLs, so that, as aiohttp-client-cache puts it, the
 // pattern "site.com/resource/" is equivalent to "http*://site.com/resource/**":
 //
 //   - A pattern without "://" is matched against the URL with its scheme and
@@ -42,7 +42,7 @@ func (e *patternError) Unwrap() error { return ErrBadPattern }
 //     pattern with "/" to match only below a path.
 //   - "*" matches any run of characters, "/" included, so "*.site.com"
 //     matches "api.site.com/x" but also "site.com.evil/x.site.com" (as in the
-//     seed, whose patterns are fnmatch globs).
+//     aiohttp-client-cache, whose patterns are fnmatch globs).
 //   - "?" matches one character (not a literal question mark: write "\?" or
 //     "[?]" to match the start of a query string).
 //   - "[abc]", "[a-z]" and "[!a]" match one character in, or with "!" not
@@ -405,7 +405,7 @@ type URLExpiry struct {
 	Expiry  Expiry
 }
 
-// Patterns is a compiled, ordered list of URL rules (the seed's
+// Patterns is a compiled, ordered list of URL rules (aiohttp-client-cache's
 // urls_expire_after). It is immutable and safe for concurrent use.
 type Patterns struct {
 	rules []compiledRule
@@ -458,7 +458,7 @@ func (e *expiryRuleError) Error() string {
 func (e *expiryRuleError) Unwrap() error { return e.err }
 
 // Match returns the Expiry of the first rule, in the order given to
-// CompilePatterns, whose pattern matches url (seed: "if there is more than
+// CompilePatterns, whose pattern matches url (aiohttp-client-cache's "if there is more than
 // one match, the first match will be used"). ok is false when no pattern
 // matches, and the caller falls back to the session's expiry. A nil
 // *Patterns matches nothing. Match does not allocate.

@@ -17,7 +17,7 @@ func TestGlobMatch(t *testing.T) {
 		url     string
 		want    bool
 	}{
-		// The seed's examples.
+		// aiohttp-client-cache's examples.
 		{"*.site_1.com", "https://api.site_1.com/v1/items", true},
 		{"*.site_1.com", "http://www.site_1.com", true},
 		{"*.site_1.com", "https://site_1.com/", false},

@@ -3,14 +3,14 @@ package policy
 import "strconv"
 
 // Source says who decided an expiry. Higher values take precedence, in the
-// order of the seed's "Expiration Precedence" (read bottom up):
+// order of aiohttp-client-cache's "Expiration Precedence" (read bottom up):
 //
 //  1. Cache-Control request headers (SourceRequestCacheControl)
 //  2. Cache-Control response headers (SourceResponseCacheControl)
 //  3. per-request expiration (SourceRequest)
 //  4. per-URL expiration (SourceURL)
 //  5. heuristic freshness from Last-Modified, when enabled (SourceHeuristic;
-//     RFC 9111 §4.2.2, not in the seed)
+//     RFC 9111 §4.2.2, not in aiohttp-client-cache)
 //  6. per-session expiration (SourceSession)
 type Source uint8
 
@@ -18,7 +18,7 @@ const (
 	// SourceNone is the source of the default when nothing was offered.
 	SourceNone Source = iota
 	// SourceSession is the per-session expiry: the cache's default
-	// (the seed's CacheBackend expire_after).
+	// (aiohttp-client-cache's CacheBackend expire_after).
 	SourceSession
 	// SourceHeuristic is a heuristic freshness lifetime computed from the
 	// response's Last-Modified (RFC 9111 §4.2.2), offered only when
@@ -26,9 +26,9 @@ const (
 	// expiry the user configured for the URL or request, and beats the
 	// per-session default.
 	SourceHeuristic
-	// SourceURL is a per-URL pattern expiry (the seed's urls_expire_after).
+	// SourceURL is a per-URL pattern expiry (aiohttp-client-cache's urls_expire_after).
 	SourceURL
-	// SourceRequest is a per-request override (the seed's expire_after
+	// SourceRequest is a per-request override (aiohttp-client-cache's expire_after
 	// argument to CachedSession.request).
 	SourceRequest
 	// SourceResponseCacheControl is the response's Cache-Control max-age,
@@ -62,7 +62,7 @@ func (s Source) String() string {
 }
 
 // Decisions collects the expiry candidates that several middlewares offer
-// for one request and picks the one that applies (seed "Expiration
+// for one request and picks the one that applies (aiohttp-client-cache's "Expiration
 // Precedence"). The candidate with the highest Source wins whatever the
 // order of the Offer calls; between offers from the same Source the last
 // one wins, so a later middleware may replace its own earlier opinion.
@@ -86,7 +86,7 @@ func (d *Decisions) Offer(src Source, e Expiry) {
 
 // Decide returns the offered expiry with the highest Source and that
 // Source. When nothing was offered it returns (Never(), SourceNone): like
-// the seed, responses are stored indefinitely by default.
+// aiohttp-client-cache, responses are stored indefinitely by default.
 func (d *Decisions) Decide() (Expiry, Source) {
 	for s := len(d.offers) - 1; s >= 0; s-- {
 		if d.offers[s].IsSet() {

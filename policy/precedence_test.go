@@ -29,7 +29,7 @@ func TestSourceString(t *testing.T) {
 
 func TestSourceOrder(t *testing.T) {
 	t.Parallel()
-	// The seed's "Expiration Precedence", highest first.
+	// aiohttp-client-cache's "Expiration Precedence", highest first.
 	order := []Source{SourceRequestCacheControl, SourceResponseCacheControl, SourceRequest, SourceURL, SourceHeuristic, SourceSession, SourceNone}
 	for i := 1; i < len(order); i++ {
 		assert.Greater(t, order[i-1], order[i])

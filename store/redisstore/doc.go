@@ -1,7 +1,7 @@
 // Package redisstore is a store.Store[string, []byte] kept in Redis, through
 // a github.com/redis/go-redis/v9 client that the caller makes and owns.
 //
-// It is the Go counterpart of the seed library's Redis backend, whose cache
+// It is the Go counterpart of aiohttp-client-cache's Redis backend, whose cache
 // name is a namespace: every key is stored as "<namespace>:<key>"
 // (Options.Namespace, default "cachestack"), and listing and clearing touch
 // only the keys that start with "<namespace>:". Lift it to typed responses

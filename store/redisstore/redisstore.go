@@ -33,7 +33,7 @@ const (
 type Options struct {
 	// Namespace prefixes every key: the store keeps key k under the Redis
 	// key "<Namespace>:k", and lists and clears only keys starting with
-	// "<Namespace>:". It is the seed library's cache name. Empty means
+	// "<Namespace>:". It is aiohttp-client-cache's cache name. Empty means
 	// DefaultNamespace. It must not contain ':', so that no namespace's
 	// keys can be taken for another's ("a" and "a:b" would overlap). Glob
 	// characters (*, ?, [, ], \) are allowed: they are escaped in SCAN

@@ -116,7 +116,7 @@ func open(tb testing.TB, c *mongo.Client, opts *mongostore.Options) *mongostore.
 // own TTL monitor leaves them alone while the test runs.
 func clock() *storetest.Clock {
 	c := storetest.NewClock()
-	c.Advance(time.Until(c.Now()) * -1)
+	c.Advance(time.Since(c.Now()))
 	return c
 }
 

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -155,8 +156,8 @@ func NewOrigin(tb testing.TB, bodySize int) *Origin {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Header().Set("Cache-Control", "max-age=3600")
 		body := fmt.Sprintf("%s #%d ", r.URL.Path, n)
-		for len(body) < bodySize {
-			body += "x"
+		if len(body) < bodySize {
+			body += strings.Repeat("x", bodySize-len(body))
 		}
 		_, _ = io.WriteString(w, body)
 	}))

@@ -403,6 +403,17 @@ func (s *Store) createTable(ctx context.Context, timeout time.Duration) error {
 	}).Wait(wctx, &dynamodb.DescribeTableInput{TableName: s.table}, creationWait)
 }
 
+// fail wraps the error of a request for op. When the store creates its
+// table and DynamoDB says it is missing (deleted since, or a local server
+// restarted without its data), the next call runs Setup again.
+func (s *Store) fail(op, key string, err error) error {
+	var nf *types.ResourceNotFoundException
+	if s.create && errors.As(err, &nf) {
+		s.setupDone.Store(false)
+	}
+	return store.Wrap(name, op, key, err)
+}
+
 // refused reports whether err is DynamoDB's answer (an API error), rather
 // than a failure to reach it.
 func refused(err error) bool {
@@ -460,7 +471,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	defer cancel()
 	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.table, Key: keyOf(key), ConsistentRead: s.consistent})
 	if err != nil {
-		return nil, store.Wrap(name, "get", key, err)
+		return nil, s.fail("get", key, err)
 	}
 	if out.Item == nil || s.expired(out.Item) {
 		return nil, store.ErrNotFound
@@ -547,7 +558,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: s.table, Item: item})
-	return store.Wrap(name, "set", key, err)
+	return s.fail("set", key, err)
 }
 
 // Delete removes key's item. Deleting a key that is not there succeeds.
@@ -558,7 +569,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	_, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: s.table, Key: keyOf(key)})
-	return store.Wrap(name, "delete", key, err)
+	return s.fail("delete", key, err)
 }
 
 // scan reads the table page by page (Scan with Limit Options.PageSize,
@@ -589,7 +600,7 @@ func (s *Store) scan(ctx context.Context, op string, live bool, page func([]map[
 		out, err := s.api.Scan(bctx, in)
 		cancel()
 		if err != nil {
-			return store.Wrap(name, op, "", err)
+			return s.fail(op, "", err)
 		}
 		if len(out.Items) > 0 && !page(out.Items) {
 			return nil

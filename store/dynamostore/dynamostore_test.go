@@ -548,3 +548,20 @@ func TestServerKilled(t *testing.T) {
 	}, time.Minute, 10*time.Millisecond, "DynamoDB Local warms up")
 	servertest.ServerKilled(t, p, codec.Bind(raw, codec.Response()), 3*time.Second)
 }
+
+// TestTableRecreated: a store that creates its table creates it again when
+// it has gone (deleted, or a local server restarted without its data).
+func TestTableRecreated(t *testing.T) {
+	c := newClient(t)
+	s := open(t, c, nil)
+	ctx := t.Context()
+	require.NoError(t, s.Set(ctx, "k", []byte("v"), 0))
+	_, err := c.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(s.Table())})
+	require.NoError(t, err)
+	_, err = s.Get(ctx, "k")
+	var nf *types.ResourceNotFoundException
+	require.ErrorAs(t, err, &nf, "the call that finds the table gone fails")
+	_, err = s.Get(ctx, "k")
+	require.ErrorIs(t, err, store.ErrNotFound, "the next one creates it again")
+	require.NoError(t, s.Set(ctx, "k", []byte("v"), 0))
+}

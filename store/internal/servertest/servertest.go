@@ -216,8 +216,7 @@ func DefaultStackHit(t *testing.T, s store.Store[string, *cached.Response]) {
 // restarted: with the server up the second GET is a hit; with it killed,
 // every GET is answered by the origin within maxTook (the store's per-call
 // timeout keeps the cache prompt) and the store's failures are counted;
-// restarted, the same store serves hits again. works reports whether the
-// store reaches its server (a Get of any key that answers, found or not).
+// restarted, the same store serves hits again.
 func ServerKilled(t *testing.T, p *Process, s store.Store[string, *cached.Response], maxTook time.Duration) {
 	t.Helper()
 	o := NewOrigin(t, 4096)

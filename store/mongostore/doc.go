@@ -54,6 +54,7 @@
 // that much per lookup before the request goes to the network; the
 // driver reconnects by itself when the server is back. A miss is the bare
 // store.ErrNotFound; every other failure is a *store.Error ("mongostore get
-// …") that unwraps to the driver's error. Get returns a copy the caller
-// owns; Set keeps no reference to its value.
+// …") that unwraps to the driver's error. Get returns a slice of the
+// reply the driver read for it, which the caller owns; Set keeps no
+// reference to its value.
 package mongostore

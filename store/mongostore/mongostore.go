@@ -385,8 +385,9 @@ func expiresAt(now time.Time, ttl time.Duration) bson.DateTime {
 // Get returns the value stored under key, or store.ErrNotFound, unwrapped,
 // when there is no such document or its expiry, by Options.Clock, has
 // passed (the server's TTL monitor deletes expired documents only about
-// once a minute). The returned slice is a copy the caller may keep and
-// modify.
+// once a minute). The returned slice is the caller's, to keep and modify:
+// it lies in the reply the driver read for this call, which nothing else
+// refers to.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := s.check(ctx, "get", key); err != nil {
 		return nil, err
@@ -407,7 +408,12 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if !ok {
 		return nil, store.Wrap(name, "get", key, fmt.Errorf("document has no binary %q field", fieldBody))
 	}
-	return append(make([]byte, 0, len(body)), body...), nil
+	// body is a part of the reply the driver read into memory of its own
+	// for this call alone (it pools the buffers of requests, not of
+	// replies), so it is the caller's without a copy; its capacity ends
+	// with it, so that an append reallocates instead of writing into the
+	// rest of the reply.
+	return body[:len(body):len(body)], nil
 }
 
 // Set stores value under key as the document {_id: key, body: value,

@@ -378,23 +378,33 @@ func TestKeysBoundedMemory(t *testing.T) {
 	ctx := t.Context()
 	const n = 10_000
 	pad := strings.Repeat("k", 1000)
-	var reqs []types.WriteRequest
-	flush := func() {
-		for len(reqs) > 0 {
-			out, err := c.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs}})
-			require.NoError(t, err)
-			reqs = out.UnprocessedItems[table]
-		}
-	}
-	for i := range n {
-		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
-			"key": &types.AttributeValueMemberS{Value: fmt.Sprintf("%05d/%s", i, pad)}, "body": &types.AttributeValueMemberB{Value: []byte{1}},
-		}}})
-		if len(reqs) == 25 {
+	// Four writers, each putting its quarter of the items 25 at a time.
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			var reqs []types.WriteRequest
+			flush := func() {
+				for len(reqs) > 0 {
+					out, err := c.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs}})
+					if !assert.NoError(t, err) {
+						return
+					}
+					reqs = out.UnprocessedItems[table]
+				}
+			}
+			for i := w; i < n; i += 4 {
+				reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
+					"key": &types.AttributeValueMemberS{Value: fmt.Sprintf("%05d/%s", i, pad)}, "body": &types.AttributeValueMemberB{Value: []byte{1}},
+				}}})
+				if len(reqs) == 25 {
+					flush()
+				}
+			}
 			flush()
-		}
+		})
 	}
-	flush()
+	wg.Wait()
+	require.False(t, t.Failed())
 
 	runtime.GC()
 	var ms runtime.MemStats

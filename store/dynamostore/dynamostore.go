@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,8 +105,9 @@ type Options struct {
 	Region string
 	// AccessKeyID and SecretAccessKey are static credentials. Empty means
 	// the SDK's default chain (environment, shared files, SSO, instance
-	// or task role), or dummy credentials when Endpoint is set and the
-	// chain has none. Only Open uses them.
+	// or task role), or dummy credentials when Endpoint is on this
+	// machine (DynamoDB Local) and neither the environment nor the shared
+	// files hold any. Only Open uses them.
 	AccessKeyID, SecretAccessKey string
 
 	// CreateTable makes the store create its table if it is missing, with
@@ -248,7 +251,7 @@ func Open(table string, opts *Options) (*Store, error) {
 		if cfg.Region == "" {
 			cfg.Region = "us-east-1"
 		}
-		if o.AccessKeyID == "" && !hasCredentials(cfg) {
+		if o.AccessKeyID == "" && loopback(o.Endpoint) && !hasCredentials(cfg) {
 			// A local server checks no signature but wants one.
 			cfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
 		}
@@ -262,6 +265,20 @@ func Open(table string, opts *Options) (*Store, error) {
 		}
 	})
 	return New(client, table, &o)
+}
+
+// loopback reports whether endpoint's host is this machine.
+func loopback(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	if h := u.Hostname(); h == "localhost" {
+		return true
+	} else if ip := net.ParseIP(h); ip != nil {
+		return ip.IsLoopback()
+	}
+	return false
 }
 
 // hasCredentials reports whether the default chain finds credentials

@@ -495,9 +495,8 @@ func TestMissingTable(t *testing.T) {
 func TestDefaultStack(t *testing.T) {
 	c := newClient(t)
 	table := tableName(t)
-	o := localOptions(endpoint())
-	o.CreateTable = true
-	s, err := dynamostore.OpenResponses(table, o)
+	// No region or credentials: Open supplies both for a local endpoint.
+	s, err := dynamostore.OpenResponses(table, &dynamostore.Options{Endpoint: endpoint(), CreateTable: true})
 	require.NoError(t, err)
 	dropTable(t, c, table)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })

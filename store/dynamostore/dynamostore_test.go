@@ -574,3 +574,30 @@ func TestTableRecreated(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound, "the next one creates it again")
 	require.NoError(t, s.Set(ctx, "k", []byte("v"), 0))
 }
+
+// TestNativeExpiryDeletes: with TTL enabled, the server itself drops an
+// item whose expires has passed by its own clock (DynamoDB within days,
+// DynamoDB Local within seconds); the test reads with the raw client,
+// which has no read filter, and polls for up to a minute.
+func TestNativeExpiryDeletes(t *testing.T) {
+	c := newClient(t)
+	past := func() time.Time { return time.Now().Add(-time.Hour) }
+	s := open(t, c, &dynamostore.Options{Clock: past})
+	ctx := t.Context()
+	native, err := s.NativeExpiry(ctx)
+	require.NoError(t, err)
+	if !native {
+		t.Skip("the server has TTL off on the table")
+	}
+	require.NoError(t, s.Set(ctx, "expired", []byte("v"), time.Second)) // expires an hour ago
+	require.NoError(t, s.Set(ctx, "kept", []byte("v"), 0))
+	raw := func(key string) bool {
+		out, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table()), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"key": &types.AttributeValueMemberS{Value: key}}})
+		require.NoError(t, err)
+		return out.Item != nil
+	}
+	require.Eventually(t, func() bool { return !raw("expired") }, time.Minute, 100*time.Millisecond,
+		"the server drops the expired item")
+	assert.True(t, raw("kept"), "the item without expires stays")
+}

@@ -27,8 +27,8 @@
 // DynamoDB refuses items above 400 KB, attribute names included. Set
 // checks the size first and refuses a larger entry with ErrTooLarge,
 // without a request; TooLarge counts those refusals. A cache over the
-// store answers such a response from the network every time (raise the
-// cache's MaxBodyBytes no higher than about 400 KB to skip the attempt).
+// store answers such a response from the network every time; a cache
+// whose MaxBodyBytes is below about 400 KB never tries to store one.
 //
 // # Expiry
 //

@@ -7,6 +7,7 @@ import (
 	"iter"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/cachestack/cachestack/cached"
@@ -14,6 +15,8 @@ import (
 	"github.com/cachestack/cachestack/keyer"
 	"github.com/cachestack/cachestack/middleware"
 	"github.com/cachestack/cachestack/policy"
+	"github.com/cachestack/cachestack/seal"
+	"github.com/cachestack/cachestack/sign"
 	"github.com/cachestack/cachestack/store"
 	"github.com/cachestack/cachestack/store/memstore"
 )
@@ -23,8 +26,8 @@ import (
 const DefaultMaxBytes = 64 << 20
 
 // Options configure a Cache. The zero value (or nil) is a working cache: an
-// in-memory store of DefaultMaxBytes, GET and HEAD responses with status 200
-// kept until evicted, over http.DefaultTransport.
+// RFC 9111 private cache of GET and HEAD responses in an in-memory store of
+// DefaultMaxBytes, over http.DefaultTransport.
 type Options struct {
 	// Store holds the responses. Nil means a memstore bounded to
 	// DefaultMaxBytes, which Close closes. A store given here belongs to
@@ -44,8 +47,13 @@ type Options struct {
 	// AllowedMethods are the methods whose responses are cached; nil
 	// means GET and HEAD (seed: allowed_methods).
 	AllowedMethods []string
-	// AllowedCodes are the status codes that are cached; nil means 200
-	// (seed: allowed_codes).
+	// AllowedCodes are the status codes that may be cached
+	// (aiohttp-client-cache's allowed_codes). Nil means every status RFC
+	// 9111 lets a cache store (policy.StorableCodes), or 200 alone with
+	// IgnoreCacheControl. A 206 is never stored as a response, so that it
+	// can never answer a request for the whole representation; in the
+	// default mode 206 responses are kept as parts and combined into a
+	// stored 200 once they cover it, unless AllowedCodes leaves 206 out.
 	AllowedCodes []int
 	// Filter, if set, decides per response whether it is stored and
 	// whether a stored one is served (seed: filter_fn).
@@ -72,22 +80,64 @@ type Options struct {
 	// setting). See middleware.StoreOptions.StaleIfError.
 	StaleIfError time.Duration
 
-	// CacheControl turns on HTTP caching as RFC 9111 describes it for a
-	// private cache (the seed's cache_control=True, done fully): request
+	// IgnoreCacheControl is the header-blind mode, aiohttp-client-cache's
+	// cache_control=False: the origin's Cache-Control, Expires and
+	// validators are not consulted, and the user's expiry rules alone say
+	// how long a response stays fresh (stored until evicted when none
+	// applies). Vary, and the rules for credentials and cookies, still
+	// hold; so do the caller's own no-store, no-cache and max-age request
+	// directives, read as aiohttp-client-cache reads them. Off, the
+	// default, the cache follows RFC 9111 for a private cache: request
 	// and response directives, freshness from max-age, Expires, Date and
 	// Age, validation with ETag and Last-Modified, Vary, invalidation,
-	// stale-while-revalidate and stale-if-error. Off, the seed's simpler
-	// expiry rules hold. See middleware.CacheControl.
-	CacheControl bool
+	// stale-while-revalidate and stale-if-error. See
+	// middleware.IgnoreCacheControl and middleware.CacheControl.
+	IgnoreCacheControl bool
 	// Heuristic enables heuristic freshness from Last-Modified (RFC 9111
-	// §4.2.2) when CacheControl is on; nil leaves it off.
+	// §4.2.2); nil leaves it off. It has no meaning with
+	// IgnoreCacheControl.
 	Heuristic *policy.Heuristic
+	// NoStaleWhenUnreachable turns off serving a stale stored response
+	// when the origin cannot be reached at all (a transport error; RFC
+	// 9111 §4.2.4 lets a disconnected cache serve it). By default such a
+	// response is served, marked "detail=unreachable" in Cache-Status,
+	// unless must-revalidate or no-cache forbids it, the request asked for
+	// validation, or a stale-if-error bound (StaleIfError, or the
+	// directive) applies; it is as old at most as stale responses are
+	// kept. See middleware.CacheControlOptions.NoStaleWhenUnreachable. It
+	// has no meaning with IgnoreCacheControl.
+	NoStaleWhenUnreachable bool
+	// ReusePOSTResponses answers a GET from a stored response to a POST
+	// of the same URL that had explicit freshness and a Content-Location
+	// equal to that URL (RFC 9110 §9.3.3). Off by default; it has no
+	// meaning with IgnoreCacheControl. See
+	// middleware.CacheControlOptions.ReusePOSTResponses.
+	ReusePOSTResponses bool
 	// Coalesce merges concurrent misses for the same key into one request
 	// to the origin (see middleware.Coalesce).
 	Coalesce bool
-	// ShareCredentials lets coalesced requests that carry credentials,
-	// and responses that set cookies, be shared between callers.
+	// ShareCredentials says the client acts for a single user: responses'
+	// Set-Cookie fields are stored and replayed on hits, and coalesced
+	// requests that carry credentials or cookies share one origin request.
+	// Off, the default, a hit never sets a cookie, and only requests
+	// without credentials are coalesced. Authorization and Cookie are part
+	// of the cache key either way, unless IgnoredParams names them.
 	ShareCredentials bool
+
+	// Signer, if set, signs every entry the cache writes with HMAC-SHA256,
+	// bound to its store key, and verifies every entry it reads, for
+	// requests and for the operations that list and update entries: an
+	// entry tampered with, planted or moved in the store is a miss,
+	// counted in Counters.Corrupt, never served (sign.Middleware). It
+	// works over any store, typed or bytes.
+	Signer *sign.Signer
+	// Sealer, if set, encrypts every entry the cache writes with
+	// AES-256-GCM, bound to its store key, and opens every entry it reads:
+	// whoever reads the store learns entries' lengths and keys, nothing
+	// else, and an entry that fails to open is a counted miss
+	// (seal.Middleware). With Signer as well, entries are sealed, then
+	// signed (encrypt-then-MAC).
+	Sealer *seal.Sealer
 
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
@@ -110,6 +160,9 @@ type Cache struct {
 	keepStale time.Duration
 	workers   *middleware.Workers
 	counters  middleware.Counters
+	// protect are the Protectors of Options.Sealer and Options.Signer,
+	// outermost first, as the stack applies them.
+	protect []middleware.Protector
 }
 
 // New assembles the default stack from opts. Every invalid option is an
@@ -119,10 +172,27 @@ func New(opts *Options) (*Cache, error) {
 	if opts != nil {
 		o = *opts
 	}
+	if err := validate(&o); err != nil {
+		return nil, err
+	}
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
 	c := &Cache{store: o.Store, filter: o.Filter, clock: o.Clock, keepStale: o.KeepStale}
+	if o.Sealer != nil {
+		p, err := seal.Protector(o.Sealer)
+		if err != nil {
+			return nil, fmt.Errorf("cachestack: Options.Sealer: %w", err)
+		}
+		c.protect = append(c.protect, p)
+	}
+	if o.Signer != nil {
+		p, err := sign.Protector(o.Signer)
+		if err != nil {
+			return nil, fmt.Errorf("cachestack: Options.Signer: %w", err)
+		}
+		c.protect = append(c.protect, p)
+	}
 	if c.store == nil {
 		s, err := memstore.New[string, *cached.Response](&memstore.Options[*cached.Response]{MaxBytes: DefaultMaxBytes, Clock: o.Clock})
 		if err != nil {
@@ -145,25 +215,26 @@ func New(opts *Options) (*Cache, error) {
 	}
 	st, err := middleware.Store(c.store, &middleware.StoreOptions{
 		MaxBodyBytes: o.MaxBodyBytes, KeepStale: o.KeepStale, StaleIfError: o.StaleIfError,
-		Clock: o.Clock, Logger: o.Logger, Counters: &c.counters,
+		Clock: o.Clock, Logger: o.Logger, Counters: &c.counters, ReplaySetCookie: o.ShareCredentials,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cachestack: %w", err)
 	}
 	mws := []middleware.Middleware{middleware.Key(c.keyer), filter, expiry, middleware.Redirect()}
-	if o.CacheControl || o.Coalesce {
+	if !o.IgnoreCacheControl || o.Coalesce {
 		if c.workers, err = middleware.NewWorkers(0); err != nil {
 			return nil, fmt.Errorf("cachestack: %w", err)
 		}
 	}
-	if o.CacheControl {
-		cc, err := middleware.CacheControl(&middleware.CacheControlOptions{Heuristic: o.Heuristic, Workers: c.workers})
+	if o.IgnoreCacheControl {
+		mws = append(mws, middleware.IgnoreCacheControl())
+	} else {
+		cc, err := middleware.CacheControl(&middleware.CacheControlOptions{Heuristic: o.Heuristic, Workers: c.workers,
+			NoStaleWhenUnreachable: o.NoStaleWhenUnreachable, ReusePOSTResponses: o.ReusePOSTResponses})
 		if err != nil {
 			return nil, fmt.Errorf("cachestack: %w", err)
 		}
 		mws = append(mws, cc)
-	} else if o.Heuristic != nil {
-		return nil, errors.New("cachestack: Options.Heuristic needs Options.CacheControl")
 	}
 	if o.Coalesce {
 		co, err := middleware.Coalesce(&middleware.CoalesceOptions{Workers: c.workers, ShareCredentials: o.ShareCredentials})
@@ -171,12 +242,85 @@ func New(opts *Options) (*Cache, error) {
 			return nil, fmt.Errorf("cachestack: %w", err)
 		}
 		mws = append(mws, co)
-	} else if o.ShareCredentials {
-		return nil, errors.New("cachestack: Options.ShareCredentials needs Options.Coalesce")
+	}
+	for _, p := range c.protect {
+		pm, err := middleware.Protect(p)
+		if err != nil {
+			return nil, fmt.Errorf("cachestack: %w", err)
+		}
+		mws = append(mws, pm)
 	}
 	c.mw = middleware.Chain(append(mws, st)...)
 	c.rt = c.mw(o.Transport)
 	return c, nil
+}
+
+// validate checks the options that New hands to the middlewares, so that
+// an error names the option as the caller wrote it (Options.AllowedCodes,
+// not the middleware's field), and refuses combinations that could only be
+// mistakes.
+func validate(o *Options) error {
+	bad := func(option string, err error) error { return fmt.Errorf("cachestack: Options.%s: %w", option, err) }
+	if err := o.ExpireAfter.Validate(); err != nil {
+		return bad("ExpireAfter", err)
+	}
+	if _, err := policy.CompilePatterns(o.URLExpiry); err != nil {
+		return bad("URLExpiry", err)
+	}
+	if o.AllowedMethods != nil {
+		if len(o.AllowedMethods) == 0 {
+			return bad("AllowedMethods", errors.New("empty: no response could be stored (nil means GET and HEAD)"))
+		}
+		if _, err := policy.NewMethods(o.AllowedMethods...); err != nil {
+			return bad("AllowedMethods", err)
+		}
+	}
+	if o.AllowedCodes != nil {
+		if len(o.AllowedCodes) == 0 {
+			return bad("AllowedCodes", errors.New("empty: no response could be stored (nil means the default)"))
+		}
+		if _, err := policy.NewCodes(o.AllowedCodes...); err != nil {
+			return bad("AllowedCodes", err)
+		}
+	}
+	if _, err := keyer.New(&keyer.Options{IgnoredParams: o.IgnoredParams, Headers: o.IncludeHeaders}); err != nil {
+		var oe *keyer.OptionError
+		if errors.As(err, &oe) {
+			name := map[string]string{"Headers": "IncludeHeaders"}[oe.Field]
+			if name == "" {
+				name = oe.Field
+			}
+			msg := strings.Replace(oe.Error(), "keyer: Options."+oe.Field, "cachestack: Options."+name, 1)
+			return errors.New(msg)
+		}
+		return fmt.Errorf("cachestack: %w", err)
+	}
+	for _, d := range []struct {
+		name string
+		v    any
+		bad  bool
+	}{
+		{"MaxBodyBytes", o.MaxBodyBytes, o.MaxBodyBytes < 0},
+		{"KeepStale", o.KeepStale, o.KeepStale < 0},
+		{"StaleIfError", o.StaleIfError, o.StaleIfError < 0},
+	} {
+		if d.bad {
+			return fmt.Errorf("cachestack: Options.%s is %v, want >= 0", d.name, d.v)
+		}
+	}
+	if h := o.Heuristic; h != nil && (h.Fraction < 0 || h.Fraction > 1 || h.Max < 0) {
+		return fmt.Errorf("cachestack: Options.Heuristic is %+v, want a Fraction within [0, 1] and a Max >= 0", *h)
+	}
+	if o.IgnoreCacheControl && o.Heuristic != nil {
+		return errors.New("cachestack: Options.Heuristic has no effect with Options.IgnoreCacheControl")
+	}
+	if o.IgnoreCacheControl && o.NoStaleWhenUnreachable {
+		return errors.New("cachestack: Options.NoStaleWhenUnreachable has no effect with Options.IgnoreCacheControl")
+	}
+	if o.IgnoreCacheControl && o.ReusePOSTResponses {
+		return errors.New("cachestack: Options.ReusePOSTResponses has no effect with Options.IgnoreCacheControl")
+	}
+	return nil
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -226,13 +370,37 @@ func (c *Cache) Clear(ctx context.Context) error {
 }
 
 // DeleteURL deletes the response stored for a request with method (""
-// means GET) to url and no body or keyed headers.
+// means GET) to url and no body or keyed headers (aiohttp-client-cache's
+// delete_url), and the redirect aliases that lead to it. Finding the
+// aliases lists the store once, when it can list (store.Lister) and a
+// response was stored under url.
 func (c *Cache) DeleteURL(ctx context.Context, method, url string) error {
 	key, err := c.keyOf(method, url)
 	if err != nil {
 		return err
 	}
-	return c.store.Delete(ctx, key)
+	_, err = c.get(ctx, key)
+	found := err == nil || errors.Is(err, codec.ErrFormat)
+	if err := c.store.Delete(ctx, key); err != nil {
+		return err
+	}
+	if err := c.store.Delete(ctx, middleware.PartsKey(key)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if _, ok := c.store.(store.Lister[string]); !ok || !found {
+		return nil
+	}
+	for ke, err := range c.entries(ctx) {
+		if err != nil {
+			return err
+		}
+		if ke.entry.Kind == cached.KindRedirect && ke.entry.Ref == key {
+			if err := c.store.Delete(ctx, ke.key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // HasURL reports whether a response is stored for a request with method
@@ -243,7 +411,7 @@ func (c *Cache) HasURL(ctx context.Context, method, url string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	_, err = c.store.Get(ctx, key)
+	_, err = c.get(ctx, key)
 	switch {
 	case err == nil:
 		return true, nil
@@ -298,15 +466,17 @@ func (c *Cache) Entries(ctx context.Context) iter.Seq2[*cached.Response, error] 
 
 // Redirect is a recorded redirect: a request for From was redirected (by a
 // response with Status and Location) and ends at the stored response for To.
+// URLs are normalised, without ignored parameters.
 type Redirect struct {
 	From     string
 	Status   int
 	Location string
-	To       string // empty when the response it led to is no longer stored
+	To       string
 }
 
-// Redirects yields the redirect aliases the cache has recorded (the seed's
-// cache.redirects); see middleware.Redirect.
+// Redirects yields the redirect aliases the cache has recorded
+// (aiohttp-client-cache's cache.redirects) whose response is still stored;
+// see middleware.Redirect.
 func (c *Cache) Redirects(ctx context.Context) iter.Seq2[Redirect, error] {
 	return func(yield func(Redirect, error) bool) {
 		for ke, err := range c.entries(ctx) {
@@ -319,9 +489,11 @@ func (c *Cache) Redirects(ctx context.Context) iter.Seq2[Redirect, error] {
 				continue
 			}
 			r := Redirect{From: e.URL, Status: e.StatusCode, Location: e.Header.Get("Location")}
-			if t, err := c.store.Get(ctx, e.Ref); err == nil && t.Kind == cached.KindResponse {
-				r.To = t.URL
+			t, err := c.get(ctx, e.Ref)
+			if err != nil || t.Kind == cached.KindRedirect {
+				continue // leads nowhere: DeleteExpired removes it
 			}
+			r.To = t.URL
 			if !yield(r, nil) {
 				return
 			}
@@ -330,7 +502,8 @@ func (c *Cache) Redirects(ctx context.Context) iter.Seq2[Redirect, error] {
 }
 
 // DeleteExpired deletes every stored response that has expired or that
-// Options.Filter rejects, and returns how many it deleted (seed:
+// Options.Filter rejects, and redirect aliases whose response is gone, and
+// returns how many entries it deleted (aiohttp-client-cache's
 // delete_expired_responses).
 func (c *Cache) DeleteExpired(ctx context.Context) (int, error) {
 	n := 0
@@ -340,7 +513,7 @@ func (c *Cache) DeleteExpired(ctx context.Context) (int, error) {
 			return n, err
 		}
 		e := ke.entry
-		if e.Expired(now) || (e.Kind == cached.KindResponse && c.filter != nil && !c.filter(e)) {
+		if e.Expired(now) || (e.Kind == cached.KindResponse && c.filter != nil && !c.filter(e)) || c.dangling(ctx, e) {
 			if err := c.store.Delete(ctx, ke.key); err != nil {
 				return n, err
 			}
@@ -371,7 +544,7 @@ func (c *Cache) ResetExpiry(ctx context.Context, e policy.Expiry) (int, error) {
 		if keep && (expires.IsZero() || now.Before(expires)) {
 			upd := ke.entry.Clone()
 			upd.Expires = expires
-			if err := c.store.Set(ctx, ke.key, upd, middleware.StorageTTL(now, expires, c.keepStale)); err != nil {
+			if err := c.set(ctx, ke.key, upd, middleware.StorageTTL(now, expires, c.keepStale)); err != nil {
 				return n, err
 			}
 			continue
@@ -382,6 +555,16 @@ func (c *Cache) ResetExpiry(ctx context.Context, e policy.Expiry) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// dangling reports whether e is a redirect alias whose response is no
+// longer stored.
+func (c *Cache) dangling(ctx context.Context, e *cached.Response) bool {
+	if e.Kind != cached.KindRedirect {
+		return false
+	}
+	_, err := c.get(ctx, e.Ref)
+	return errors.Is(err, store.ErrNotFound) || errors.Is(err, codec.ErrFormat)
 }
 
 type keyedEntry struct {
@@ -409,7 +592,7 @@ func (c *Cache) entries(ctx context.Context) iter.Seq2[keyedEntry, error] {
 				yield(keyedEntry{}, err)
 				return
 			}
-			e, err := c.store.Get(ctx, key)
+			e, err := c.get(ctx, key)
 			if errors.Is(err, store.ErrNotFound) || errors.Is(err, codec.ErrFormat) {
 				continue
 			}
@@ -418,4 +601,40 @@ func (c *Cache) entries(ctx context.Context) iter.Seq2[keyedEntry, error] {
 			}
 		}
 	}
+}
+
+// get returns the entry stored under key as the cache's stack reads it:
+// verified by its Protectors. An entry that fails verification, and a
+// protected entry this cache cannot open, is an error matching
+// codec.ErrFormat, like an entry that does not decode.
+func (c *Cache) get(ctx context.Context, key string) (*cached.Response, error) {
+	e, err := c.store.Get(ctx, key)
+	if err != nil || e == nil || (len(c.protect) == 0 && e.Kind != cached.KindSealed) {
+		return e, err
+	}
+	for i := len(c.protect) - 1; i >= 0; i-- {
+		if e, err = c.protect[i].Verify(key, e); err != nil {
+			if !errors.Is(err, codec.ErrFormat) {
+				err = fmt.Errorf("%w: %w", codec.ErrFormat, err)
+			}
+			return nil, store.Wrap("cachestack", "get", key, err)
+		}
+	}
+	if e.Kind == cached.KindSealed {
+		return nil, store.Wrap("cachestack", "get", key,
+			fmt.Errorf("%w: the entry is protected, and neither Options.Signer nor Options.Sealer opens it", codec.ErrFormat))
+	}
+	return e, nil
+}
+
+// set stores e under key as the cache's stack writes it: protected by its
+// Protectors.
+func (c *Cache) set(ctx context.Context, key string, e *cached.Response, ttl time.Duration) error {
+	for _, p := range c.protect {
+		var err error
+		if e, err = p.Protect(key, e); err != nil {
+			return store.Wrap("cachestack", "set", key, err)
+		}
+	}
+	return c.store.Set(ctx, key, e, ttl)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -91,16 +92,24 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		give cachestack.Options
 		want string
 	}{
-		{"malformed glob", cachestack.Options{URLExpiry: []policy.URLExpiry{{Pattern: "a/[b", Expiry: policy.Never()}}}, "URLs"},
-		{"negative expiry", cachestack.Options{ExpireAfter: policy.After(-time.Second)}, "ExpireAfter"},
-		{"negative body size", cachestack.Options{MaxBodyBytes: -1}, "MaxBodyBytes"},
-		{"negative keep stale", cachestack.Options{KeepStale: -time.Second}, "KeepStale"},
-		{"negative stale if error", cachestack.Options{StaleIfError: -time.Second}, "StaleIfError"},
-		{"bad method", cachestack.Options{AllowedMethods: []string{""}}, "Methods"},
-		{"bad code", cachestack.Options{AllowedCodes: []int{42}}, "Codes"},
-		{"bad header", cachestack.Options{IncludeHeaders: []string{"a b"}}, "Headers"},
-		{"heuristic without cache control", cachestack.Options{Heuristic: &policy.Heuristic{}}, "Heuristic"},
-		{"share credentials without coalescing", cachestack.Options{ShareCredentials: true}, "ShareCredentials"},
+		// Each error names the option as the caller wrote it.
+		{"malformed glob", cachestack.Options{URLExpiry: []policy.URLExpiry{{Pattern: "a/[b", Expiry: policy.Never()}}}, `cachestack: Options.URLExpiry: policy: URL pattern 0 "a/[b": missing ]`},
+		{"regexp for a glob", cachestack.Options{URLExpiry: []policy.URLExpiry{{Pattern: `^https://api\.x\.com/`, Expiry: policy.Never()}}}, `Options.URLExpiry: policy: URL pattern 0 "^https://api\\.x\\.com/": looks like a regular expression`},
+		{"negative expiry", cachestack.Options{ExpireAfter: policy.After(-time.Second)}, "cachestack: Options.ExpireAfter: "},
+		{"negative body size", cachestack.Options{MaxBodyBytes: -1}, "cachestack: Options.MaxBodyBytes is -1, want >= 0"},
+		{"negative keep stale", cachestack.Options{KeepStale: -time.Second}, "cachestack: Options.KeepStale is -1s, want >= 0"},
+		{"negative stale if error", cachestack.Options{StaleIfError: -time.Second}, "cachestack: Options.StaleIfError is -1s"},
+		{"bad method", cachestack.Options{AllowedMethods: []string{""}}, `cachestack: Options.AllowedMethods: policy: invalid HTTP method ""`},
+		{"lower-case method", cachestack.Options{AllowedMethods: []string{"get"}}, `cachestack: Options.AllowedMethods: policy: HTTP method "get" would never match`},
+		{"no methods", cachestack.Options{AllowedMethods: []string{}}, "cachestack: Options.AllowedMethods: empty"},
+		{"bad code", cachestack.Options{AllowedCodes: []int{42}}, "cachestack: Options.AllowedCodes: policy: invalid status code 42"},
+		{"no codes", cachestack.Options{AllowedCodes: []int{}}, "cachestack: Options.AllowedCodes: empty"},
+		{"bad header", cachestack.Options{IncludeHeaders: []string{"a b"}}, `cachestack: Options.IncludeHeaders[0] is "a b", not a valid header field name`},
+		{"empty ignored param", cachestack.Options{IgnoredParams: []string{"x", ""}}, "cachestack: Options.IgnoredParams[1] is empty"},
+		{"header also ignored", cachestack.Options{IncludeHeaders: []string{"X-Token"}, IgnoredParams: []string{"x-token"}}, `cachestack: Options.IncludeHeaders[0] is "X-Token", which is also in Options.IgnoredParams`},
+		{"heuristic when header-blind", cachestack.Options{IgnoreCacheControl: true, Heuristic: &policy.Heuristic{}}, "cachestack: Options.Heuristic has no effect with Options.IgnoreCacheControl"},
+		{"no stale when unreachable, header-blind", cachestack.Options{IgnoreCacheControl: true, NoStaleWhenUnreachable: true}, "cachestack: Options.NoStaleWhenUnreachable has no effect with Options.IgnoreCacheControl"},
+		{"reuse POST, header-blind", cachestack.Options{IgnoreCacheControl: true, ReusePOSTResponses: true}, "cachestack: Options.ReusePOSTResponses has no effect with Options.IgnoreCacheControl"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,7 +208,7 @@ func TestDisabledScope(t *testing.T) {
 	assert.Equal(t, int64(3), hits.Load())
 }
 
-func TestCacheControlAndRedirectsThroughTheDropIn(t *testing.T) {
+func TestDefaultModeAndRedirectsThroughTheDropIn(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	var hits atomic.Int64
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -216,7 +225,7 @@ func TestCacheControlAndRedirectsThroughTheDropIn(t *testing.T) {
 		}
 	}))
 	transport := &http.Transport{}
-	c, err := cachestack.New(&cachestack.Options{CacheControl: true, Coalesce: true, Transport: transport})
+	c, err := cachestack.New(&cachestack.Options{Coalesce: true, Transport: transport})
 	require.NoError(t, err)
 	client := c.Client()
 
@@ -229,7 +238,8 @@ func TestCacheControlAndRedirectsThroughTheDropIn(t *testing.T) {
 		require.NoError(t, err)
 		redirects = append(redirects, r)
 	}
-	assert.Equal(t, []cachestack.Redirect{{From: origin.URL + "/old", Status: 301, Location: "/new", To: origin.URL + "/new"}}, redirects)
+	assert.Equal(t, []cachestack.Redirect{{From: origin.URL + "/old", Status: 301, Location: origin.URL + "/new", To: origin.URL + "/new"}}, redirects,
+		"Location is stored resolved and normalised")
 
 	getBody(t, client, origin.URL+"/no-store")
 	getBody(t, client, origin.URL+"/no-store")
@@ -247,6 +257,7 @@ func ExampleCache_Redirects() {
 			http.Redirect(w, r, "/v2/thing", http.StatusMovedPermanently)
 			return
 		}
+		w.Header().Set("Cache-Control", "max-age=3600")
 		fmt.Fprintln(w, "the thing")
 	}))
 	defer origin.Close()
@@ -257,4 +268,79 @@ func ExampleCache_Redirects() {
 		fmt.Println(r.Status, r.From[len(origin.URL):], "->", r.To[len(origin.URL):])
 	}
 	// Output: 301 /v1/thing -> /v2/thing
+}
+
+// TestRFCOptionsThroughTheDropIn: Options.ReusePOSTResponses and
+// Options.NoStaleWhenUnreachable reach the CacheControl middleware.
+func TestRFCOptionsThroughTheDropIn(t *testing.T) {
+	t.Parallel()
+	srv, n := countingOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Location", r.URL.Path)
+		io.WriteString(w, r.Method)
+	})
+	c := newCache(t, &cachestack.Options{ReusePOSTResponses: true})
+	resp, err := c.Client().Post(srv.URL+"/doc", "text/plain", strings.NewReader("x"))
+	require.NoError(t, err)
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	resp = getBody(t, c.Client(), srv.URL+"/doc")
+	assert.Equal(t, int64(1), n.Load(), "the GET was answered with the POST's response")
+	assert.True(t, cachestack.InfoOf(resp).FromCache)
+
+	clk := &testClock{now: time.Now()}
+	for _, off := range []bool{false, true} {
+		tr := &http.Transport{}
+		down := &atomic.Bool{}
+		c := newCache(t, &cachestack.Options{NoStaleWhenUnreachable: off, Clock: clk.Now, KeepStale: time.Hour,
+			Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+				if down.Load() {
+					return nil, errors.New("connection refused")
+				}
+				return tr.RoundTrip(r)
+			})})
+		getBody(t, c.Client(), srv.URL+"/a")
+		down.Store(true)
+		clk.Advance(2 * time.Minute)
+		resp, err := c.Client().Get(srv.URL + "/a")
+		if off {
+			assert.Error(t, err)
+			continue
+		}
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Contains(t, resp.Header.Get("Cache-Status"), "detail=unreachable")
+		tr.CloseIdleConnections()
+	}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestDeleteURLDropsParts: DeleteURL also deletes the stored parts of
+// partial responses for the URL.
+func TestDeleteURLDropsParts(t *testing.T) {
+	t.Parallel()
+	srv, n := countingOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Etag", `"v1"`)
+		http.ServeContent(w, r, "", time.Time{}, strings.NewReader("0123456789"))
+	})
+	c := newCache(t, nil)
+	ranged := func() {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/f", nil)
+		req.Header.Set("Range", "bytes=0-4")
+		resp, err := c.Client().Do(req)
+		require.NoError(t, err)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusPartialContent, resp.StatusCode)
+	}
+	ranged()
+	ranged()
+	require.Equal(t, int64(1), n.Load(), "the second is answered from the stored part")
+	require.NoError(t, c.DeleteURL(context.Background(), "", srv.URL+"/f"))
+	ranged()
+	assert.Equal(t, int64(2), n.Load())
 }

@@ -7,6 +7,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/cachestack/cachestack"
@@ -29,15 +30,21 @@ func fetch(client *http.Client, url string) *http.Response {
 	return resp
 }
 
-func newOrigin() *httptest.Server {
+// newOrigin starts a server that answers "hello" with the given
+// Cache-Control field (none when empty).
+func newOrigin(cacheControl string) *httptest.Server {
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cacheControl != "" {
+			w.Header().Set("Cache-Control", cacheControl)
+		}
 		fmt.Fprintln(w, "hello")
 	}))
 }
 
-// The drop-in: a cached http.Client in two lines.
+// The drop-in: a cached http.Client in two lines. By default the cache
+// follows RFC 9111: the origin's Cache-Control says what may be reused.
 func Example() {
-	origin := newOrigin()
+	origin := newOrigin("max-age=60")
 	defer origin.Close()
 
 	cache, err := cachestack.New(nil)
@@ -49,7 +56,8 @@ func Example() {
 
 	for range 2 {
 		resp := fetch(client, origin.URL)
-		fmt.Println(resp.Header.Get("Cache-Status"), "| from cache:", cachestack.InfoOf(resp).FromCache)
+		status, _, _ := strings.Cut(resp.Header.Get("Cache-Status"), "; ttl=") // the ttl counts down
+		fmt.Println(status, "| from cache:", cachestack.InfoOf(resp).FromCache)
 	}
 	// Output:
 	// cachestack; fwd=uri-miss | from cache: false
@@ -59,7 +67,7 @@ func Example() {
 // The same cache, assembled by hand from its middlewares, over a transport
 // of your choosing.
 func Example_chain() {
-	origin := newOrigin()
+	origin := newOrigin("max-age=60")
 	defer origin.Close()
 
 	s, err := memstore.New[string, *cached.Response](&memstore.Options[*cached.Response]{MaxBytes: 32 << 20})
@@ -93,7 +101,7 @@ func Example_chain() {
 
 // Expiry per session, per URL pattern (first match wins) and per request.
 func Example_expiry() {
-	origin := newOrigin()
+	origin := newOrigin("") // no freshness of its own: the user's expiries decide
 	defer origin.Close()
 
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
@@ -137,10 +145,34 @@ func Example_expiry() {
 	// /per-request expires after 5s
 }
 
+// The header-blind mode, aiohttp-client-cache's cache_control=False: the
+// origin's Cache-Control is not consulted, and the user's expiry alone says
+// how long a response is reused. By default the same origin's no-cache
+// would send every request to the network.
+func Example_ignoreCacheControl() {
+	origin := newOrigin("no-cache")
+	defer origin.Close()
+
+	for _, blind := range []bool{false, true} {
+		cache, err := cachestack.New(&cachestack.Options{IgnoreCacheControl: blind, ExpireAfter: policy.After(time.Hour)})
+		if err != nil {
+			log.Fatal(err)
+		}
+		client := cache.Client()
+		fetch(client, origin.URL)
+		resp := fetch(client, origin.URL)
+		fmt.Println("IgnoreCacheControl:", blind, "| second request from cache:", cachestack.InfoOf(resp).FromCache)
+		cache.Close()
+	}
+	// Output:
+	// IgnoreCacheControl: false | second request from cache: false
+	// IgnoreCacheControl: true | second request from cache: true
+}
+
 // Parameters that do not change the response, such as credentials, can be
 // left out of the key; their values are never stored.
 func Example_ignoredParams() {
-	origin := newOrigin()
+	origin := newOrigin("max-age=60")
 	defer origin.Close()
 
 	cache, err := cachestack.New(&cachestack.Options{IgnoredParams: []string{"auth-token"}})
@@ -166,7 +198,7 @@ func Example_ignoredParams() {
 
 // Inspecting and managing what is stored.
 func ExampleCache_inspection() {
-	origin := newOrigin()
+	origin := newOrigin("")
 	defer origin.Close()
 
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)

@@ -26,9 +26,11 @@ type Response struct {
 	Header Header
 	Body   []byte
 
-	// VaryHeader holds the request header fields named by the response's
-	// Vary header (RFC 9111 §4.1), as the request sent them, so that a
-	// later request can be matched against this variant.
+	// VaryHeader holds, for each request header field named by the
+	// response's Vary header (RFC 9111 §4.1) that the request carried, a
+	// digest of its normalised value (policy.VaryDigests), so that a later
+	// request can be matched against this variant without the values
+	// themselves (credentials, cookies) being stored.
 	VaryHeader http.Header
 
 	// RequestTime and ResponseTime are the local clock when the request
@@ -73,6 +75,11 @@ const (
 	// response with StatusCode and a Location header, to the response
 	// stored under Ref.
 	KindRedirect
+	// KindSealed is an entry protected by a Protector (see
+	// middleware.Protect): Body holds the protected encoding of the real
+	// entry, which only that Protector can recover and check. It is never
+	// served as it is.
+	KindSealed
 )
 
 // Age returns the response's current age at now (RFC 9111 §4.2.3):

@@ -10,6 +10,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -20,7 +21,7 @@ const DefaultMaxBodyBytes = 1 << 20
 
 // materialVersion starts every key material. Changing the material format
 // means changing this string, so old and new keys can never coincide.
-const materialVersion = "cachestack/keyer/v1"
+const materialVersion = "cachestack/keyer/v2"
 
 // Record tags of the key material; see the package documentation.
 const (
@@ -53,11 +54,12 @@ type Options struct {
 	// URL drops them.
 	IgnoredParams []string
 	// Headers lists request header fields that become part of the key
-	// (seed: include_headers). Authorization is keyed whether listed or
-	// not, so requests made with different credentials never share an
-	// entry; name it in IgnoredParams to share entries across credentials. A listed field that is absent from a
-	// request adds nothing, so a request without it keys like KeyOf. A
-	// name may not also be in IgnoredParams.
+	// (aiohttp-client-cache's include_headers). Authorization and Cookie
+	// are keyed whether listed or not, so requests made with different
+	// credentials or cookies never share an entry; name them in
+	// IgnoredParams to share entries across callers. A listed field that
+	// is absent from a request adds nothing, so a request without it keys
+	// like KeyOf. A name may not also be in IgnoredParams.
 	Headers []string
 	// AllHeaders keys on every request header except those in
 	// IgnoredParams and those that describe the connection, the transfer
@@ -105,7 +107,7 @@ func New(opts *Options) (*Keyer, error) {
 		o = *opts
 	}
 	if o.MaxBodyBytes < 0 {
-		return nil, fmt.Errorf("keyer: Options.MaxBodyBytes is %d, want >= 0", o.MaxBodyBytes)
+		return nil, &OptionError{Field: "MaxBodyBytes", Index: -1, Value: fmt.Sprint(o.MaxBodyBytes), Problem: "want >= 0"}
 	}
 	k := &Keyer{
 		allHeaders: o.AllHeaders,
@@ -121,32 +123,61 @@ func New(opts *Options) (*Keyer, error) {
 	}
 	for i, p := range o.IgnoredParams {
 		if p == "" {
-			return nil, fmt.Errorf("keyer: Options.IgnoredParams[%d] is empty", i)
+			return nil, &OptionError{Field: "IgnoredParams", Index: i, Problem: "empty"}
 		}
 		k.ignoredQuery[string(appendQueryEncode(nil, p))] = struct{}{}
 		k.ignoredJSON[p] = struct{}{}
 		k.ignoredHeader[textproto.CanonicalMIMEHeaderKey(p)] = struct{}{}
 	}
-	k.selected = make(map[string]struct{}, len(o.Headers)+1)
-	if _, ok := k.ignoredHeader["Authorization"]; !ok {
-		k.selected["Authorization"] = struct{}{}
+	k.selected = make(map[string]struct{}, len(o.Headers)+len(credentialFields))
+	for _, f := range credentialFields {
+		if _, ok := k.ignoredHeader[f]; !ok {
+			k.selected[f] = struct{}{}
+		}
 	}
 	for i, h := range o.Headers {
 		if h == "" {
-			return nil, fmt.Errorf("keyer: Options.Headers[%d] is empty", i)
+			return nil, &OptionError{Field: "Headers", Index: i, Problem: "empty"}
 		}
 		if !validFieldName(h) {
-			return nil, fmt.Errorf("keyer: Options.Headers[%d] is %q, not a valid header field name", i, h)
+			return nil, &OptionError{Field: "Headers", Index: i, Value: strconv.Quote(h), Problem: "not a valid header field name"}
 		}
 		c := textproto.CanonicalMIMEHeaderKey(h)
 		if _, ok := k.ignoredHeader[c]; ok {
-			return nil, fmt.Errorf("keyer: Options.Headers[%d] is %q, which is also in Options.IgnoredParams", i, h)
+			return nil, &OptionError{Field: "Headers", Index: i, Value: strconv.Quote(h), Problem: "which is also in Options.IgnoredParams"}
 		}
 		k.selected[c] = struct{}{}
 	}
 	k.pool.New = func() any { return new(scratch) }
 	return k, nil
 }
+
+// OptionError reports an invalid field of Options: which one, its index
+// for a list (-1 otherwise), the value (quoted, empty when there is none)
+// and what is wrong with it. Callers that take the same settings under
+// other names (cachestack.Options.IncludeHeaders) rename Field.
+type OptionError struct {
+	Field   string
+	Index   int
+	Value   string
+	Problem string
+}
+
+func (e *OptionError) Error() string {
+	name := "keyer: Options." + e.Field
+	if e.Index >= 0 {
+		name += "[" + strconv.Itoa(e.Index) + "]"
+	}
+	if e.Value == "" {
+		return name + " is " + e.Problem
+	}
+	return name + " is " + e.Value + ", " + e.Problem
+}
+
+// credentialFields are the request fields keyed whether Options.Headers
+// lists them or not, unless Options.IgnoredParams names them: responses to
+// requests made with different credentials or cookies never share an entry.
+var credentialFields = [...]string{"Authorization", "Cookie"}
 
 // Result is a request's cache identity.
 type Result struct {

@@ -560,12 +560,12 @@ func TestKeyStable(t *testing.T) {
 	t.Parallel()
 	k := newKeyer(t, &keyer.Options{IgnoredParams: []string{"token"}, Headers: []string{"Accept"}})
 	for _, tt := range []struct{ raw, key, url string }{
-		{"http://example.com/", "e560a4ca0fc6e97be31b14b5015b49df", "http://example.com/"},
-		{"HTTPS://API.Example.com:443/v1/items?b=2&a=1&token=s#frag", "7540f009ce14dbc22eddbfe264a22651",
+		{"http://example.com/", "df2e32049c29bda132e49bcc7c95a8d1", "http://example.com/"},
+		{"HTTPS://API.Example.com:443/v1/items?b=2&a=1&token=s#frag", "6dd74e1ae770b94a244bf24a65e43230",
 			"https://api.example.com/v1/items?a=1&b=2"},
-		{"http://[fe80::1%25en0]:8080/a%2fb/%7e?q=%zz+x", "44e5157f8daf2f8e76ec5e7bf89fd55f",
+		{"http://[fe80::1%25en0]:8080/a%2fb/%7e?q=%zz+x", "d95cd4c356f400f12175839e217841d0",
 			"http://[fe80::1%25en0]:8080/a%2Fb/~?q=%25zz+x"},
-		{"http://h/é?é=ü", "f5c70604309aef3f0db60f13a331d0bd", "http://h/%C3%A9?%C3%A9=%C3%BC"},
+		{"http://h/é?é=ü", "c1da8f47d07e46cf26949d0c4706ea25", "http://h/%C3%A9?%C3%A9=%C3%BC"},
 	} {
 		got, err := k.KeyOf("GET", tt.raw)
 		require.NoError(t, err, tt.raw)
@@ -579,8 +579,26 @@ func TestKeyStable(t *testing.T) {
 	req.Host = "other.example"
 	got, _, err := k.Key(req)
 	require.NoError(t, err)
-	assert.Equal(t, keyer.Result{Key: "936f56284de7ff3ca7f1af323df143d8", URL: "http://h/search?x=1"}, got,
+	assert.Equal(t, keyer.Result{Key: "025632a369c74ad2937e31a47d65f1e8", URL: "http://h/search?x=1"}, got,
 		"method, Host, a keyed header and a JSON body")
+}
+
+// TestCookieIsKeyed: Cookie is key material like Authorization, unless
+// IgnoredParams names it, so one caller's response never answers another's.
+func TestCookieIsKeyed(t *testing.T) {
+	t.Parallel()
+	k := newKeyer(t, nil)
+	alice := key(t, k, reqSpec{url: "http://h/me", header: http.Header{"Cookie": {"session=alice"}}})
+	bob := key(t, k, reqSpec{url: "http://h/me", header: http.Header{"Cookie": {"session=bob"}}})
+	none := key(t, k, reqSpec{url: "http://h/me"})
+	assert.NotEqual(t, alice, bob)
+	assert.NotEqual(t, alice, none)
+
+	shared := newKeyer(t, &keyer.Options{IgnoredParams: []string{"cookie"}})
+	assert.Equal(t,
+		key(t, shared, reqSpec{url: "http://h/me", header: http.Header{"Cookie": {"session=alice"}}}),
+		key(t, shared, reqSpec{url: "http://h/me", header: http.Header{"Cookie": {"session=bob"}}}),
+		"an ignored Cookie is not keyed")
 }
 
 func TestKeyAllocs(t *testing.T) {

@@ -40,6 +40,23 @@ type CacheControlOptions struct {
 	Workers *Workers
 	// RefreshTimeout bounds one background refresh; zero means 30s.
 	RefreshTimeout time.Duration
+	// NoStaleWhenUnreachable turns off serving a stale stored response
+	// when the origin cannot be reached at all (a transport error, not a
+	// 5xx). By default such a response is served, marked
+	// "fwd=stale; detail=unreachable" in Cache-Status, as RFC 9111 §4.2.4
+	// lets a disconnected cache do, unless must-revalidate or no-cache
+	// forbids it or the request asked for validation; how stale it may be
+	// is bounded by how long stale responses are kept (KeepValidatable,
+	// StoreOptions.KeepStale). With it set, the transport's error is
+	// returned unless stale-if-error applies.
+	NoStaleWhenUnreachable bool
+	// ReusePOSTResponses stores a 200 or 203 response to POST that has
+	// explicit freshness and a Content-Location equal to the request's
+	// URL as the response to a GET of that URL (RFC 9110 §9.3.3), so that
+	// a later GET is answered from the cache. It applies to POST requests
+	// the cache does not otherwise hold (POST is not in
+	// FilterOptions.Methods). Off by default.
+	ReusePOSTResponses bool
 }
 
 type ccStage struct {
@@ -47,11 +64,55 @@ type ccStage struct {
 	keepValidatable time.Duration
 	workers         *Workers
 	refreshTimeout  time.Duration
+	// noStaleUnreachable: CacheControlOptions.NoStaleWhenUnreachable.
+	noStaleUnreachable bool
+	// reusePOST: CacheControlOptions.ReusePOSTResponses.
+	reusePOST bool
+	// ignore marks the header-blind mode (IgnoreCacheControl): the engine
+	// then runs without RFC 9111 rules.
+	ignore bool
 }
 
-// CacheControl is the HTTP caching middleware: with it in the stack the
-// cache follows RFC 9111 as a private cache; without it the seed's simpler
-// expiry rules hold.
+// defaultRefreshTimeout bounds one background refresh when
+// CacheControlOptions.RefreshTimeout is zero.
+const defaultRefreshTimeout = 30 * time.Second
+
+// defaultCC is the RFC 9111 behaviour of an engine with neither
+// CacheControl nor IgnoreCacheControl in its stack: no heuristics, no
+// background refreshes.
+var defaultCC = &ccStage{keepValidatable: DefaultKeepValidatable, refreshTimeout: defaultRefreshTimeout}
+
+// IgnoreCacheControl is the header-blind mode, aiohttp-client-cache's
+// cache_control=False: the origin's Cache-Control, Expires, validators and
+// heuristics are not consulted, and responses stay fresh for as long as the
+// user's expiry rules say (per request, per URL, per session; stored until
+// evicted when none applies). What still holds in this mode:
+//
+//   - Vary (RFC 9111 §4.1): a response is only served to requests whose
+//     fields it varies on match, and Vary: * is not stored;
+//   - credentials, cookies and Set-Cookie are handled as in the default
+//     mode (see the Key and Store middlewares);
+//   - the caller's own request directives, as aiohttp-client-cache reads
+//     them: no-store skips reading and writing the cache, no-cache skips
+//     reading it, and max-age=N stores the response for N seconds, above
+//     every other expiry.
+//
+// Without it (or with CacheControl) the cache is an RFC 9111 private cache.
+// Stack it anywhere with the Store middleware; it replaces a CacheControl
+// middleware of the same engine, as any outer middleware replaces an inner
+// one of its kind.
+func IgnoreCacheControl() Middleware {
+	cc := &ccStage{ignore: true}
+	return func(next http.RoundTripper) http.RoundTripper {
+		return attach(next, func(p *parts) { p.cc = cc })
+	}
+}
+
+// CacheControl configures the HTTP caching every engine does by default:
+// RFC 9111 for a private cache. A stack without it behaves as with
+// CacheControl(nil); it is needed for heuristic freshness and for
+// stale-while-revalidate refreshes in the background (Workers).
+// IgnoreCacheControl turns these rules off.
 //
 // On the way in it reads the request's directives (§5.2.1: max-age,
 // max-stale, min-fresh, no-cache, no-store, only-if-cached; Pragma:
@@ -65,8 +126,26 @@ type ccStage struct {
 // out it reads the response's directives (§5.2.2) and
 // computes its freshness lifetime (max-age, Expires, Date, Age, §4.2.1 and
 // §4.2.3), offering it to the expiry decision above every user setting;
-// stores variants per Vary (§4.1); merges 304 responses into the stored one
-// (§4.3.4); and invalidates stored responses after unsafe requests (§4.4).
+// stores variants per Vary (§4.1); merges a 304 into the stored response
+// it selects (§4.3.4: matching validators; otherwise the request is sent
+// again without conditions); freshens or invalidates the stored GET
+// response with a HEAD response (§4.3.5); and invalidates stored responses
+// after unsafe requests (§4.4).
+//
+// It answers the caller's own If-None-Match and If-Modified-Since from a
+// fresh stored response (§4.3.2): 304 when they do not hold, the stored
+// response otherwise; a stale one sends the request on unchanged.
+// If-Match and If-Unmodified-Since are left to the origin. A GET with
+// Range is answered from a complete stored 200 (§3.4, RFC 9110 §14): 206
+// for one range or several (multipart/byteranges), 416 when none is
+// satisfiable, the whole 200 when If-Range does not strongly match. A 206
+// from the origin is kept as a part of the representation (§3.3) unless
+// FilterOptions.Codes leaves 206 out; parts with the same strong ETag are
+// combined (§3.4) into a stored 200 once they cover it, and a part alone
+// never answers a request. Ranged and conditional requests are never
+// coalesced. When the origin cannot be reached at all, a stale stored
+// response is served where nothing forbids it (§4.2.4; see
+// NoStaleWhenUnreachable).
 // Stack it anywhere with the Store middleware.
 func CacheControl(opts *CacheControlOptions) (Middleware, error) {
 	var o CacheControlOptions
@@ -86,9 +165,10 @@ func CacheControl(opts *CacheControlOptions) (Middleware, error) {
 		o.KeepValidatable = DefaultKeepValidatable
 	}
 	if o.RefreshTimeout == 0 {
-		o.RefreshTimeout = 30 * time.Second
+		o.RefreshTimeout = defaultRefreshTimeout
 	}
-	cc := &ccStage{heuristic: o.Heuristic, keepValidatable: o.KeepValidatable, workers: o.Workers, refreshTimeout: o.RefreshTimeout}
+	cc := &ccStage{heuristic: o.Heuristic, keepValidatable: o.KeepValidatable, workers: o.Workers, refreshTimeout: o.RefreshTimeout,
+		noStaleUnreachable: o.NoStaleWhenUnreachable, reusePOST: o.ReusePOSTResponses}
 	return func(next http.RoundTripper) http.RoundTripper {
 		return attach(next, func(p *parts) { p.cc = cc })
 	}, nil
@@ -107,7 +187,10 @@ const (
 
 // judge decides what to do with a stored response for the request at now.
 func (x *exchange) judge(e *cached.Response, now time.Time) verdict {
-	if !x.filter.accepts(e) {
+	// A partial response is never served for a request (RFC 9111 §3.4:
+	// it is not the response to it); none is stored, but a store written
+	// by an older version may hold one.
+	if e.StatusCode == http.StatusPartialContent || !x.filter.accepts(e) {
 		return ignore
 	}
 	if x.opts.refresh {
@@ -222,9 +305,10 @@ func hasValidator(h http.Header) bool {
 }
 
 // conditionalHeaders are the request fields that make a request
-// conditional (RFC 9110 §13.1). A request that carries one of its own is
-// passed through without using the cache: its answer is for the caller to
-// interpret.
+// conditional (RFC 9110 §13.1). In the header-blind mode a request that
+// carries one of its own is passed through without using the cache (see
+// originOnly for the default mode), and such a request is never coalesced
+// with others: its answer is for the caller to interpret.
 var conditionalHeaders = [...]string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range"}
 
 func isConditional(h http.Header) bool {
@@ -244,10 +328,10 @@ var notUpdated = map[string]bool{"Content-Length": true, "Content-Encoding": tru
 // merge returns e updated by a 304 response (RFC 9111 §4.3.4 and §3.2),
 // and its header as an http.Header: the 304's fields replace the stored
 // ones, and the times are those of the validation.
-func merge(e *cached.Response, notModified *http.Response) (*cached.Response, http.Header) {
+func merge(e *cached.Response, notModified *http.Response, replaySetCookie bool) (*cached.Response, http.Header) {
 	u := e.Clone()
 	h := e.Header.HTTP()
-	keep := storedFields(notModified.Header)
+	keep := storedFields(notModified.Header, replaySetCookie)
 	for k, vs := range notModified.Header {
 		if keep(k) && !notUpdated[k] && len(vs) > 0 {
 			h[k] = vs
@@ -294,6 +378,9 @@ func (p *parts) invalidate(req *http.Request, resp *http.Response) {
 			}
 			if id, _, err := k.Key(synth); err == nil {
 				p.store.delete(ctx, id.Key)
+				if m == http.MethodGet {
+					p.store.delete(ctx, PartsKey(id.Key)) // §3.3: the parts of partial responses too
+				}
 			}
 		}
 	}

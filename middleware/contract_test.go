@@ -233,7 +233,8 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 
 func TestForeignMiddlewareBetween(t *testing.T) {
 	t.Parallel()
-	o := newOrigin(t, nil)
+	// No freshness from the origin: the user's expiry decides.
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	c := newClock()
 	k, err := keyer.New(&keyer.Options{IgnoredParams: []string{"t"}})
 	require.NoError(t, err)

@@ -3,7 +3,10 @@ package middleware
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachestack/cachestack/cached"
@@ -19,6 +22,7 @@ type parts struct {
 	cc       *ccStage
 	redirect *redirectStage
 	coalesce *coalesceStage
+	protect  protectStage
 	store    *storeStage
 }
 
@@ -45,6 +49,7 @@ func (p *parts) inherit(outer *parts) {
 	if p.store == nil {
 		p.store = outer.store
 	}
+	p.protect = p.protect.over(outer.protect)
 }
 
 func (p *parts) keyer() *keyer.Keyer {
@@ -57,36 +62,62 @@ func (p *parts) keyer() *keyer.Keyer {
 // handoffKey carries the parts of an engine that has no store down to an
 // engine beneath a foreign middleware, so that
 // Chain(Key(k), logging, Store(s)) behaves like Chain(Key(k), Store(s)).
+// Its value is a *handoff.
 type handoffKey struct{}
+
+// handoff is what an engine without a store hands down; used records that
+// an engine with a store took it.
+type handoff struct {
+	parts
+	used atomic.Bool
+}
 
 // engine is the RoundTripper that a run of adjacent cache middlewares
 // becomes; see attach.
 type engine struct {
 	next http.RoundTripper
 	parts
+	// misplaced is set once this engine, having no store, has reported
+	// that nothing beneath it took its concerns; shared by the copies
+	// attach makes.
+	misplaced *atomic.Bool
 }
 
 // RoundTrip implements http.RoundTripper.
 func (e *engine) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	p := e.parts
-	if outer, ok := ctx.Value(handoffKey{}).(*parts); ok {
-		p.inherit(outer)
+	if outer, ok := ctx.Value(handoffKey{}).(*handoff); ok {
+		p.inherit(&outer.parts)
+		outer.used.Store(true)
 	}
 	if p.store == nil {
-		down := p // p itself stays on the stack
-		return e.next.RoundTrip(req.WithContext(context.WithValue(ctx, handoffKey{}, &down)))
+		return e.handDown(req, p)
 	}
 	if p.filter == nil {
 		p.filter = defaultFilter
+	}
+	switch {
+	case p.cc == nil:
+		p.cc = defaultCC // RFC 9111 is the default
+	case p.cc.ignore:
+		p.cc = nil // header-blind: IgnoreCacheControl
 	}
 	st := p.store
 	ro := optionsFrom(ctx)
 	if ro.disabled || !p.filter.allowsMethod(req.Method) {
 		st.counters.Bypassed.Add(1)
+		var sent time.Time
+		reusePOST := !ro.disabled && p.cc != nil && p.cc.reusePOST && req.Method == http.MethodPost
+		if reusePOST {
+			sent = st.clock()
+		}
 		resp, err := e.next.RoundTrip(req)
 		if err == nil && p.cc != nil {
 			p.invalidate(req, resp)
+			if reusePOST {
+				resp = p.reusePOST(req, resp, ro, sent, st.clock())
+			}
 		}
 		return resp, err
 	}
@@ -100,6 +131,41 @@ func (e *engine) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	x := exchange{parts: p, next: e.next, opts: ro, primary: id.Key, key: id.Key, url: id.URL}
 	return x.serve(out)
+}
+
+// handDown sends req on with p in its context for a Store middleware
+// beneath a foreign one. When none took it (the cache middlewares of this
+// engine sit beneath the Store middleware's foreign neighbour, or under no
+// Store middleware at all) they have no effect: that is reported once, as
+// an error log, and the request goes on unchanged.
+func (e *engine) handDown(req *http.Request, p parts) (*http.Response, error) {
+	down := &handoff{parts: p}
+	resp, err := e.next.RoundTrip(req.WithContext(context.WithValue(req.Context(), handoffKey{}, down)))
+	if err == nil && !down.used.Load() && e.misplaced.CompareAndSwap(false, true) {
+		slog.Default().LogAttrs(req.Context(), slog.LevelError,
+			"cachestack: cache middlewares with no Store middleware beneath them have no effect; "+
+				"stack them next to the Store middleware, or above it with only foreign middlewares between",
+			slog.String("middlewares", p.names()))
+	}
+	return resp, err
+}
+
+// names lists the filled slots of p, for reports.
+func (p *parts) names() string {
+	var n []string
+	for _, s := range [...]struct {
+		set  bool
+		name string
+	}{
+		{p.key != nil, "Key"}, {p.filter != nil, "Filter"}, {p.expiry != nil, "Expiry"},
+		{p.cc != nil && !p.cc.ignore, "CacheControl"}, {p.cc != nil && p.cc.ignore, "IgnoreCacheControl"},
+		{p.redirect != nil, "Redirect"}, {p.coalesce != nil, "Coalesce"}, {len(p.protect) > 0, "Protect"},
+	} {
+		if s.set {
+			n = append(n, s.name)
+		}
+	}
+	return strings.Join(n, ", ")
 }
 
 // via says how a stored response was found.
@@ -140,12 +206,16 @@ type exchange struct {
 func (x *exchange) serve(req *http.Request) (*http.Response, error) {
 	st := x.store
 	ctx := req.Context()
+	x.rd = policy.ParseRequestDirectives(req.Header)
 	if x.cc != nil {
-		x.rd = policy.ParseRequestDirectives(req.Header)
 		x.async = x.cc.workers != nil && (req.Method == http.MethodGet || req.Method == http.MethodHead) &&
 			(req.Body == nil || req.Body == http.NoBody)
 	}
-	if !x.opts.forceRefresh && !isConditional(req.Header) {
+	// A request's no-store skips reading the cache as well as writing it,
+	// as aiohttp-client-cache reads it; in the header-blind mode so does
+	// its no-cache (in the default mode no-cache revalidates instead).
+	skipRead := x.rd.NoStore || (x.cc == nil && x.rd.NoCache)
+	if !x.opts.forceRefresh && !skipRead && !originOnly(req.Header, x.cc != nil) {
 		if e := x.lookup(ctx, req); e != nil {
 			now := st.clock()
 			v := x.judge(e, now)
@@ -161,9 +231,17 @@ func (x *exchange) serve(req *http.Request) (*http.Response, error) {
 				x.refreshAsync(req, e)
 				return x.hit(req, e, now, true, "hit; detail=stale-while-revalidate"), nil
 			case revalidate:
+				if x.cc != nil && callerValidates(req.Header) {
+					break // §4.3.2: the caller's own validators go to the origin as they are
+				}
 				x.entry = e
 				x.byRequest = !e.Expired(now) && (x.opts.refresh || x.rd.NoCache || x.rd.HasMaxAge || x.rd.HasMinFresh)
 			}
+		}
+	}
+	if x.entry == nil && len(req.Header["Range"]) > 0 && !skipRead && !originOnly(req.Header, x.cc != nil) {
+		if r := x.fromParts(req); r != nil { // §3.3
+			return r, nil
 		}
 	}
 	if x.rd.OnlyIfCached { // §5.2.1.7
@@ -172,6 +250,11 @@ func (x *exchange) serve(req *http.Request) (*http.Response, error) {
 		return gatewayTimeout(req), nil
 	}
 	st.counters.Misses.Add(1)
+	if isConditional(req.Header) || len(req.Header["Range"]) > 0 {
+		// The caller's own conditions or range make its response its
+		// own: it is not shared with coalesced requests for the key.
+		return x.escape().forward(req)
+	}
 	return x.escape().forwardShared(req)
 }
 
@@ -197,6 +280,9 @@ func (x *exchange) hit(req *http.Request, e *cached.Response, now time.Time, sta
 	if x.cc != nil {
 		e = withoutNoCacheFields(e)
 	}
+	if r := x.answerStored(req, e, now, stale, status); r != nil {
+		return r
+	}
 	return hitResponse(req, e, now, stale, status)
 }
 
@@ -205,15 +291,12 @@ func (x *exchange) hit(req *http.Request, e *cached.Response, now time.Time, sta
 // target.
 func (x *exchange) lookup(ctx context.Context, req *http.Request) *cached.Response {
 	st := x.store
-	e := st.lookup(ctx, x.primary)
+	e := x.identified(st.lookup(ctx, x.primary, x.protect), req)
 	if e == nil {
 		return nil
 	}
 	switch e.Kind {
 	case cached.KindVariants:
-		if x.cc == nil {
-			return nil
-		}
 		x.index = e
 		var v *cached.Response
 		v, x.key = x.variant(ctx, x.primary, e, req)
@@ -230,20 +313,17 @@ func (x *exchange) lookup(ctx context.Context, req *http.Request) *cached.Respon
 		// the way a request for the target would find it, through the
 		// target's Vary index, so that invalidating the target (which
 		// drops the index) also ends the alias.
-		t := st.lookup(ctx, e.Ref)
+		t := st.lookup(ctx, e.Ref, x.protect)
 		if t == nil {
 			return nil
 		}
 		switch t.Kind {
 		case cached.KindVariants:
-			if x.cc == nil {
-				return nil
-			}
 			if t, _ = x.variant(ctx, e.Ref, t, req); t == nil {
 				return nil
 			}
 		case cached.KindResponse:
-			if fields, star := policy.ParseVaryLines(t.Header.Values("Vary")...); star || (len(fields) > 0 && !policy.VaryMatch(fields, false, t.VaryHeader, req.Header)) {
+			if fields, star := policy.ParseVaryLines(t.Header.Values("Vary")...); star || (len(fields) > 0 && !policy.VaryDigestsMatch(fields, t.VaryHeader, req.Header)) {
 				return nil
 			}
 		default:
@@ -258,13 +338,30 @@ func (x *exchange) lookup(ctx context.Context, req *http.Request) *cached.Respon
 	return nil
 }
 
+// identified returns e if it was stored for a request like req: same
+// method, same normalised URL. An entry that is not (a byte store that
+// returned another key's entry, a damaged entry whose checksum still
+// matched) is counted and treated as a miss.
+func (x *exchange) identified(e *cached.Response, req *http.Request) *cached.Response {
+	if e == nil || (e.URL == x.url && (e.Method == req.Method || strings.EqualFold(e.Method, req.Method))) {
+		return e
+	}
+	x.store.counters.Mismatched.Add(1)
+	x.store.log.LogAttrs(req.Context(), slog.LevelDebug, "cachestack: stored entry is for another request; ignoring it",
+		slog.String("key", x.primary), slog.String("stored_method", e.Method), slog.String("stored_url", e.URL))
+	return nil
+}
+
 // variant returns the stored variant of the URL keyed primary, whose Vary
 // index is idx, that matches req (RFC 9111 §4.1), and its key. The
 // response is nil when none is stored.
 func (x *exchange) variant(ctx context.Context, primary string, idx *cached.Response, req *http.Request) (*cached.Response, string) {
 	key := variantKey(primary, idx.Ref, policy.VaryKey(idx.Vary, req.Header))
-	v := x.store.lookup(ctx, key)
-	if v == nil || v.Kind != cached.KindResponse || !policy.VaryMatch(idx.Vary, false, v.VaryHeader, req.Header) {
+	v := x.store.lookup(ctx, key, x.protect)
+	if primary == x.primary {
+		v = x.identified(v, req) // a redirect's target is for another URL
+	}
+	if v == nil || v.Kind != cached.KindResponse || !policy.VaryDigestsMatch(idx.Vary, v.VaryHeader, req.Header) {
 		return nil, key
 	}
 	return v, key
@@ -310,6 +407,9 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 		if x.staleIfError(e, received) {
 			return x.hit(req, e, received, true, "fwd=stale; detail=stale-if-error"), nil
 		}
+		if x.staleIfUnreachable(req, e, received) { // §4.2.4
+			return x.hit(req, e, received, true, "fwd=stale; detail=unreachable"), nil
+		}
 		return nil, err
 	}
 	if x.cc != nil {
@@ -317,13 +417,27 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 	}
 	if conditional && resp.StatusCode == http.StatusNotModified {
 		drain(resp.Body)
+		if x.cc != nil && !notModifiedSelects(e, resp.Header) {
+			// §4.3.4: the 304 is for another representation than the
+			// stored one, which is not updated; ask again, without
+			// conditions, and let the full response replace it.
+			st.delete(uncancelled(req.Context()), x.key)
+			x.entry, x.byRequest = nil, false
+			return x.forward(req)
+		}
 		return x.refreshed(req, e, resp, sent, received), nil
+	}
+	if x.cc != nil && req.Method == http.MethodHead && resp.StatusCode == http.StatusOK {
+		x.freshenFromHead(req, resp, sent, received) // §4.3.5
 	}
 	if resp.StatusCode >= 500 && x.staleIfError(e, received) {
 		drain(resp.Body)
 		return x.hit(req, e, received, true, "fwd=stale; fwd-status="+itoa(resp.StatusCode)+"; detail=stale-if-error"), nil
 	}
 	entry, ok := x.storable(req, resp, sent, received)
+	if resp.StatusCode == http.StatusPartialContent {
+		x.teePartial(req, resp, sent, received) // §3.3, §3.4: see partial.go
+	}
 	member := cacheName + "; fwd=uri-miss" // constants: the usual miss builds no string
 	switch {
 	case e != nil && x.byRequest:
@@ -357,7 +471,7 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 
 // refreshed stores e updated by a 304 and serves it.
 func (x *exchange) refreshed(req *http.Request, e *cached.Response, notModified *http.Response, sent, received time.Time) *http.Response {
-	u, h := merge(e, notModified)
+	u, h := merge(e, notModified, x.store.replaySetCookie)
 	fresh, ok := x.freshness(req, u.StatusCode, h, notModified.Header, sent, received)
 	u.RequestTime, u.ResponseTime, u.Created = sent, received, received
 	if ok {
@@ -384,13 +498,19 @@ func (x *exchange) refreshed(req *http.Request, e *cached.Response, notModified 
 	if x.byRequest {
 		status = "fwd=request; fwd-status=304"
 	}
+	if r := x.answerStored(req, u, received, false, status); r != nil {
+		return r
+	}
 	return hitResponse(req, u, received, false, status)
 }
 
 // storable decides whether resp may be stored and, if so, returns the entry
 // to store once its body is complete.
 func (x *exchange) storable(req *http.Request, resp *http.Response, sent, received time.Time) (*cached.Response, bool) {
-	if !x.filter.allowsCode(resp.StatusCode) {
+	// A 206 is never stored as a response, whatever the filter allows:
+	// it could answer a request for the whole. It is kept as a part to
+	// combine (RFC 9111 §3.3, §3.4; teePartial) instead.
+	if resp.StatusCode == http.StatusPartialContent || !x.filter.allowsCode(resp.StatusCode, x.cc != nil) {
 		return nil, false
 	}
 	f, ok := x.freshness(req, resp.StatusCode, resp.Header, resp.Header, sent, received)
@@ -403,7 +523,7 @@ func (x *exchange) storable(req *http.Request, resp *http.Response, sent, receiv
 		URL:          x.url,
 		StatusCode:   resp.StatusCode,
 		Proto:        storedProto(resp.Proto),
-		Header:       storedHeader(resp.Header),
+		Header:       storedHeader(resp.Header, x.store.replaySetCookie),
 		RequestTime:  sent,
 		ResponseTime: received,
 		Created:      received,
@@ -447,13 +567,24 @@ func (x *exchange) freshness(req *http.Request, status int, h, timing http.Heade
 	var r freshnessResult
 	var d policy.Decisions
 	x.expiry.offer(&d, &x.opts, x.url)
+	if x.rd.NoStore { // §5.2.1.5
+		return r, false
+	}
 	cc := x.cc
 	var sd policy.ResponseDirectives
 	var ccExpires time.Time
+	fields, star := policy.ParseVary(h)
+	if star { // §4.1: no request would ever match it
+		return r, false
+	}
+	x.vary = fields
+	if cc == nil && x.rd.HasMaxAge {
+		// The header-blind mode reads the request's max-age as
+		// aiohttp-client-cache does: the stored response's lifetime,
+		// above every other expiry.
+		d.Offer(policy.SourceRequestCacheControl, policy.After(x.rd.MaxAge))
+	}
 	if cc != nil {
-		if x.rd.NoStore {
-			return r, false
-		}
 		sd = policy.ParseResponseDirectives(h)
 		if sd.MustUnderstand { // §5.2.2.3
 			if !understood(status) {
@@ -462,11 +593,6 @@ func (x *exchange) freshness(req *http.Request, status int, h, timing http.Heade
 		} else if sd.NoStore {
 			return r, false
 		}
-		fields, star := policy.ParseVary(h)
-		if star {
-			return r, false
-		}
-		x.vary = fields
 		r.initialAge = policy.CorrectedInitialAge(timing, sent, received)
 		lifetime, explicit := policy.Lifetime(status, h, sd, received, cc.heuristic)
 		ccExpires = received.Add(lifetime - r.initialAge)
@@ -476,7 +602,10 @@ func (x *exchange) freshness(req *http.Request, status int, h, timing http.Heade
 		case lifetime > 0:
 			d.Offer(policy.SourceHeuristic, policy.At(ccExpires))
 		}
-		if !explicit && !sd.Public && !sd.Private && !policy.CacheableStatus(status) { // §3
+		// §3: a status that is not heuristically cacheable needs explicit
+		// freshness or public/private, unless the user listed it in
+		// FilterOptions.Codes (a configured extension, as §3 allows).
+		if !explicit && !sd.Public && !sd.Private && !policy.CacheableStatus(status) && !x.filter.codesSet {
 			return r, false
 		}
 	}
@@ -559,7 +688,7 @@ func (x *exchange) save(req *http.Request, entry *cached.Response, retain time.D
 	now := st.clock()
 	if len(x.vary) == 0 {
 		x.key = x.primary
-		st.save(ctx, x.primary, entry, now, retain)
+		st.save(ctx, x.primary, entry, now, retain, x.protect)
 		return
 	}
 	idx := x.index
@@ -567,22 +696,22 @@ func (x *exchange) save(req *http.Request, entry *cached.Response, retain time.D
 		// The lookup found no index, but another request may have stored
 		// one since (concurrent misses for two variants): join it rather
 		// than orphan its variants with a new generation.
-		if cur := st.lookup(ctx, x.primary); cur != nil && cur.Kind == cached.KindVariants {
+		if cur := st.lookup(ctx, x.primary, x.protect); cur != nil && cur.Kind == cached.KindVariants {
 			idx = cur
 		}
 	}
 	if idx == nil || !equalFields(idx.Vary, x.vary) {
 		idx = &cached.Response{Kind: cached.KindVariants, Method: entry.Method, URL: entry.URL, Vary: x.vary, Ref: newRef(), Created: now, Expires: entry.Expires}
-		st.save(ctx, x.primary, idx, now, retain)
+		st.save(ctx, x.primary, idx, now, retain, x.protect)
 	} else if !idx.Expires.IsZero() && (entry.Expires.IsZero() || entry.Expires.After(idx.Expires)) {
 		idx = idx.Clone()
 		idx.Expires = entry.Expires
-		st.save(ctx, x.primary, idx, now, retain)
+		st.save(ctx, x.primary, idx, now, retain, x.protect)
 	}
 	x.index = idx
-	entry.VaryHeader = varyHeader(x.vary, req.Header)
+	entry.VaryHeader = policy.VaryDigests(x.vary, req.Header)
 	x.key = variantKey(x.primary, idx.Ref, policy.VaryKey(x.vary, req.Header))
-	st.save(ctx, x.key, entry, now, retain)
+	st.save(ctx, x.key, entry, now, retain, x.protect)
 }
 
 // gatewayTimeout is the answer to only-if-cached when nothing stored may be

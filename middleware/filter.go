@@ -13,8 +13,14 @@ type FilterOptions struct {
 	// Methods whose responses may be stored; nil means GET and HEAD (the
 	// seed's allowed_methods). Requests with other methods bypass the cache.
 	Methods []string
-	// Codes are the status codes that may be stored; nil means 200 (the
-	// seed's allowed_codes).
+	// Codes are the status codes that may be stored. Nil means, in the
+	// default RFC 9111 mode, policy.StorableCodes (every final status
+	// but 206 and 304, with RFC 9111 §3 deciding which responses may be
+	// stored), and in the header-blind mode (IgnoreCacheControl) 200
+	// alone, aiohttp-client-cache's allowed_codes default. A 206 is never
+	// stored as a response; in the default mode it is kept as a part to
+	// combine into a complete 200 unless Codes is set without 206 (see
+	// CacheControl).
 	Codes []int
 	// Func, if set, is applied to every response before it is stored and
 	// to every stored response before it is served; false keeps it out of
@@ -23,9 +29,10 @@ type FilterOptions struct {
 }
 
 type filterStage struct {
-	methods policy.Methods
-	codes   policy.Codes
-	fn      policy.Filter
+	methods  policy.Methods
+	codes    policy.Codes
+	codesSet bool // the user gave Codes; else the default depends on the mode
+	fn       policy.Filter
 }
 
 // Filter is the filtering middleware. On the way in, a request whose method
@@ -59,6 +66,7 @@ func newFilterStage(opts *FilterOptions) (*filterStage, error) {
 		if f.codes, err = policy.NewCodes(o.Codes...); err != nil {
 			return nil, fmt.Errorf("middleware.Filter: FilterOptions.Codes: %w", err)
 		}
+		f.codesSet = true
 	}
 	return f, nil
 }
@@ -66,7 +74,18 @@ func newFilterStage(opts *FilterOptions) (*filterStage, error) {
 var defaultFilter = &filterStage{methods: policy.DefaultMethods(), codes: policy.DefaultCodes()}
 
 func (f *filterStage) allowsMethod(m string) bool { return f.methods.Allows(m) }
-func (f *filterStage) allowsCode(c int) bool      { return f.codes.Allows(c) }
+
+// storableCodes is the default Codes of the RFC 9111 mode.
+var storableCodes = policy.StorableCodes()
+
+// allowsCode reports whether a response with status c may be stored; rfc
+// says whether the engine follows RFC 9111 (the default Codes differ).
+func (f *filterStage) allowsCode(c int, rfc bool) bool {
+	if rfc && !f.codesSet {
+		return storableCodes.Allows(c)
+	}
+	return f.codes.Allows(c)
+}
 
 // accepts applies the user's filter function to a stored or storable entry.
 func (f *filterStage) accepts(e *cached.Response) bool { return f.fn == nil || f.fn(e) }

@@ -30,7 +30,8 @@ func testTransport(t *testing.T) *http.Transport {
 }
 
 // origin is an httptest.Server that counts the requests it answers and
-// answers each with handler (or a default 200 with a body naming the path).
+// answers each with handler (or a default 200, fresh for an hour, with a
+// body naming the path).
 type origin struct {
 	*httptest.Server
 	hits    atomic.Int64
@@ -47,6 +48,7 @@ func newOrigin(t *testing.T, h http.HandlerFunc) *origin {
 		h := o.handler
 		o.mu.Unlock()
 		if h == nil {
+			w.Header().Set("Cache-Control", "max-age=3600")
 			io.WriteString(w, "body of "+r.URL.Path)
 			return
 		}

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"net/http"
+	"sync/atomic"
 )
 
 // Middleware wraps a RoundTripper with one concern of the cache. A nil next
@@ -45,7 +46,7 @@ func attach(next http.RoundTripper, s stage) http.RoundTripper {
 		s(&c.parts)
 		return &c
 	}
-	e := &engine{next: orDefault(next)}
+	e := &engine{next: orDefault(next), misplaced: new(atomic.Bool)}
 	s(&e.parts)
 	return e
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/cachestack/cachestack/cached"
+	"github.com/cachestack/cachestack/keyer"
 	"github.com/cachestack/cachestack/policy"
 )
 
@@ -85,11 +86,31 @@ func (x *exchange) recordRedirects(req *http.Request, final *cached.Response) {
 			Method:     prev.Method,
 			URL:        id.URL,
 			StatusCode: r.StatusCode,
-			Header:     cached.NewHeader(http.Header{"Location": r.Header.Values("Location")}),
+			Header:     cached.NewHeader(http.Header{"Location": redactedLocation(k, prev, r.Header.Get("Location"))}),
 			Ref:        x.primary,
 			Created:    now,
 			Expires:    expires,
 		}
-		st.save(ctx, id.Key, alias, now, 0)
+		st.save(ctx, id.Key, alias, now, 0, x.protect)
 	}
+}
+
+// redactedLocation returns the Location of a redirect from prev as an alias
+// stores it: resolved against prev's URL and normalised the way the keyer
+// normalises URLs, so that ignored parameters (a token the origin echoed
+// into its redirect) never reach the store. A Location that does not
+// resolve is not kept.
+func redactedLocation(k *keyer.Keyer, prev *http.Request, location string) []string {
+	if location == "" {
+		return nil
+	}
+	u, err := prev.URL.Parse(location)
+	if err != nil {
+		return nil
+	}
+	id, err := k.KeyOf(http.MethodGet, u.String())
+	if err != nil {
+		return nil
+	}
+	return []string{id.URL}
 }

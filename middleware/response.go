@@ -133,25 +133,29 @@ func setCacheStatus(h http.Header, member string) {
 }
 
 // hopByHop reports whether a header field is one a cache must not store
-// (RFC 9111 §3.1, RFC 9110 §7.6.1), besides those named in Connection.
+// (RFC 9111 §3.1, RFC 9110 §7.6.1), besides those named in Connection:
+// the hop-by-hop fields and the proxy authentication fields, which
+// Proxy-Authentication-Info joins (RFC 9111 §3.1).
 func hopByHop(k string) bool {
 	switch k {
 	case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Transfer-Encoding", "Upgrade",
-		"Proxy-Authenticate", "Proxy-Authorization", "Trailer":
+		"Proxy-Authenticate", "Proxy-Authorization", "Proxy-Authentication-Info", "Trailer":
 		return true
 	}
 	return false
 }
 
 // storedHeader returns a response header as it is stored: without
-// hop-by-hop fields and fields named in Connection.
-func storedHeader(h http.Header) cached.Header {
-	return cached.NewHeaderFunc(h, storedFields(h))
+// hop-by-hop fields, fields named in Connection and, unless replaySetCookie,
+// Set-Cookie.
+func storedHeader(h http.Header, replaySetCookie bool) cached.Header {
+	return cached.NewHeaderFunc(h, storedFields(h, replaySetCookie))
 }
 
-// storedFields returns whether a field of h is stored: not hop-by-hop, and
-// not named in Connection.
-func storedFields(h http.Header) func(name string) bool {
+// storedFields returns whether a field of h is stored: not hop-by-hop, not
+// named in Connection, and not Set-Cookie unless replaySetCookie (a cookie
+// set for one caller must not reach the others' cookie jars from a hit).
+func storedFields(h http.Header, replaySetCookie bool) func(name string) bool {
 	var named []string // fields named in Connection
 	for _, c := range h["Connection"] {
 		for f := range strings.SplitSeq(c, ",") {
@@ -160,7 +164,9 @@ func storedFields(h http.Header) func(name string) bool {
 			}
 		}
 	}
-	return func(k string) bool { return !hopByHop(k) && !slices.Contains(named, k) }
+	return func(k string) bool {
+		return !hopByHop(k) && !slices.Contains(named, k) && (replaySetCookie || (k != "Set-Cookie" && k != "Set-Cookie2"))
+	}
 }
 
 // statusLine returns the Status text of a response; common codes cost no

@@ -34,6 +34,7 @@ func TestStoredHeaderFields(t *testing.T) {
 			"Keep-Alive", "timeout=5",
 			"Proxy-Connection", "keep-alive",
 			"Proxy-Authenticate", "Basic",
+			"Proxy-Authentication-Info", `nextnonce="abc"`,
 			"Te", "trailers", "Trailer", "X-T", "Upgrade", "h2c",
 			"Transfer-Encoding", "chunked",
 			"Set-Cookie", "a=b",
@@ -48,11 +49,18 @@ func TestStoredHeaderFields(t *testing.T) {
 	resp, body := get(t, rt, "http://origin.test/h")
 	require.Equal(t, int64(1), n.Load())
 	assert.Equal(t, "ok", body)
-	for _, f := range []string{"Connection", "X-Conn-A", "X-Conn-B", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Te", "Trailer", "Upgrade", "Transfer-Encoding"} {
+	for _, f := range []string{"Connection", "X-Conn-A", "X-Conn-B", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authentication-Info", "Te", "Trailer", "Upgrade", "Transfer-Encoding"} {
 		assert.Empty(t, resp.Header.Values(f), f)
 	}
 	assert.Equal(t, "kept", resp.Header.Get("X-End-To-End"))
-	assert.Equal(t, "a=b", resp.Header.Get("Set-Cookie"), "a private cache stores Set-Cookie")
+	assert.Empty(t, resp.Header.Values("Set-Cookie"), "a hit never sets another caller's cookie")
+	assert.Equal(t, "a=b", first.Header.Get("Set-Cookie"), "the caller whose request fetched it gets it")
+
+	single, _ := newCCStack(t, c, ccOptions{next: next, store: &middleware.StoreOptions{ReplaySetCookie: true}})
+	get(t, single, "http://origin.test/h")
+	resp, _ = get(t, single, "http://origin.test/h")
+	assert.True(t, middleware.InfoOf(resp).FromCache)
+	assert.Equal(t, "a=b", resp.Header.Get("Set-Cookie"), "ReplaySetCookie: a single-user client gets it on hits")
 }
 
 // TestStorable is RFC 9111 §3: what CacheControl lets the store keep.

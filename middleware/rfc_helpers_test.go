@@ -24,7 +24,7 @@ type ccOptions struct {
 	store    *middleware.StoreOptions
 	coalesce *middleware.CoalesceOptions
 	redirect bool
-	noCC     bool              // leave CacheControl out
+	noCC     bool              // the header-blind mode: IgnoreCacheControl instead of CacheControl
 	next     http.RoundTripper // the transport beneath; nil means testTransport
 }
 
@@ -44,7 +44,9 @@ func newCCStack(t *testing.T, c *clock, o ccOptions) (http.RoundTripper, *middle
 		m(middleware.Filter(o.filter)),
 		m(middleware.Expiry(o.expiry)),
 	}
-	if !o.noCC {
+	if o.noCC {
+		mws = append(mws, middleware.IgnoreCacheControl())
+	} else {
 		mws = append(mws, m(middleware.CacheControl(o.cc)))
 	}
 	if o.redirect {

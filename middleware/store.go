@@ -41,11 +41,18 @@ type StoreOptions struct {
 	StaleIfError time.Duration
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
-	// Logger receives store failures and undecodable entries, which never
-	// fail a request. Nil means slog.Default().
+	// Logger receives store failures, undecodable entries and entries that
+	// fail verification (see Protect), which never fail a request. Nil
+	// means slog.Default().
 	Logger *slog.Logger
 	// Counters, when set, is updated with what the cache did.
 	Counters *Counters
+	// ReplaySetCookie stores responses' Set-Cookie fields and replays them
+	// on hits. Off, the default, a response is stored without its
+	// Set-Cookie: the caller whose request fetched it gets the cookie,
+	// and hits never set it in another caller's cookie jar. Turn it on
+	// only for a client that acts for a single user.
+	ReplaySetCookie bool
 }
 
 // Counters count what a Store middleware did. All fields are safe to read
@@ -56,10 +63,12 @@ type Counters struct {
 	Stored      atomic.Int64 // responses written to the store
 	Bypassed    atomic.Int64 // requests that skipped the cache (disabled, method not cached, key error)
 	StoreErrors atomic.Int64 // store calls that failed (the request went on without the cache)
-	Corrupt     atomic.Int64 // stored entries that could not be decoded (treated as misses and deleted)
+	Corrupt     atomic.Int64 // stored entries that could not be decoded or failed Protector.Verify (treated as misses and deleted)
 	Revalidated atomic.Int64 // stale responses refreshed by a 304 Not Modified
 	Refreshes   atomic.Int64 // background refreshes started (stale-while-revalidate)
 	Coalesced   atomic.Int64 // requests answered by another request's response
+	TooLarge    atomic.Int64 // responses the store refused as larger than it can hold (store.ErrTooLarge)
+	Mismatched  atomic.Int64 // stored entries whose request identity did not match the request (treated as misses)
 }
 
 type storeStage struct {
@@ -71,6 +80,10 @@ type storeStage struct {
 	log          *slog.Logger
 	counters     *Counters
 	defaultKeyer *keyer.Keyer
+	// replaySetCookie keeps Set-Cookie in stored responses.
+	replaySetCookie bool
+	// rejections limits the warnings for entries that fail verification.
+	rejections logLimit
 }
 
 // Store is the middleware that holds responses: on the way in it looks the
@@ -78,11 +91,14 @@ type storeStage struct {
 // request on and returns the response with its body teed, so the entry is
 // written when the caller reads the body to EOF (within MaxBodyBytes).
 //
-// It uses the key, filter and expiry decided by the Key, Filter and Expiry
+// It uses the key, filter, expiry and caching rules decided by the
 // middlewares stacked with it, in any order; those it does not find take
-// their defaults (the default keyer, GET and HEAD with status 200, never
-// expire). A store failure or an undecodable entry is logged and counted,
-// and the request goes to the network as if nothing were cached.
+// their defaults: the default keyer (which keys Authorization and Cookie),
+// GET and HEAD, RFC 9111 (CacheControl(nil)) with the statuses it lets a
+// cache store, and no expiry of the user's. A stored response never keeps
+// Set-Cookie unless StoreOptions.ReplaySetCookie. A store failure, an
+// undecodable entry or one stored for another request is logged and
+// counted, and the request goes to the network as if nothing were cached.
 func Store(s store.Store[string, *cached.Response], opts *StoreOptions) (Middleware, error) {
 	if s == nil {
 		return nil, errors.New("middleware.Store: store is nil")
@@ -125,18 +141,23 @@ func Store(s store.Store[string, *cached.Response], opts *StoreOptions) (Middlew
 		log:          o.Logger,
 		counters:     o.Counters,
 		defaultKeyer: k,
+
+		replaySetCookie: o.ReplaySetCookie,
 	}
 	return func(next http.RoundTripper) http.RoundTripper {
 		return attach(next, func(p *parts) { p.store = st })
 	}, nil
 }
 
-// lookup returns the entry stored under key, or nil. Failures are logged and
-// counted, never returned: the cache steps aside.
-func (st *storeStage) lookup(ctx context.Context, key string) *cached.Response {
+// lookup returns the entry stored under key, verified by ps, or nil.
+// Failures are logged and counted, never returned: the cache steps aside.
+func (st *storeStage) lookup(ctx context.Context, key string, ps protectStage) *cached.Response {
 	e, err := st.s.Get(ctx, key)
 	switch {
 	case err == nil && e != nil:
+		if ps != nil || e.Kind == cached.KindSealed {
+			return st.verify(ctx, key, e, ps)
+		}
 		return e
 	case err == nil, errors.Is(err, store.ErrNotFound):
 		return nil
@@ -153,13 +174,48 @@ func (st *storeStage) lookup(ctx context.Context, key string) *cached.Response {
 	}
 }
 
-// save writes e under key with a ttl that keeps it retain past its expiry.
-func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, now time.Time, retain time.Duration) {
+// verify returns e, stored under key, as ps.verify returns it; an entry
+// that fails is counted, logged (a warning a minute at most), deleted and
+// treated as a miss.
+func (st *storeStage) verify(ctx context.Context, key string, e *cached.Response, ps protectStage) *cached.Response {
+	v, err := ps.verify(key, e)
+	if err == nil {
+		return v
+	}
+	st.counters.Corrupt.Add(1)
+	level := slog.LevelDebug
+	suppressed := uint64(0)
+	if n, ok := st.rejections.allow(st.clock()); ok {
+		level, suppressed = slog.LevelWarn, n
+	}
+	st.log.LogAttrs(ctx, level, "cachestack: stored entry failed verification, deleting it", slog.String("key", key),
+		slog.Any("error", err), slog.Uint64("suppressed", suppressed))
+	st.delete(ctx, key)
+	return nil
+}
+
+// save writes e under key, protected by ps, with a ttl that keeps it
+// retain past its expiry.
+func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, now time.Time, retain time.Duration, ps protectStage) {
 	ttl := StorageTTL(now, e.Expires, retain)
 	if ttl < 0 {
 		return
 	}
+	if ps != nil {
+		p, err := ps.protect(key, e)
+		if err != nil {
+			st.failed(ctx, "protect", key, err)
+			return
+		}
+		e = p
+	}
 	if err := st.s.Set(ctx, key, e, ttl); err != nil {
+		if errors.Is(err, store.ErrTooLarge) {
+			st.counters.TooLarge.Add(1)
+			st.log.LogAttrs(ctx, slog.LevelDebug, "cachestack: response not stored: larger than the store holds",
+				slog.String("key", key), slog.Int("body_bytes", len(e.Body)), slog.Any("error", err))
+			return
+		}
 		st.failed(ctx, "set", key, err)
 		return
 	}
@@ -186,4 +242,25 @@ func StorageTTL(now, expires time.Time, keepStale time.Duration) time.Duration {
 		return 0
 	}
 	return store.TTL(now, expires.Add(keepStale))
+}
+
+// logLimit lets one log record through per interval and counts the others.
+type logLimit struct {
+	next       atomic.Int64 // Unix nanoseconds before which records are suppressed
+	suppressed atomic.Uint64
+}
+
+// logInterval is how often a logLimit lets a record through.
+const logInterval = time.Minute
+
+// allow reports whether a record may be logged at now and, if so, how many
+// were suppressed since the last one.
+func (l *logLimit) allow(now time.Time) (uint64, bool) {
+	t := now.UnixNano()
+	next := l.next.Load()
+	if t < next || !l.next.CompareAndSwap(next, t+int64(logInterval)) {
+		l.suppressed.Add(1)
+		return 0, false
+	}
+	return l.suppressed.Swap(0), true
 }

@@ -20,7 +20,10 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// stack builds Key, Filter, Expiry and Store over a fresh memstore.
+// stack builds Key, Filter, Expiry and Store over a fresh memstore, in the
+// header-blind mode (IgnoreCacheControl): the tests that use it check
+// aiohttp-client-cache's own rules, against origins that send no
+// Cache-Control.
 type stackOptions struct {
 	keyer  *keyer.Options
 	filter *middleware.FilterOptions
@@ -43,6 +46,7 @@ func newStack(t *testing.T, c *clock, o stackOptions) (http.RoundTripper, *middl
 		middleware.Key(k),
 		m(middleware.Filter(o.filter)),
 		m(middleware.Expiry(o.expiry)),
+		middleware.IgnoreCacheControl(),
 		m(middleware.Store(newMemstore(t, c), &so)),
 	)
 	return mw(nil), so.Counters

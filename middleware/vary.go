@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"net/http"
 	"slices"
 )
 
@@ -36,16 +35,3 @@ func newRef() string {
 }
 
 func equalFields(a, b []string) bool { return slices.Equal(a, b) }
-
-// varyHeader keeps the request's fields named by Vary, to store with the
-// variant so that a later request can be matched against it; fields the
-// request did not send are left out.
-func varyHeader(fields []string, h http.Header) http.Header {
-	out := make(http.Header, len(fields))
-	for _, f := range fields {
-		if vs, ok := h[f]; ok {
-			out[f] = slices.Clone(vs)
-		}
-	}
-	return out
-}

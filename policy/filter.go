@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/cachestack/cachestack/cached"
 )
@@ -18,7 +19,8 @@ type Methods struct {
 
 // NewMethods returns the set of methods. Each must be a non-empty RFC 9110
 // token (§5.6.2) and is kept exactly as given: methods are case-sensitive
-// (§9.1), so "post" does not allow POST. With no methods it returns
+// (§9.1). A standard method in another case ("get", "Post") is an error
+// rather than a set that would never match. With no methods it returns
 // DefaultMethods. An error names the invalid method.
 func NewMethods(methods ...string) (Methods, error) {
 	if len(methods) == 0 {
@@ -28,6 +30,9 @@ func NewMethods(methods ...string) (Methods, error) {
 	for _, m := range methods {
 		if !isToken(m) {
 			return Methods{}, fmt.Errorf("policy: invalid HTTP method %q: not an RFC 9110 token", m)
+		}
+		if up := strings.ToUpper(m); up != m && standardMethod(up) {
+			return Methods{}, fmt.Errorf("policy: HTTP method %q would never match: methods are case-sensitive (RFC 9110 §9.1), write %q", m, up)
 		}
 		if !contains(list, m) {
 			list = append(list, m)
@@ -46,6 +51,17 @@ func (m Methods) Allows(method string) bool {
 		return method == http.MethodGet || method == http.MethodHead
 	}
 	return contains(m.list, method)
+}
+
+// standardMethod reports whether m is a method RFC 9110 §9 or RFC 5789
+// defines.
+func standardMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
 }
 
 func contains(list []string, s string) bool {
@@ -107,8 +123,27 @@ func NewCodes(codes ...int) (Codes, error) {
 	return c, nil
 }
 
-// DefaultCodes returns the seed's default: 200 alone.
+// DefaultCodes returns aiohttp-client-cache's default: 200 alone. The
+// cache uses it in its header-blind mode.
 func DefaultCodes() Codes { return Codes{} }
+
+// StorableCodes returns the codes the cache stores by default in its RFC
+// 9111 mode: every final status, 200 to 599, but 206 Partial Content (a
+// partial response is never stored as the response to a request; the
+// middleware keeps it as a part to combine, RFC 9111 §3.3) and 304 Not
+// Modified (which only updates a stored response, §4.3.4). RFC 9111 §3
+// then decides per response: a status that is not heuristically cacheable
+// is stored only with explicit freshness or public/private.
+func StorableCodes() Codes {
+	c := Codes{set: true}
+	for code := 200; code <= maxCode; code++ {
+		if code != http.StatusPartialContent && code != http.StatusNotModified {
+			n := code - minCode
+			c.bits[n/64] |= 1 << (n % 64)
+		}
+	}
+	return c
+}
 
 // Allows reports whether a response with status code may be stored.
 func (c Codes) Allows(code int) bool {

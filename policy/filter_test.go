@@ -19,7 +19,7 @@ func TestMethods(t *testing.T) {
 	}{
 		{name: "default", give: nil, allowed: []string{"GET", "HEAD"}, forbidden: []string{"POST", "get", "head", "", "PUT"}},
 		{name: "get post", give: []string{"GET", "POST"}, allowed: []string{"GET", "POST"}, forbidden: []string{"HEAD", "post"}},
-		{name: "case kept", give: []string{"post"}, allowed: []string{"post"}, forbidden: []string{"POST", "GET"}},
+		{name: "case kept", give: []string{"propfind"}, allowed: []string{"propfind"}, forbidden: []string{"PROPFIND", "GET"}},
 		{name: "extension token", give: []string{"PROPFIND", "M-SEARCH"}, allowed: []string{"PROPFIND", "M-SEARCH"}, forbidden: []string{"GET"}},
 		{name: "duplicates", give: []string{"GET", "GET"}, allowed: []string{"GET"}, forbidden: []string{"HEAD"}},
 	}
@@ -58,6 +58,8 @@ func TestNewMethodsErrors(t *testing.T) {
 		{[]string{"GET\n"}, `"GET\n"`},
 		{[]string{"(GET)"}, `"(GET)"`},
 		{[]string{"GÉT"}, `"GÉT"`},
+		{[]string{"get"}, `policy: HTTP method "get" would never match: methods are case-sensitive (RFC 9110 §9.1), write "GET"`},
+		{[]string{"GET", "Post"}, `write "POST"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.wantErr, func(t *testing.T) {

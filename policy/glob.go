@@ -112,6 +112,9 @@ func compileGlob(pattern string) (*Glob, string) {
 	if pattern == "" {
 		return nil, "empty pattern"
 	}
+	if hint := regexpHint(pattern); hint != "" {
+		return nil, "looks like a regular expression (" + hint + "); patterns are globs: * for any run of characters, ? for one"
+	}
 	g := &Glob{pattern: pattern, scheme: strings.Contains(pattern, "://")}
 	var (
 		cur []atom
@@ -470,4 +473,35 @@ func (p *Patterns) Match(url string) (e Expiry, ok bool) {
 		}
 	}
 	return Expiry{}, false
+}
+
+// regexpHint returns what makes pattern read as a regular expression rather
+// than a glob, or "" when nothing does. Only constructs that a URL glob has
+// no use for count, so that such a pattern, which would silently match
+// nothing the user meant, fails at construction instead: an anchor at
+// either end, a backslash class or escaped dot (\d, \w, \s, \.), ".+", a
+// group with alternatives, and a {n,m} repetition after a class or group.
+func regexpHint(p string) string {
+	switch {
+	case p[0] == '^':
+		return `a leading "^"`
+	case len(p) > 1 && p[len(p)-1] == '$' && p[len(p)-2] != '\\':
+		return `a trailing "$"`
+	case strings.Contains(p, ".+"):
+		return `".+"`
+	case strings.Contains(p, "(?"), strings.Contains(p, "(") && strings.Contains(p, "|") && strings.Contains(p, ")"):
+		return "a group"
+	case strings.Contains(p, "]{") || strings.Contains(p, "){"):
+		return "a {n,m} repetition"
+	}
+	for i := 0; i+1 < len(p); i++ {
+		if p[i] == '\\' {
+			switch p[i+1] {
+			case 'd', 'D', 'w', 'W', 's', 'S', '.':
+				return `"\` + string(p[i+1]) + `"`
+			}
+			i++
+		}
+	}
+	return ""
 }

@@ -128,6 +128,15 @@ func TestCompileGlobErrors(t *testing.T) {
 		{`site.com/\`, `policy: glob "site.com/\\": trailing backslash`},
 		{`site.com/[a\`, `trailing backslash`},
 		{"site.com/[z-a]", `policy: glob "site.com/[z-a]": bad range 'z'-'a'`},
+		// Regular expressions given where a glob is expected would
+		// silently match nothing the user meant.
+		{`^https://api\.example\.com/.*`, `looks like a regular expression (a leading "^")`},
+		{`api.example.com/v1/.*$`, `(a trailing "$")`},
+		{`api\.example\.com/items`, `("\.")`},
+		{`api.example.com/items/\d/`, `("\d")`},
+		{`api.example.com/(users|groups)/`, `(a group)`},
+		{`api.example.com/.+/items`, `(".+")`},
+		{`api.example.com/[0-9]{3}`, `(a {n,m} repetition)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {

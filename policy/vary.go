@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"strconv"
 )
@@ -148,7 +150,10 @@ func appendNormalized(dst []byte, values []string) []byte {
 
 // VaryMatch reports whether a request matches a stored variant (RFC 9111
 // §4.1): for every field in fields (as ParseVary returns them), the
-// normalised value in req equals the one in stored, the header of the
+// normalised value in req equals the one in stored (NormalizeFieldValue;
+// Accept, Accept-Encoding and Accept-Language are also read by their
+// semantics: case, the order of equally weighted members and q=1 do not
+// count, so "en, fr" matches "FR, en" but not "fr;q=0.9, en"), the header of the
 // request that the stored response answered. An absent field only matches
 // an absent one (a field whose value slice is empty is absent). star never
 // matches. With no fields and no star every request matches.
@@ -163,7 +168,7 @@ func VaryMatch(fields []string, star bool, stored, req http.Header) bool {
 		if (len(s) == 0) != (len(r) == 0) {
 			return false // absent only matches absent
 		}
-		if string(appendNormalized(bufS[:0], s)) != string(appendNormalized(bufR[:0], r)) {
+		if string(appendFieldValue(bufS[:0], k, s)) != string(appendFieldValue(bufR[:0], k, r)) {
 			return false
 		}
 	}
@@ -193,10 +198,64 @@ func VaryKey(fields []string, req http.Header) string {
 			b = append(b, '-')
 			continue
 		}
-		nv := appendNormalized(buf[:0], v)
+		nv := appendFieldValue(buf[:0], k, v)
 		b = strconv.AppendInt(b, int64(len(nv)), 10)
 		b = append(b, ':')
 		b = append(b, nv...)
 	}
 	return string(b)
+}
+
+// varyDigestDomain starts what VaryDigests hashes, so its digests can never
+// equal a digest made for another purpose.
+const varyDigestDomain = "cachestack/vary-digest/v1\x00"
+
+// VaryDigests returns what a cache stores with a variant to match later
+// requests against it (RFC 9111 §4.1) without keeping the request's field
+// values: for each field in fields that req carries, a digest of its
+// normalised value (NormalizeFieldValue) bound to the field's name, as
+// "sha256:" and 32 hex digits. Fields req does not carry are left out. The
+// values themselves (an Authorization or Cookie a response varies on, an
+// ignored parameter sent as a header) never reach the store.
+func VaryDigests(fields []string, req http.Header) http.Header {
+	out := make(http.Header, len(fields))
+	var buf [128]byte
+	for _, f := range fields {
+		k := http.CanonicalHeaderKey(f)
+		if vs := req[k]; len(vs) > 0 {
+			out[k] = []string{varyDigest(k, appendFieldValue(buf[:0], k, vs))}
+		}
+	}
+	return out
+}
+
+// VaryDigestsMatch is VaryMatch for a variant stored with VaryDigests: for
+// every field in fields, req carries it exactly when the variant's request
+// did, with a value whose digest is the stored one.
+func VaryDigestsMatch(fields []string, stored, req http.Header) bool {
+	var buf [128]byte
+	for _, f := range fields {
+		k := http.CanonicalHeaderKey(f)
+		s, r := stored[k], req[k]
+		if (len(s) == 0) != (len(r) == 0) {
+			return false // absent only matches absent
+		}
+		if len(s) > 0 && (len(s) != 1 || s[0] != varyDigest(k, appendFieldValue(buf[:0], k, r))) {
+			return false
+		}
+	}
+	return true
+}
+
+func varyDigest(name string, normalized []byte) string {
+	h := sha256.New()
+	h.Write([]byte(varyDigestDomain))
+	h.Write([]byte(name))
+	h.Write([]byte{0})
+	h.Write(normalized)
+	var sum [sha256.Size]byte
+	var out [7 + 32]byte
+	copy(out[:], "sha256:")
+	hex.Encode(out[7:], h.Sum(sum[:0])[:16])
+	return string(out[:])
 }

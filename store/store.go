@@ -114,5 +114,10 @@ func Wrap[K comparable](storeName, op string, key K, err error) error {
 	return &Error{Store: storeName, Op: op, Key: fmt.Sprint(key), Err: err}
 }
 
+// ErrTooLarge is returned by Set when the value is larger than the store
+// can hold (its budget, or its backend's item size limit). The previous
+// value under the key, if any, is removed: a later Get misses.
+var ErrTooLarge = errors.New("store: value too large")
+
 // ErrNegativeTTL is returned by Set when ttl is negative.
 var ErrNegativeTTL = errors.New("store: negative ttl")

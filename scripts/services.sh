@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the servers that the integration tests talk to are up, and says
-# what it did. Today that is Redis, for store/redisstore, at
-# CACHESTACK_REDIS_ADDR (default 127.0.0.1:6379):
+# what it did: Redis, PostgreSQL, MongoDB (FerretDB) and DynamoDB (DynamoDB
+# Local). Redis, for store/redisstore, at CACHESTACK_REDIS_ADDR (default
+# 127.0.0.1:6379):
 #
 #   - if it answers PING, nothing is done;
 #   - else, if the address is local and redis-server is installed, one is
@@ -19,11 +20,33 @@
 #     installed from Debian's packages, started, given trust auth on
 #     127.0.0.1 and database test.
 #
+# For MongoDB, at CACHESTACK_MONGO_URI (default mongodb://127.0.0.1:27017),
+# for store/mongostore:
+#
+#   - FerretDB is built from scripts/ferretdb (a module of its own, outside
+#     go.work) into ${XDG_CACHE_HOME:-~/.cache}/cachestack/ferretdb-<hash of
+#     its go.mod, go.sum and main.go>, unless that binary exists; a clean
+#     build takes minutes, a cached one nothing. CACHESTACK_FERRETDB_BIN is
+#     its path, for the tests that start a FerretDB of their own;
+#   - if nothing answers at the address and it is local, FerretDB is started
+#     there, on PostgreSQL at CACHESTACK_FERRETDB_POSTGRESQL_URL (default
+#     postgres://postgres@127.0.0.1:5432/test) when that answers, else on
+#     SQLite files in the cache directory.
+#
+# For DynamoDB, at CACHESTACK_DYNAMO_ENDPOINT (default
+# http://127.0.0.1:8000), for store/dynamostore:
+#
+#   - DynamoDB Local is unpacked from the npm package
+#     amplify-dynamodb-simulator@2.9.30 (npm pack) into the cache directory,
+#     unless it is there; CACHESTACK_DYNAMODB_LOCAL_JAR is the jar's path;
+#   - if nothing answers at the endpoint and it is local, it is started
+#     there with java (-inMemory -sharedDb), which takes seconds.
+#
 # It never fails: the tests decide what a missing server means (they skip,
 # or fail when CACHESTACK_REQUIRE_SERVICES=1). Run it, or source it to also
 # get, exported:
 #
-#   CACHESTACK_SERVICES_UP       the services that answer, e.g. "redis postgres"
+#   CACHESTACK_SERVICES_UP       the services that answer, e.g. "redis postgres mongo dynamodb"
 #   CACHESTACK_SERVICES_ALL_UP   1 when every service this script manages
 #                                answers, else empty
 #
@@ -220,6 +243,208 @@ _cs_pg() {
 	return 1
 }
 
+# _cs_now: the time in milliseconds.
+_cs_now() { date +%s%3N; }
+
+# _cs_took START: seconds since START (from _cs_now), e.g. "1.234".
+_cs_took() { local d=$(($(_cs_now) - $1)); printf '%d.%03d' $((d / 1000)) $((d % 1000)); }
+
+# _cs_cache: the directory that holds what is kept between runs.
+_cs_cache() { printf '%s/cachestack' "${XDG_CACHE_HOME:-$HOME/.cache}"; }
+
+# _cs_port_open HOST PORT: true if something accepts TCP connections there.
+_cs_port_open() {
+	timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null
+}
+
+# _cs_wait_port HOST PORT SECONDS: waits until HOST:PORT accepts connections.
+_cs_wait_port() {
+	local i
+	for i in $(seq $(($3 * 10))); do
+		_cs_port_open "$1" "$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# _cs_ferretdb_bin: builds FerretDB unless the cache has it; prints its path.
+_cs_ferretdb_bin() {
+	local src hash bin tmp t0
+	src="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/ferretdb"
+	[ -f "$src/go.sum" ] || return 1
+	command -v go >/dev/null 2>&1 || return 1
+	hash=$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-16)
+	bin="$(_cs_cache)/ferretdb-$hash"
+	if [ -x "$bin" ]; then
+		printf '%s' "$bin"
+		return 0
+	fi
+	mkdir -p "$(_cs_cache)" || return 1
+	tmp="$bin.tmp.$$"
+	t0=$(_cs_now)
+	_cs_say "mongo: building FerretDB into $bin (a few minutes, once)" >&2
+	if ! (cd "$src" && GOWORK=off GOFLAGS=-mod=readonly timeout 1200 go build -trimpath -o "$tmp" .) >&2; then
+		rm -f "$tmp"
+		_cs_say "mongo: building FerretDB failed" >&2
+		return 1
+	fi
+	mv -f "$tmp" "$bin" || return 1
+	_cs_say "mongo: built FerretDB in $(_cs_took "$t0") s" >&2
+	printf '%s' "$bin"
+}
+
+# _cs_mongo: brings a MongoDB wire-protocol server up if it can; true if it
+# answers in the end and the FerretDB binary for the tests is there.
+_cs_mongo() {
+	local uri=${CACHESTACK_MONGO_URI:-mongodb://127.0.0.1:27017}
+	local hostport=${uri#*://}
+	hostport=${hostport#*@}
+	hostport=${hostport%%/*}
+	hostport=${hostport%%\?*}
+	hostport=${hostport%%,*}
+	local host=${hostport%:*} port=${hostport##*:}
+	[ "$host" = "$port" ] && port=27017
+	local bin pg data handler t0
+	bin=$(_cs_ferretdb_bin) || bin=''
+	if [ -n "$bin" ]; then
+		CACHESTACK_FERRETDB_BIN=$bin
+		export CACHESTACK_FERRETDB_BIN
+	fi
+	if _cs_port_open "$host" "$port"; then
+		_cs_say "mongo: up at $uri"
+		[ -n "$bin" ]
+		return
+	fi
+	case $host in
+	127.0.0.1 | localhost) ;;
+	*)
+		_cs_say "mongo: nothing answers at $uri, which is not local: not starting one"
+		return 1
+		;;
+	esac
+	if [ -z "$bin" ]; then
+		_cs_say "mongo: nothing answers at $uri and FerretDB could not be built"
+		return 1
+	fi
+	pg=${CACHESTACK_FERRETDB_POSTGRESQL_URL:-postgres://postgres@127.0.0.1:5432/test}
+	local pghost=${pg#*://}
+	pghost=${pghost#*@}
+	pghost=${pghost%%/*}
+	data="$(_cs_cache)/ferretdb-data"
+	if _cs_port_open "${pghost%:*}" "${pghost##*:}"; then
+		handler=(-handler postgresql -postgresql-url "$pg")
+	else
+		mkdir -p "$data"
+		handler=(-handler sqlite -sqlite-url "file:$data/")
+	fi
+	_cs_say "mongo: starting FerretDB (${handler[1]}) on 127.0.0.1:$port"
+	t0=$(_cs_now)
+	setsid nohup "$bin" -listen "127.0.0.1:$port" "${handler[@]}" >"$(_cs_cache)/ferretdb.log" 2>&1 </dev/null &
+	if _cs_wait_port 127.0.0.1 "$port" 30; then
+		_cs_say "mongo: started in $(_cs_took "$t0") s; up at $uri"
+		return 0
+	fi
+	_cs_say "mongo: started FerretDB, but nothing answers at $uri (see $(_cs_cache)/ferretdb.log)"
+	return 1
+}
+
+# _cs_dynamo_ping HOST PORT: true if an HTTP server answers there.
+_cs_dynamo_ping() {
+	local script='exec 3<>"/dev/tcp/$0/$1" || exit 1; printf "GET / HTTP/1.0\r\n\r\n" >&3; IFS= read -r -t 3 line <&3; printf "%s" "$line"'
+	local reply
+	reply=$(timeout 4 bash -c "$script" "$1" "$2" 2>/dev/null) || return 1
+	[[ $reply == HTTP/* ]]
+}
+
+# _cs_dynamo_jar: unpacks DynamoDB Local from npm unless the cache has it;
+# prints the jar's path.
+_cs_dynamo_jar() {
+	local version=2.9.30
+	local dir
+	dir="$(_cs_cache)/amplify-dynamodb-simulator-$version"
+	local jar="$dir/package/emulator/DynamoDBLocal.jar"
+	if [ -f "$jar" ]; then
+		printf '%s' "$jar"
+		return 0
+	fi
+	command -v npm >/dev/null 2>&1 || { _cs_say "dynamodb: npm is not installed, which fetches DynamoDB Local" >&2; return 1; }
+	local tmp t0
+	mkdir -p "$(_cs_cache)" || return 1
+	tmp=$(mktemp -d "$(_cs_cache)/dynamodb.XXXXXX") || return 1
+	t0=$(_cs_now)
+	_cs_say "dynamodb: fetching DynamoDB Local (npm pack amplify-dynamodb-simulator@$version)" >&2
+	if ! (cd "$tmp" && timeout 600 npm pack --silent "amplify-dynamodb-simulator@$version" >/dev/null 2>&1 &&
+		tar xzf amplify-dynamodb-simulator-$version.tgz && rm -f amplify-dynamodb-simulator-$version.tgz) ||
+		[ ! -f "$tmp/package/emulator/DynamoDBLocal.jar" ]; then
+		rm -rf "$tmp"
+		_cs_say "dynamodb: fetching DynamoDB Local failed" >&2
+		return 1
+	fi
+	rm -rf "$dir"
+	mv "$tmp" "$dir" || return 1
+	_cs_say "dynamodb: unpacked DynamoDB Local in $(_cs_took "$t0") s" >&2
+	printf '%s' "$jar"
+}
+
+# _cs_java: true if java is there, installing a JRE on CI when it is not.
+_cs_java() {
+	command -v java >/dev/null 2>&1 && return 0
+	if [ -z "${CI:-}" ] || [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+		_cs_say "dynamodb: java is not installed (on CI as root this script would install it; or: apt-get install default-jre-headless)"
+		return 1
+	fi
+	_cs_say "dynamodb: installing a JRE with apt-get"
+	DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq default-jre-headless >/dev/null 2>&1 || {
+		DEBIAN_FRONTEND=noninteractive timeout 300 apt-get update -qq >/dev/null 2>&1 || true
+		DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq default-jre-headless >/dev/null 2>&1
+	} || return 1
+	command -v java >/dev/null 2>&1
+}
+
+# _cs_dynamo: brings DynamoDB Local up if it can; true if it answers in the
+# end and its jar is there for the tests.
+_cs_dynamo() {
+	local ep=${CACHESTACK_DYNAMO_ENDPOINT:-http://127.0.0.1:8000}
+	local hostport=${ep#*://}
+	hostport=${hostport%%/*}
+	local host=${hostport%:*} port=${hostport##*:}
+	[ "$host" = "$port" ] && port=80
+	local jar t0
+	jar=$(_cs_dynamo_jar) || jar=''
+	if [ -n "$jar" ]; then
+		CACHESTACK_DYNAMODB_LOCAL_JAR=$jar
+		export CACHESTACK_DYNAMODB_LOCAL_JAR
+	fi
+	if _cs_dynamo_ping "$host" "$port"; then
+		_cs_say "dynamodb: up at $ep"
+		[ -n "$jar" ] && _cs_java
+		return
+	fi
+	case $host in
+	127.0.0.1 | localhost) ;;
+	*)
+		_cs_say "dynamodb: nothing answers at $ep, which is not local: not starting one"
+		return 1
+		;;
+	esac
+	[ -n "$jar" ] || return 1
+	_cs_java || return 1
+	_cs_say "dynamodb: starting DynamoDB Local on 127.0.0.1:$port"
+	t0=$(_cs_now)
+	(cd "$(dirname "$jar")" && setsid nohup java -Xmx512m -jar DynamoDBLocal.jar -inMemory -sharedDb -port "$port" \
+		>"$(_cs_cache)/dynamodb-local.log" 2>&1 </dev/null &)
+	local i
+	for i in $(seq 600); do
+		if _cs_dynamo_ping 127.0.0.1 "$port"; then
+			_cs_say "dynamodb: started in $(_cs_took "$t0") s; up at $ep"
+			return 0
+		fi
+		sleep 0.1
+	done
+	_cs_say "dynamodb: started DynamoDB Local, but nothing answers at $ep (see $(_cs_cache)/dynamodb-local.log)"
+	return 1
+}
+
 CACHESTACK_SERVICES_UP=''
 CACHESTACK_SERVICES_ALL_UP=1
 if _cs_redis; then
@@ -232,6 +457,18 @@ if _cs_pg; then
 else
 	CACHESTACK_SERVICES_ALL_UP=''
 fi
+if _cs_mongo; then
+	CACHESTACK_SERVICES_UP="${CACHESTACK_SERVICES_UP:+$CACHESTACK_SERVICES_UP }mongo"
+else
+	CACHESTACK_SERVICES_ALL_UP=''
+fi
+if _cs_dynamo; then
+	CACHESTACK_SERVICES_UP="${CACHESTACK_SERVICES_UP:+$CACHESTACK_SERVICES_UP }dynamodb"
+else
+	CACHESTACK_SERVICES_ALL_UP=''
+fi
 export CACHESTACK_SERVICES_UP CACHESTACK_SERVICES_ALL_UP
-unset -f _cs_say _cs_redis_ping _cs_redis_wait _cs_redis _cs_pg_ping _cs_pg_ready _cs_pg_wait _cs_pg_version _cs_pg
+unset -f _cs_say _cs_redis_ping _cs_redis_wait _cs_redis _cs_pg_ping _cs_pg_ready _cs_pg_wait _cs_pg_version _cs_pg \
+	_cs_now _cs_took _cs_cache _cs_port_open _cs_wait_port _cs_ferretdb_bin _cs_mongo _cs_dynamo_ping _cs_dynamo_jar \
+	_cs_java _cs_dynamo
 true

@@ -20,7 +20,9 @@ import (
 	"github.com/cachestack/cachestack/store"
 	"github.com/cachestack/cachestack/store/bigcachestore"
 	"github.com/cachestack/cachestack/store/diskstore"
+	"github.com/cachestack/cachestack/store/dynamostore"
 	"github.com/cachestack/cachestack/store/memstore"
+	"github.com/cachestack/cachestack/store/mongostore"
 	"github.com/cachestack/cachestack/store/otterstore"
 	"github.com/cachestack/cachestack/store/pgstore"
 	"github.com/cachestack/cachestack/store/redisstore"
@@ -102,6 +104,8 @@ func All() []Backend {
 		})},
 		{"redis", Server, openRedis},
 		{"postgres", Server, openPostgres},
+		{"mongo", Server, openMongo},
+		{"dynamodb", Server, openDynamo},
 	}
 }
 
@@ -222,6 +226,57 @@ func openPostgres(c Config) (*Instance, error) {
 		return nil, err
 	}
 	return &Instance{Store: codec.Bind[string, *cached.Response](raw, codec.Response()), Raw: raw, Cleanup: drop}, nil
+}
+
+// openMongo opens mongostore on the server at $CACHESTACK_MONGO_URI
+// (default mongodb://127.0.0.1:27017) in a database of its own, dropped
+// after the run. The server's storage bounds it, not c.MaxBytes.
+func openMongo(c Config) (*Instance, error) {
+	uri := os.Getenv("CACHESTACK_MONGO_URI")
+	if uri == "" {
+		uri = "mongodb://127.0.0.1:27017"
+	}
+	raw, err := mongostore.Open(uri, &mongostore.Options{Database: fmt.Sprintf("cachebench_%d_%d", os.Getpid(), time.Now().UnixNano()), Timeout: 10 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := raw.Setup(ctx); err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("%w: no MongoDB at %s: %v", ErrUnavailable, uri, err)
+	}
+	cleanup := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		raw.Collection().Database().Drop(ctx)
+	}
+	return &Instance{Store: codec.Bind[string, *cached.Response](raw, codec.Response()), Raw: raw, Cleanup: cleanup}, nil
+}
+
+// openDynamo opens dynamostore on the DynamoDB at
+// $CACHESTACK_DYNAMO_ENDPOINT (default http://127.0.0.1:8000, DynamoDB
+// Local) in a table of its own, created for the run and emptied after it.
+// Items above 400 KB are refused, so large bodies are never hits.
+func openDynamo(c Config) (*Instance, error) {
+	ep := os.Getenv("CACHESTACK_DYNAMO_ENDPOINT")
+	if ep == "" {
+		ep = "http://127.0.0.1:8000"
+	}
+	raw, err := dynamostore.Open(fmt.Sprintf("cachebench-%d-%d", os.Getpid(), time.Now().UnixNano()), &dynamostore.Options{
+		Endpoint: ep, Region: "us-east-1", AccessKeyID: "local", SecretAccessKey: "local",
+		CreateTable: true, Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := raw.Setup(ctx); err != nil {
+		return nil, fmt.Errorf("%w: no DynamoDB at %s: %v", ErrUnavailable, ep, err)
+	}
+	cleanup := func() { raw.Clear(context.Background()) }
+	return &Instance{Store: codec.Bind[string, *cached.Response](raw, codec.Response()), Raw: raw, Cleanup: cleanup}, nil
 }
 
 // Stored sums the size (cached.Response.Size) and count of the live entries

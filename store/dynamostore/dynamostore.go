@@ -71,10 +71,12 @@ const (
 )
 
 // ErrTooLarge is returned, wrapped, by Set for an entry that would make an
-// item larger than MaxItemBytes. Nothing is written; Store.TooLarge counts
-// such refusals. A cache over the store answers the request from the
-// network all the same and counts the failure.
-var ErrTooLarge = errors.New("entry exceeds DynamoDB's 400 KB item limit")
+// item larger than MaxItemBytes. It matches store.ErrTooLarge. The entry is
+// not written and the previous one under its key is deleted;
+// Store.TooLarge counts such refusals. A cache over the store answers the
+// request from the network all the same and counts it in
+// Counters.TooLarge.
+var ErrTooLarge = fmt.Errorf("%w: entry exceeds DynamoDB's 400 KB item limit", store.ErrTooLarge)
 
 // API is the part of the DynamoDB client a Store uses; *dynamodb.Client
 // implements it.
@@ -548,8 +550,9 @@ func itemSize(pk string, digest bool, key string, value []byte, ttl time.Duratio
 // seconds, rounded up; zero leaves it out, so the entry never expires. A
 // negative ttl returns an error matching store.ErrNegativeTTL; an entry
 // that would make an item above MaxItemBytes returns one matching
-// ErrTooLarge, counted by TooLarge. Neither writes anything. Set keeps no
-// reference to value once it returns.
+// ErrTooLarge (and store.ErrTooLarge), counted by TooLarge, after deleting
+// the previous item under key. Set keeps no reference to value once it
+// returns.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if err := s.begin(ctx, "set", key); err != nil {
 		return err
@@ -560,6 +563,11 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	pk, digest := partitionKey(key)
 	if n := itemSize(pk, digest, key, value, ttl); n > MaxItemBytes {
 		s.tooLarge.Add(1)
+		// The entry it would have replaced is outdated: drop it, as every
+		// store does for a value it cannot hold.
+		if err := s.Delete(ctx, key); err != nil {
+			return err
+		}
 		return store.Wrap(name, "set", key, fmt.Errorf("%w: the item would be %d bytes", ErrTooLarge, n))
 	}
 	item := map[string]types.AttributeValue{

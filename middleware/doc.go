@@ -7,6 +7,10 @@
 //   - Key computes each request's cache key (package keyer).
 //   - Filter keeps methods, status codes and responses out of the cache.
 //   - Expiry offers per-request, per-URL and per-session expiry.
+//   - CacheControl configures RFC 9111, which every stack follows by
+//     default; IgnoreCacheControl is the header-blind mode instead.
+//   - Redirect records redirects as aliases of the response they lead to.
+//   - Coalesce merges concurrent misses for one key.
 //   - Store looks responses up, serves hits, and stores what it fetches.
 //
 // Chain composes them with the first argument outermost:
@@ -14,18 +18,27 @@
 //	mw := middleware.Chain(middleware.Key(k), filter, expiry, st)
 //	client := &http.Client{Transport: mw(http.DefaultTransport)}
 //
-// # Order does not matter
+// # Order
 //
-// When a cache middleware wraps another cache middleware, the two fuse into
-// one RoundTripper that holds both concerns, so a run of adjacent cache
-// middlewares acts as one unit whatever its order: the key is always
-// computed before the lookup, and each expiry candidate carries its source
-// (policy.Source), the highest-precedence source winning. An outer
-// middleware replaces an inner one of the same kind. A foreign middleware
-// placed between cache middlewares splits them: the concerns stacked above
-// it are handed down (through the request's context) to the Store
-// middleware beneath it; concerns placed beneath the Store middleware's
-// foreign neighbour do not reach it.
+// What holds, and is tested (TestStackingOrderDoesNotMatter,
+// TestForeignMiddlewareBetween, and TestMisplacedMiddlewareIsReported in
+// the cachestack package):
+//
+//   - Adjacent cache middlewares fuse into one RoundTripper that holds all
+//     their concerns, so their order does not change the outcome: the key
+//     is always computed before the lookup, and each expiry candidate
+//     carries its source (policy.Source), the highest-precedence source
+//     winning. An outer middleware replaces an inner one of the same kind.
+//   - Cache middlewares above a middleware of your own (a logger, a retry
+//     layer) are handed down, in the request's context, to the Store
+//     middleware beneath it: Chain(Key(k), logging, Store(s)) acts like
+//     Chain(Key(k), Store(s)), as long as your middleware passes the
+//     request's context on.
+//   - Cache middlewares beneath the Store middleware's foreign neighbour,
+//     or with no Store middleware beneath them at all, cannot act: the
+//     Store middleware has answered or forwarded the request by then. The
+//     first request through them logs an error naming them
+//     (slog.Default), once; requests still succeed.
 //
 // # Per-request settings
 //
@@ -37,7 +50,7 @@
 // A hit is a new *http.Response for each caller, with its own header map
 // carrying Age and an RFC 9211 Cache-Status member ("cachestack; hit;
 // ttl=N"), and a body over the stored bytes. A response from the network
-// gains "cachestack; fwd=uri-miss". InfoOf reads the seed's response
-// attributes back. A response is stored when its body is read to EOF, if it
+// gains "cachestack; fwd=uri-miss". InfoOf reads aiohttp-client-cache's
+// response attributes back. A response is stored when its body is read to EOF, if it
 // fits in StoreOptions.MaxBodyBytes; larger bodies stream through uncached.
 package middleware

@@ -180,10 +180,13 @@ type storeStage struct {
 // request on and returns the response with its body teed, so the entry is
 // written when the caller reads the body to EOF (within MaxBodyBytes).
 //
-// It uses the key, filter and expiry decided by the Key, Filter and Expiry
+// It uses the key, filter, expiry and caching rules decided by the
 // middlewares stacked with it, in any order; those it does not find take
-// their defaults (the default keyer, GET and HEAD with status 200, never
-// expire).
+// their defaults: the default keyer (which keys Authorization and Cookie),
+// GET and HEAD, RFC 9111 (CacheControl(nil)) with the statuses it lets a
+// cache store, and no expiry of the user's. A stored response never keeps
+// Set-Cookie unless StoreOptions.ReplaySetCookie. An entry stored for
+// another request is counted and ignored.
 //
 // The cache steps aside from every store fault: an error, an undecodable
 // entry, a panic (recovered), or a call that misses its deadline

@@ -32,11 +32,11 @@ import (
 const (
 	EventHit          = "hit"
 	EventMiss         = "miss"
-	EventStale        = "stale"        // a stale response served (stale-while-revalidate, stale-if-error, allowed by the request)
-	EventRevalidated  = "revalidated"  // a stored response refreshed by a 304
-	EventStored       = "stored"       // an entry written
-	EventNotStored    = "not_stored"   // a response not stored; reason says why
-	EventStoreError   = "store_error"  // a store call failed
+	EventStale        = "stale"       // a stale response served (stale-while-revalidate, stale-if-error, allowed by the request)
+	EventRevalidated  = "revalidated" // a stored response refreshed by a 304
+	EventStored       = "stored"      // an entry written
+	EventNotStored    = "not_stored"  // a response not stored; reason says why
+	EventStoreError   = "store_error" // a store call failed
 	EventStoreTimeout = "store_timeout"
 	EventStorePanic   = "store_panic"
 	EventCorrupt      = "corrupt" // an entry that does not decode, deleted

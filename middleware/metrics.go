@@ -243,6 +243,6 @@ func (l *latency) stats() LatencyStats {
 
 type nopMetrics struct{}
 
-func (nopMetrics) Add(Metric, int64)                           {}
+func (nopMetrics) Add(Metric, int64)                            {}
 func (nopMetrics) StoreLatency(StoreOp, time.Duration, Outcome) {}
-func (nopMetrics) BreakerChanged(BreakerState)                 {}
+func (nopMetrics) BreakerChanged(BreakerState)                  {}

@@ -168,11 +168,11 @@ type storeStage struct {
 	timeouts [numOps]time.Duration
 	lat      [numOps]latency
 	breaker  *breaker
-	owner    *Workers  // tracks the calls that outlive their deadline
+	owner    *Workers // tracks the calls that outlive their deadline
 	// stuckCalls counts the calls still running past their deadline.
 	stuckCalls atomic.Int64
 	maxStuck   int64
-	wb       *writeBack // nil: writes are made by the caller
+	wb         *writeBack // nil: writes are made by the caller
 }
 
 // Store is the middleware that holds responses: on the way in it looks the
@@ -314,7 +314,9 @@ type PanicError struct {
 	Value any    // what was passed to panic
 }
 
-func (e *PanicError) Error() string { return fmt.Sprintf("cachestack: store %s panicked: %v", e.Op, e.Value) }
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("cachestack: store %s panicked: %v", e.Op, e.Value)
+}
 
 // asyncCall is a store call on a goroutine of its own: walked is set by
 // whichever comes first, the caller walking away or the call returning.
@@ -428,26 +430,28 @@ func (st *storeStage) async(ctx context.Context, op StoreOp, key string, e *cach
 		r, err := st.do(cctx, op, key, e, ttl)
 		done <- callResult{r, err}
 	}()
+	var r callResult
 	select {
-	case r := <-done:
-		cancel()
-		return r.e, r.err
+	case r = <-done:
 	case <-cctx.Done():
-		cause := context.Cause(cctx)
-		cancel()
 		select {
-		case r := <-done: // it answered just in time
-			return r.e, r.err
+		case r = <-done: // it answered just in time
 		default:
+			if c.walked.CompareAndSwap(false, true) {
+				st.stuckCalls.Add(1)
+			}
+			r.err = cctx.Err()
 		}
-		if c.walked.CompareAndSwap(false, true) {
-			st.stuckCalls.Add(1)
-		}
-		if cause == ErrStoreDeadline {
-			return nil, fmt.Errorf("store %s after %v: %w", op, st.timeouts[op], ErrStoreDeadline)
-		}
-		return nil, ctx.Err()
 	}
+	// A store that honours its context fails with the deadline's error:
+	// that is a timeout too.
+	if r.err != nil && r.err != store.ErrNotFound && context.Cause(cctx) == ErrStoreDeadline {
+		r.e, r.err = nil, fmt.Errorf("store %s after %v: %w", op, st.timeouts[op], ErrStoreDeadline)
+	} else if r.err != nil && ctx.Err() != nil {
+		r.e, r.err = nil, ctx.Err()
+	}
+	cancel()
+	return r.e, r.err
 }
 
 // lookup returns the entry stored under key, or nil. Failures are logged and

@@ -9,6 +9,9 @@
 #   - else, if CI is set, we are root and apt-get exists, redis-server is
 #     installed from Debian's packages and then started.
 #
+# It also makes sure Debian's chromium is installed (on CI, as root, with
+# apt-get), for the browser test of the debug page (inspect/browsertest).
+#
 # It never fails: the tests decide what a missing server means (they skip,
 # or fail when CACHESTACK_REQUIRE_SERVICES=1). Run it, or source it to also
 # get, exported:
@@ -94,6 +97,37 @@ _cs_redis() {
 	return 1
 }
 
+# _cs_chromium: makes sure a headless browser is installed, for the debug
+# page's browser test (inspect/browsertest); true if one is found in the end.
+# Like redis-server it is installed from Debian's packages only on CI, as
+# root with apt-get.
+_cs_chromium() {
+	local b
+	for b in chromium chromium-browser; do
+		if command -v "$b" >/dev/null 2>&1; then
+			_cs_say "chromium: $(command -v "$b")"
+			return 0
+		fi
+	done
+	if [ -z "${CI:-}" ]; then
+		_cs_say "chromium: not installed (on CI this script would install it; or: apt-get install chromium)"
+		return 1
+	fi
+	if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+		_cs_say "chromium: not installed, and installing it needs root and apt-get"
+		return 1
+	fi
+	_cs_say "chromium: installing chromium with apt-get"
+	if ! DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq chromium >/dev/null 2>&1; then
+		DEBIAN_FRONTEND=noninteractive timeout 300 apt-get update -qq >/dev/null 2>&1 || true
+		if ! DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq chromium >/dev/null 2>&1; then
+			_cs_say "chromium: apt-get install chromium failed"
+			return 1
+		fi
+	fi
+	command -v chromium >/dev/null 2>&1 && _cs_say "chromium: installed"
+}
+
 CACHESTACK_SERVICES_UP=''
 CACHESTACK_SERVICES_ALL_UP=1
 if _cs_redis; then
@@ -101,6 +135,11 @@ if _cs_redis; then
 else
 	CACHESTACK_SERVICES_ALL_UP=''
 fi
+if _cs_chromium; then
+	CACHESTACK_SERVICES_UP="${CACHESTACK_SERVICES_UP:+$CACHESTACK_SERVICES_UP }chromium"
+else
+	CACHESTACK_SERVICES_ALL_UP=''
+fi
 export CACHESTACK_SERVICES_UP CACHESTACK_SERVICES_ALL_UP
-unset -f _cs_say _cs_redis_ping _cs_redis_wait _cs_redis
+unset -f _cs_say _cs_redis_ping _cs_redis_wait _cs_redis _cs_chromium
 true

@@ -36,6 +36,10 @@ type writeBack struct {
 	bytes   int64
 	waiting map[string]*writeOp // the latest write queued or running per key
 	flushed chan struct{}       // closed when waiting empties, if someone waits
+
+	// flushEnd ends SetTimeout after the workers close: writes still
+	// queued or running then are given up.
+	flushEnd context.Context
 }
 
 // writeOp is one queued write; e nil means delete. Its fields are guarded
@@ -51,6 +55,9 @@ type writeOp struct {
 
 func newWriteBack(st *storeStage, w *Workers, writers, queue int, maxBytes int64) (*writeBack, error) {
 	wb := &writeBack{st: st, w: w, seed: maphash.MakeSeed(), maxBytes: maxBytes, waiting: map[string]*writeOp{}}
+	flushEnd, endFlush := context.WithCancel(context.Background())
+	wb.flushEnd = flushEnd
+	context.AfterFunc(w.ctx, func() { time.AfterFunc(st.timeouts[OpSet], endFlush) })
 	writers = min(writers, queue)
 	for range writers {
 		wb.shards = append(wb.shards, make(chan *writeOp, max(1, queue/writers)))
@@ -125,19 +132,17 @@ func (wb *writeBack) dropped(ctx context.Context, key, reason string) {
 }
 
 // run is one writer. When the workers close, it makes the writes still
-// queued within one SetTimeout in all, and drops the rest.
+// queued until SetTimeout after Close, and drops the rest.
 func (wb *writeBack) run(ctx context.Context, ch chan *writeOp) {
 	for {
 		select {
 		case op := <-ch:
-			wb.write(op, nil)
+			wb.write(op)
 		case <-ctx.Done():
-			flush, cancel := context.WithTimeout(context.Background(), wb.st.timeouts[OpSet])
-			defer cancel()
 			for {
 				select {
 				case op := <-ch:
-					wb.write(op, flush)
+					wb.write(op)
 				default:
 					return
 				}
@@ -146,29 +151,27 @@ func (wb *writeBack) run(ctx context.Context, ch chan *writeOp) {
 	}
 }
 
-// write makes one queued write; within, when set, bounds it further.
-func (wb *writeBack) write(op *writeOp, within context.Context) {
+// write makes one queued write, bounded by its deadline and by the end
+// of the flush that follows Close.
+func (wb *writeBack) write(op *writeOp) {
 	wb.mu.Lock()
 	op.started = true
 	e, ttl := op.e, op.ttl
 	wb.mu.Unlock()
-	ctx := op.ctx
-	if within != nil {
-		if within.Err() != nil {
-			wb.dropped(ctx, op.key, "closing")
-			wb.finish(op)
-			return
-		}
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		stop := context.AfterFunc(within, cancel)
-		defer func() { stop(); cancel() }()
+	if wb.flushEnd.Err() != nil {
+		wb.dropped(op.ctx, op.key, "closed")
+		wb.finish(op)
+		return
 	}
+	ctx, cancel := context.WithCancel(op.ctx)
+	stop := context.AfterFunc(wb.flushEnd, cancel)
 	if e == nil {
 		wb.st.call(ctx, OpDelete, op.key, nil, 0)
 	} else {
 		wb.st.set(ctx, op.key, e, ttl)
 	}
+	stop()
+	cancel()
 	wb.finish(op)
 }
 

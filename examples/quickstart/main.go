@@ -16,7 +16,7 @@ import (
 
 func main() {
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(time.Second) // a slow, rate-limited or metered API
+		time.Sleep(time.Second)                       // a slow, rate-limited or metered API
 		w.Header().Set("Cache-Control", "max-age=60") // reusable for a minute (RFC 9111)
 		fmt.Fprintln(w, "hello from a slow origin")
 	}))

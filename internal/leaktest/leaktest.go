@@ -21,11 +21,11 @@ import (
 
 // Secret values Plant sends, one per way a secret could reach a store.
 const (
-	QueryToken   = "SECRET-query-token-1f3a"   // an ignored query parameter
-	HeaderToken  = "SECRET-header-token-77c2"  // an ignored parameter sent as a header the response varies on
-	Bearer       = "SECRET-bearer-9d0e"        // Authorization, which the response varies on
-	Cookie       = "SECRET-cookie-4b8b"        // Cookie, which the response varies on
-	SetCookie    = "SECRET-set-cookie-c6d1"    // a Set-Cookie the origin sends
+	QueryToken   = "SECRET-query-token-1f3a"    // an ignored query parameter
+	HeaderToken  = "SECRET-header-token-77c2"   // an ignored parameter sent as a header the response varies on
+	Bearer       = "SECRET-bearer-9d0e"         // Authorization, which the response varies on
+	Cookie       = "SECRET-cookie-4b8b"         // Cookie, which the response varies on
+	SetCookie    = "SECRET-set-cookie-c6d1"     // a Set-Cookie the origin sends
 	RedirectHint = "SECRET-redirect-token-5e90" // an ignored parameter the origin echoes into a redirect
 )
 

@@ -19,6 +19,7 @@ import (
 	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/internal/faultstore"
 	"github.com/cachestack/cachestack/middleware"
+	"github.com/cachestack/cachestack/store"
 	"github.com/cachestack/cachestack/store/memstore"
 )
 
@@ -349,4 +350,45 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// hidden hides that a store never blocks, so that the cache calls it
+// under a deadline on a goroutine of its own.
+type hidden struct {
+	store.Store[string, *cached.Response]
+}
+
+// BenchmarkGuardedHit compares a hit from an in-memory store called
+// directly (it declares it never blocks) with the same store called under
+// the lookup deadline, as a network store is.
+func BenchmarkGuardedHit(b *testing.B) {
+	for _, tt := range []struct {
+		name   string
+		direct bool
+	}{{"direct", true}, {"under deadline", false}} {
+		b.Run(tt.name, func(b *testing.B) {
+			m, err := memstore.New[string, *cached.Response](nil)
+			require.NoError(b, err)
+			var s store.Store[string, *cached.Response] = m
+			if !tt.direct {
+				s = hidden{m}
+			}
+			st, err := middleware.Store(s, &middleware.StoreOptions{Logger: quiet})
+			require.NoError(b, err)
+			rt := st(&fakeOrigin{})
+			req, err := http.NewRequest(http.MethodGet, "http://origin.test/x", nil)
+			require.NoError(b, err)
+			resp, err := rt.RoundTrip(req)
+			require.NoError(b, err)
+			io.Copy(io.Discard, resp.Body)
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := rt.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				resp.Body.Close()
+			}
+		})
+	}
 }

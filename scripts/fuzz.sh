@@ -9,18 +9,12 @@ cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-30s}
 status=0
 for mod in $(find . -name go.mod -not -path '*/testdata/*' -not -path '*/node_modules/*' -printf '%h\n' | sort); do
-	# Packages of this module (not of modules nested in it) with targets.
-	for file in $(cd "$mod" && grep -rl --include='*_test.go' '^func Fuzz' . | sort); do
-		dir=$(dirname "$file")
-		if [ "$dir" != . ] && [ -n "$(cd "$mod" && find "$dir" -maxdepth 6 -name go.mod -path "$dir/*" -print -quit)" ]; then
-			case "$(cd "$mod/$dir" && go list -m 2>/dev/null)" in
-			"$(cd "$mod" && go list -m)") ;;
-			*) continue ;;
-			esac
-		fi
-		for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$mod/$file" | sed 's/^func //'); do
-			echo "== fuzz $mod/$dir $target ($fuzztime)"
-			(cd "$mod" && go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "./$dir") || status=1
+	# go list names this module's packages only, not those of modules
+	# nested in it.
+	for dir in $(cd "$mod" && go list -f '{{.Dir}}' ./...); do
+		for target in $(cat "$dir"/*_test.go 2>/dev/null | grep -o '^func Fuzz[A-Za-z0-9_]*' | sed 's/^func //'); do
+			echo "== fuzz ${dir#$PWD/} $target ($fuzztime)"
+			(cd "$dir" && go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" .) || status=1
 		done
 	done
 done

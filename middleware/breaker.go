@@ -19,6 +19,9 @@ const (
 	BreakerOpen
 	// BreakerHalfOpen: the back-off has ended and one call, the probe,
 	// is let through; the others still skip the store. The probe's
+	// caller waits no longer than its deadline, but the probe runs on
+	// for up to the write deadline (StoreOptions.SetTimeout), so that a
+	// store coming back has time to answer. The probe's
 	// success closes the breaker; its failure opens it again for twice
 	// as long, up to BreakerOptions.MaxOpenFor.
 	BreakerHalfOpen

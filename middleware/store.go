@@ -353,13 +353,14 @@ func (st *storeStage) call(ctx context.Context, op StoreOp, key string, e *cache
 			st.add(MetricStoreSkipped, 1)
 			return nil, ErrStoreStuck
 		}
-		out, err = st.async(ctx, op, key, e, ttl)
+		out, err = st.async(ctx, op, key, e, ttl, probe)
+		probe = false // the probe's own goroutine tells the breaker
 	}
 	d := time.Since(start)
 	st.lat[op].observe(d)
 	outcome := OutcomeOK
 	switch {
-	case err == nil, err == store.ErrNotFound, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrTooLarge), errors.Is(err, codec.ErrFormat):
+	case answered(err):
 		st.breaker.success(probe)
 	case ctx.Err() != nil && !errors.Is(err, ErrStoreDeadline):
 		// The caller gave up; the store is not to blame.
@@ -410,8 +411,20 @@ func (st *storeStage) do(ctx context.Context, op StoreOp, key string, e *cached.
 // then it walks away, cancelling the call's context, and the goroutine
 // ends when the store returns. Workers.Close waits a while for such
 // goroutines (see Workers).
-func (st *storeStage) async(ctx context.Context, op StoreOp, key string, e *cached.Response, ttl time.Duration) (*cached.Response, error) {
-	cctx, cancel := context.WithTimeoutCause(ctx, st.timeouts[op], ErrStoreDeadline)
+//
+// A probe of the half-open breaker is given longer, the write deadline
+// (SetTimeout) if it is longer, and is not cancelled when its caller walks
+// away: a store coming back (a client redialling, dropping the dead
+// connections of its pool) often needs more than a lookup's deadline for
+// its first call, and the probe decides for every later one. Its caller
+// still waits no longer than the operation's deadline; the probe's
+// goroutine records the outcome with the breaker.
+func (st *storeStage) async(ctx context.Context, op StoreOp, key string, e *cached.Response, ttl time.Duration, probe bool) (*cached.Response, error) {
+	limit, parent := st.timeouts[op], ctx
+	if probe {
+		limit, parent = max(limit, st.timeouts[OpSet]), context.WithoutCancel(ctx)
+	}
+	cctx, cancel := context.WithTimeoutCause(parent, limit, ErrStoreDeadline)
 	c := &asyncCall{done: make(chan callResult, 1)}
 	done := c.done
 	w := st.owner
@@ -428,30 +441,70 @@ func (st *storeStage) async(ctx context.Context, op StoreOp, key string, e *cach
 			}
 		}()
 		r, err := st.do(cctx, op, key, e, ttl)
+		if probe {
+			cancel()
+			if answered(err) {
+				st.breaker.success(true)
+			} else {
+				st.breaker.failure(true)
+			}
+		}
 		done <- callResult{r, err}
 	}()
+	deadline, callerDone := cctx.Done(), (<-chan struct{})(nil)
+	var timer <-chan time.Time
+	if probe {
+		t := time.NewTimer(st.timeouts[op])
+		defer t.Stop()
+		deadline, callerDone, timer = nil, ctx.Done(), t.C
+	}
 	var r callResult
+	got, timedOut := false, false
 	select {
 	case r = <-done:
-	case <-cctx.Done():
+		got = true
+	case <-callerDone:
+	case <-deadline:
+		timedOut = true
+	case <-timer:
+		timedOut = true
+	}
+	if !got {
 		select {
 		case r = <-done: // it answered just in time
 		default:
 			if c.walked.CompareAndSwap(false, true) {
 				st.stuckCalls.Add(1)
 			}
-			r.err = cctx.Err()
+			switch {
+			case ctx.Err() != nil:
+				r.err = ctx.Err()
+			case timedOut || context.Cause(cctx) == ErrStoreDeadline:
+				r.err = ErrStoreDeadline
+			default:
+				r.err = cctx.Err()
+			}
 		}
 	}
 	// A store that honours its context fails with the deadline's error:
 	// that is a timeout too.
-	if r.err != nil && r.err != store.ErrNotFound && context.Cause(cctx) == ErrStoreDeadline {
+	if r.err != nil && r.err != store.ErrNotFound && ctx.Err() == nil && (r.err == ErrStoreDeadline || context.Cause(cctx) == ErrStoreDeadline) {
 		r.e, r.err = nil, fmt.Errorf("store %s after %v: %w", op, st.timeouts[op], ErrStoreDeadline)
 	} else if r.err != nil && ctx.Err() != nil {
 		r.e, r.err = nil, ctx.Err()
 	}
-	cancel()
+	if !probe {
+		cancel()
+	}
 	return r.e, r.err
+}
+
+// answered reports whether a store call's error still means the store
+// answered: none, a miss, a refusal as too large, an entry that does not
+// decode.
+func answered(err error) bool {
+	return err == nil || err == store.ErrNotFound || errors.Is(err, store.ErrNotFound) ||
+		errors.Is(err, store.ErrTooLarge) || errors.Is(err, codec.ErrFormat)
 }
 
 // lookup returns the entry stored under key, or nil. Failures are logged and

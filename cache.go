@@ -15,6 +15,8 @@ import (
 	"github.com/cachestack/cachestack/keyer"
 	"github.com/cachestack/cachestack/middleware"
 	"github.com/cachestack/cachestack/policy"
+	"github.com/cachestack/cachestack/seal"
+	"github.com/cachestack/cachestack/sign"
 	"github.com/cachestack/cachestack/store"
 	"github.com/cachestack/cachestack/store/memstore"
 )
@@ -48,7 +50,10 @@ type Options struct {
 	// AllowedCodes are the status codes that may be cached
 	// (aiohttp-client-cache's allowed_codes). Nil means every status RFC
 	// 9111 lets a cache store (policy.StorableCodes), or 200 alone with
-	// IgnoreCacheControl.
+	// IgnoreCacheControl. A 206 is never stored as a response, so that it
+	// can never answer a request for the whole representation; in the
+	// default mode 206 responses are kept as parts and combined into a
+	// stored 200 once they cover it, unless AllowedCodes leaves 206 out.
 	AllowedCodes []int
 	// Filter, if set, decides per response whether it is stored and
 	// whether a stored one is served (seed: filter_fn).
@@ -92,6 +97,22 @@ type Options struct {
 	// §4.2.2); nil leaves it off. It has no meaning with
 	// IgnoreCacheControl.
 	Heuristic *policy.Heuristic
+	// NoStaleWhenUnreachable turns off serving a stale stored response
+	// when the origin cannot be reached at all (a transport error; RFC
+	// 9111 §4.2.4 lets a disconnected cache serve it). By default such a
+	// response is served, marked "detail=unreachable" in Cache-Status,
+	// unless must-revalidate or no-cache forbids it, the request asked for
+	// validation, or a stale-if-error bound (StaleIfError, or the
+	// directive) applies; it is as old at most as stale responses are
+	// kept. See middleware.CacheControlOptions.NoStaleWhenUnreachable. It
+	// has no meaning with IgnoreCacheControl.
+	NoStaleWhenUnreachable bool
+	// ReusePOSTResponses answers a GET from a stored response to a POST
+	// of the same URL that had explicit freshness and a Content-Location
+	// equal to that URL (RFC 9110 §9.3.3). Off by default; it has no
+	// meaning with IgnoreCacheControl. See
+	// middleware.CacheControlOptions.ReusePOSTResponses.
+	ReusePOSTResponses bool
 	// Coalesce merges concurrent misses for the same key into one request
 	// to the origin (see middleware.Coalesce).
 	Coalesce bool
@@ -102,6 +123,21 @@ type Options struct {
 	// without credentials are coalesced. Authorization and Cookie are part
 	// of the cache key either way, unless IgnoredParams names them.
 	ShareCredentials bool
+
+	// Signer, if set, signs every entry the cache writes with HMAC-SHA256,
+	// bound to its store key, and verifies every entry it reads, for
+	// requests and for the operations that list and update entries: an
+	// entry tampered with, planted or moved in the store is a miss,
+	// counted in Counters.Corrupt, never served (sign.Middleware). It
+	// works over any store, typed or bytes.
+	Signer *sign.Signer
+	// Sealer, if set, encrypts every entry the cache writes with
+	// AES-256-GCM, bound to its store key, and opens every entry it reads:
+	// whoever reads the store learns entries' lengths and keys, nothing
+	// else, and an entry that fails to open is a counted miss
+	// (seal.Middleware). With Signer as well, entries are sealed, then
+	// signed (encrypt-then-MAC).
+	Sealer *seal.Sealer
 
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
@@ -159,6 +195,9 @@ type Cache struct {
 	workers   *middleware.Workers
 	counters  middleware.Counters
 	monitor   middleware.Monitor
+	// protect are the Protectors of Options.Sealer and Options.Signer,
+	// outermost first, as the stack applies them.
+	protect []middleware.Protector
 }
 
 // New assembles the default stack from opts. Every invalid option is an
@@ -175,6 +214,20 @@ func New(opts *Options) (*Cache, error) {
 		o.Clock = time.Now
 	}
 	c := &Cache{store: o.Store, filter: o.Filter, clock: o.Clock, keepStale: o.KeepStale}
+	if o.Sealer != nil {
+		p, err := seal.Protector(o.Sealer)
+		if err != nil {
+			return nil, fmt.Errorf("cachestack: Options.Sealer: %w", err)
+		}
+		c.protect = append(c.protect, p)
+	}
+	if o.Signer != nil {
+		p, err := sign.Protector(o.Signer)
+		if err != nil {
+			return nil, fmt.Errorf("cachestack: Options.Signer: %w", err)
+		}
+		c.protect = append(c.protect, p)
+	}
 	if c.store == nil {
 		s, err := memstore.New[string, *cached.Response](&memstore.Options[*cached.Response]{MaxBytes: DefaultMaxBytes, Clock: o.Clock})
 		if err != nil {
@@ -213,7 +266,8 @@ func New(opts *Options) (*Cache, error) {
 	if o.IgnoreCacheControl {
 		mws = append(mws, middleware.IgnoreCacheControl())
 	} else {
-		cc, err := middleware.CacheControl(&middleware.CacheControlOptions{Heuristic: o.Heuristic, Workers: c.workers})
+		cc, err := middleware.CacheControl(&middleware.CacheControlOptions{Heuristic: o.Heuristic, Workers: c.workers,
+			NoStaleWhenUnreachable: o.NoStaleWhenUnreachable, ReusePOSTResponses: o.ReusePOSTResponses})
 		if err != nil {
 			return nil, fmt.Errorf("cachestack: %w", err)
 		}
@@ -225,6 +279,13 @@ func New(opts *Options) (*Cache, error) {
 			return nil, fmt.Errorf("cachestack: %w", err)
 		}
 		mws = append(mws, co)
+	}
+	for _, p := range c.protect {
+		pm, err := middleware.Protect(p)
+		if err != nil {
+			return nil, fmt.Errorf("cachestack: %w", err)
+		}
+		mws = append(mws, pm)
 	}
 	c.mw = middleware.Chain(append(mws, st)...)
 	c.rt = c.mw(o.Transport)
@@ -299,6 +360,12 @@ func validate(o *Options) error {
 	}
 	if o.IgnoreCacheControl && o.Heuristic != nil {
 		return errors.New("cachestack: Options.Heuristic has no effect with Options.IgnoreCacheControl")
+	}
+	if o.IgnoreCacheControl && o.NoStaleWhenUnreachable {
+		return errors.New("cachestack: Options.NoStaleWhenUnreachable has no effect with Options.IgnoreCacheControl")
+	}
+	if o.IgnoreCacheControl && o.ReusePOSTResponses {
+		return errors.New("cachestack: Options.ReusePOSTResponses has no effect with Options.IgnoreCacheControl")
 	}
 	return nil
 }
@@ -375,9 +442,12 @@ func (c *Cache) DeleteURL(ctx context.Context, method, url string) error {
 	if err != nil {
 		return err
 	}
-	_, err = c.store.Get(ctx, key)
+	_, err = c.get(ctx, key)
 	found := err == nil || errors.Is(err, codec.ErrFormat)
 	if err := c.store.Delete(ctx, key); err != nil {
+		return err
+	}
+	if err := c.store.Delete(ctx, middleware.PartsKey(key)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	if _, ok := c.store.(store.Lister[string]); !ok || !found {
@@ -404,7 +474,7 @@ func (c *Cache) HasURL(ctx context.Context, method, url string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	_, err = c.store.Get(ctx, key)
+	_, err = c.get(ctx, key)
 	switch {
 	case err == nil:
 		return true, nil
@@ -482,7 +552,7 @@ func (c *Cache) Redirects(ctx context.Context) iter.Seq2[Redirect, error] {
 				continue
 			}
 			r := Redirect{From: e.URL, Status: e.StatusCode, Location: e.Header.Get("Location")}
-			t, err := c.store.Get(ctx, e.Ref)
+			t, err := c.get(ctx, e.Ref)
 			if err != nil || t.Kind == cached.KindRedirect {
 				continue // leads nowhere: DeleteExpired removes it
 			}
@@ -537,7 +607,7 @@ func (c *Cache) ResetExpiry(ctx context.Context, e policy.Expiry) (int, error) {
 		if keep && (expires.IsZero() || now.Before(expires)) {
 			upd := ke.entry.Clone()
 			upd.Expires = expires
-			if err := c.store.Set(ctx, ke.key, upd, middleware.StorageTTL(now, expires, c.keepStale)); err != nil {
+			if err := c.set(ctx, ke.key, upd, middleware.StorageTTL(now, expires, c.keepStale)); err != nil {
 				return n, err
 			}
 			continue
@@ -556,7 +626,7 @@ func (c *Cache) dangling(ctx context.Context, e *cached.Response) bool {
 	if e.Kind != cached.KindRedirect {
 		return false
 	}
-	_, err := c.store.Get(ctx, e.Ref)
+	_, err := c.get(ctx, e.Ref)
 	return errors.Is(err, store.ErrNotFound) || errors.Is(err, codec.ErrFormat)
 }
 
@@ -585,7 +655,7 @@ func (c *Cache) entries(ctx context.Context) iter.Seq2[keyedEntry, error] {
 				yield(keyedEntry{}, err)
 				return
 			}
-			e, err := c.store.Get(ctx, key)
+			e, err := c.get(ctx, key)
 			if errors.Is(err, store.ErrNotFound) || errors.Is(err, codec.ErrFormat) {
 				continue
 			}
@@ -594,4 +664,40 @@ func (c *Cache) entries(ctx context.Context) iter.Seq2[keyedEntry, error] {
 			}
 		}
 	}
+}
+
+// get returns the entry stored under key as the cache's stack reads it:
+// verified by its Protectors. An entry that fails verification, and a
+// protected entry this cache cannot open, is an error matching
+// codec.ErrFormat, like an entry that does not decode.
+func (c *Cache) get(ctx context.Context, key string) (*cached.Response, error) {
+	e, err := c.store.Get(ctx, key)
+	if err != nil || e == nil || (len(c.protect) == 0 && e.Kind != cached.KindSealed) {
+		return e, err
+	}
+	for i := len(c.protect) - 1; i >= 0; i-- {
+		if e, err = c.protect[i].Verify(key, e); err != nil {
+			if !errors.Is(err, codec.ErrFormat) {
+				err = fmt.Errorf("%w: %w", codec.ErrFormat, err)
+			}
+			return nil, store.Wrap("cachestack", "get", key, err)
+		}
+	}
+	if e.Kind == cached.KindSealed {
+		return nil, store.Wrap("cachestack", "get", key,
+			fmt.Errorf("%w: the entry is protected, and neither Options.Signer nor Options.Sealer opens it", codec.ErrFormat))
+	}
+	return e, nil
+}
+
+// set stores e under key as the cache's stack writes it: protected by its
+// Protectors.
+func (c *Cache) set(ctx context.Context, key string, e *cached.Response, ttl time.Duration) error {
+	for _, p := range c.protect {
+		var err error
+		if e, err = p.Protect(key, e); err != nil {
+			return store.Wrap("cachestack", "set", key, err)
+		}
+	}
+	return c.store.Set(ctx, key, e, ttl)
 }

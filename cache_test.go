@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -111,6 +112,8 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"negative write queue", cachestack.Options{WriteQueue: -1}, "cachestack: Options.WriteQueue is -1, want >= 0"},
 		{"breaker back-off cap under its start", cachestack.Options{Breaker: &middleware.BreakerOptions{OpenFor: time.Minute, MaxOpenFor: time.Second}}, "cachestack: Options.Breaker is"},
 		{"heuristic when header-blind", cachestack.Options{IgnoreCacheControl: true, Heuristic: &policy.Heuristic{}}, "cachestack: Options.Heuristic has no effect with Options.IgnoreCacheControl"},
+		{"no stale when unreachable, header-blind", cachestack.Options{IgnoreCacheControl: true, NoStaleWhenUnreachable: true}, "cachestack: Options.NoStaleWhenUnreachable has no effect with Options.IgnoreCacheControl"},
+		{"reuse POST, header-blind", cachestack.Options{IgnoreCacheControl: true, ReusePOSTResponses: true}, "cachestack: Options.ReusePOSTResponses has no effect with Options.IgnoreCacheControl"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,4 +272,79 @@ func ExampleCache_Redirects() {
 		fmt.Println(r.Status, r.From[len(origin.URL):], "->", r.To[len(origin.URL):])
 	}
 	// Output: 301 /v1/thing -> /v2/thing
+}
+
+// TestRFCOptionsThroughTheDropIn: Options.ReusePOSTResponses and
+// Options.NoStaleWhenUnreachable reach the CacheControl middleware.
+func TestRFCOptionsThroughTheDropIn(t *testing.T) {
+	t.Parallel()
+	srv, n := countingOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Location", r.URL.Path)
+		io.WriteString(w, r.Method)
+	})
+	c := newCache(t, &cachestack.Options{ReusePOSTResponses: true})
+	resp, err := c.Client().Post(srv.URL+"/doc", "text/plain", strings.NewReader("x"))
+	require.NoError(t, err)
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	resp = getBody(t, c.Client(), srv.URL+"/doc")
+	assert.Equal(t, int64(1), n.Load(), "the GET was answered with the POST's response")
+	assert.True(t, cachestack.InfoOf(resp).FromCache)
+
+	clk := &testClock{now: time.Now()}
+	for _, off := range []bool{false, true} {
+		tr := &http.Transport{}
+		down := &atomic.Bool{}
+		c := newCache(t, &cachestack.Options{NoStaleWhenUnreachable: off, Clock: clk.Now, KeepStale: time.Hour,
+			Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+				if down.Load() {
+					return nil, errors.New("connection refused")
+				}
+				return tr.RoundTrip(r)
+			})})
+		getBody(t, c.Client(), srv.URL+"/a")
+		down.Store(true)
+		clk.Advance(2 * time.Minute)
+		resp, err := c.Client().Get(srv.URL + "/a")
+		if off {
+			assert.Error(t, err)
+			continue
+		}
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Contains(t, resp.Header.Get("Cache-Status"), "detail=unreachable")
+		tr.CloseIdleConnections()
+	}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestDeleteURLDropsParts: DeleteURL also deletes the stored parts of
+// partial responses for the URL.
+func TestDeleteURLDropsParts(t *testing.T) {
+	t.Parallel()
+	srv, n := countingOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Etag", `"v1"`)
+		http.ServeContent(w, r, "", time.Time{}, strings.NewReader("0123456789"))
+	})
+	c := newCache(t, nil)
+	ranged := func() {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/f", nil)
+		req.Header.Set("Range", "bytes=0-4")
+		resp, err := c.Client().Do(req)
+		require.NoError(t, err)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusPartialContent, resp.StatusCode)
+	}
+	ranged()
+	ranged()
+	require.Equal(t, int64(1), n.Load(), "the second is answered from the stored part")
+	require.NoError(t, c.DeleteURL(context.Background(), "", srv.URL+"/f"))
+	ranged()
+	assert.Equal(t, int64(2), n.Load())
 }

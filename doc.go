@@ -23,4 +23,10 @@
 //
 // A failing store never fails a request: the cache steps aside, the request
 // goes to the network, and the failure is logged and counted.
+//
+// For a store others can reach, Options.Signer signs every entry (package
+// sign) and Options.Sealer encrypts it (package seal), each bound to its
+// store key, over any store, typed or bytes; an entry tampered with,
+// planted or moved in the store is a counted miss, never served. Listing
+// and the other operations read entries through the same checks.
 package cachestack

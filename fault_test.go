@@ -2,7 +2,6 @@ package cachestack_test
 
 import (
 	"flag"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -110,7 +109,7 @@ func runFault(t *testing.T, tc faultCase) {
 		s = fs
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	c, err := cachestack.New(&cachestack.Options{Store: s, Transport: tr, Coalesce: tc.coalesce, Logger: quietLogger()})
+	c, err := cachestack.New(&cachestack.Options{Store: s, Transport: tr, Coalesce: tc.coalesce, Logger: quietLogger})
 	require.NoError(t, err)
 	client := &http.Client{Transport: c, Timeout: tc.timeout}
 
@@ -173,7 +172,7 @@ func TestCloseReturnsWithAStoreThatNeverAnswers(t *testing.T) {
 	defer origin.Close()
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
-	c, err := cachestack.New(&cachestack.Options{Store: fs, Transport: tr, Coalesce: true, Logger: quietLogger()})
+	c, err := cachestack.New(&cachestack.Options{Store: fs, Transport: tr, Coalesce: true, Logger: quietLogger})
 	require.NoError(t, err)
 	f := faultload.Run(faultload.Load{Name: "store that never answers", Client: c.Client(), BaseURL: origin.URL, Paths: 20, Workers: 20, Requests: 400})
 	done := make(chan struct{})
@@ -188,5 +187,3 @@ func TestCloseReturnsWithAStoreThatNeverAnswers(t *testing.T) {
 	assert.Zero(t, f.Failed, "%v", f.Errors)
 	assert.Zero(t, f.Wrong)
 }
-
-func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

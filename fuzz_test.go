@@ -72,7 +72,7 @@ func FuzzStoredBytes(f *testing.F) {
 		}
 		c, err := cachestack.New(&cachestack.Options{
 			Store: codec.Bind(stuckBytes{Store: m, raw: b}, codec.Response()), Transport: tr,
-			Logger: quietLogger(), GetTimeout: time.Second,
+			Logger: quietLogger, GetTimeout: time.Second,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -66,7 +66,7 @@ func TestLoad(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Close()
 	tr := &http.Transport{MaxIdleConnsPerHost: workers}
-	c, err := cachestack.New(&cachestack.Options{Store: s, Transport: tr, Coalesce: true, Logger: quietLogger()})
+	c, err := cachestack.New(&cachestack.Options{Store: s, Transport: tr, Coalesce: true, Logger: quietLogger})
 	require.NoError(t, err)
 
 	runtime.GC()

@@ -75,6 +75,11 @@ const (
 	// response with StatusCode and a Location header, to the response
 	// stored under Ref.
 	KindRedirect
+	// KindSealed is an entry protected by a Protector (see
+	// middleware.Protect): Body holds the protected encoding of the real
+	// entry, which only that Protector can recover and check. It is never
+	// served as it is.
+	KindSealed
 )
 
 // Age returns the response's current age at now (RFC 9111 §4.2.3):

@@ -1,6 +1,7 @@
 package codec_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"net/http"
@@ -13,30 +14,56 @@ import (
 	"github.com/cachestack/cachestack/codec"
 )
 
-// The benchmarks use sampleResponse: a 1 KiB body, 8 header fields, one vary
-// field and four non-zero times.
+// The benchmarks use sampleResponse: 8 header fields, one vary field and
+// four non-zero times, with a 1 KiB body (a typical API response) and a
+// 64 KiB one (where work proportional to the body shows).
+
+// benchBodies are the body sizes the Marshal and Unmarshal benchmarks run.
+var benchBodies = []struct {
+	name string
+	size int
+}{
+	{"1KiB", 1 << 10},
+	{"64KiB", 64 << 10},
+}
+
+// benchResponse is sampleResponse with a body of size bytes.
+func benchResponse(size int) *cached.Response {
+	r := sampleResponse()
+	r.Body = bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	return r
+}
 
 func BenchmarkResponseMarshal(b *testing.B) {
 	c := codec.Response()
-	r := sampleResponse()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := c.Marshal(r); err != nil {
-			b.Fatal(err)
-		}
+	for _, bb := range benchBodies {
+		b.Run(bb.name, func(b *testing.B) {
+			r := benchResponse(bb.size)
+			b.ReportAllocs()
+			b.SetBytes(int64(bb.size))
+			for b.Loop() {
+				if _, err := c.Marshal(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
 func BenchmarkResponseUnmarshal(b *testing.B) {
 	c := codec.Response()
-	enc, err := c.Marshal(sampleResponse())
-	require.NoError(b, err)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(enc)))
-	for b.Loop() {
-		if _, err := c.Unmarshal(enc); err != nil {
-			b.Fatal(err)
-		}
+	for _, bb := range benchBodies {
+		b.Run(bb.name, func(b *testing.B) {
+			enc, err := c.Marshal(benchResponse(bb.size))
+			require.NoError(b, err)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(enc)))
+			for b.Loop() {
+				if _, err := c.Unmarshal(enc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -19,6 +19,18 @@ type Codec[V any] interface {
 // trailing garbage, bad CBOR. A cache treats such an entry as a miss.
 var ErrFormat = errors.New("codec: bad format")
 
+// ErrChecksum is returned by Response's Unmarshal for an entry of the
+// current format whose checksum does not match its bytes: it was damaged
+// after it was written (a flipped bit on disk or in memory, a torn or
+// truncated write, another entry's bytes spliced in). It matches ErrFormat
+// too, so a cache that handles ErrFormat treats it as a miss; test for it
+// with errors.Is to count damaged entries apart from undecodable ones.
+//
+// A checksum catches accidents, not attacks: whoever can write to the store
+// can write a valid checksum. Package sign is the guarantee against
+// tampering.
+var ErrChecksum = fmt.Errorf("%w: checksum mismatch", ErrFormat)
+
 // formatError wraps err so that it matches ErrFormat, unless it already does.
 func formatError(err error) error {
 	if err == nil || errors.Is(err, ErrFormat) {

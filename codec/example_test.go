@@ -38,7 +38,7 @@ func ExampleResponse() {
 	fmt.Println(string(r.Body))
 	fmt.Println(r.Created.Format(time.RFC3339Nano), r.Expires.IsZero())
 	// Output:
-	// "CSR\x02"
+	// "CSR\x03"
 	// 200 https://example.com/ text/plain
 	// hello
 	// 2025-06-01T12:00:00.123456789Z true
@@ -58,6 +58,23 @@ func ExampleErrFormat() {
 	// true
 	// true
 	// true
+}
+
+func ExampleErrChecksum() {
+	c := codec.Response()
+	b, err := c.Marshal(&cached.Response{StatusCode: http.StatusOK, Body: []byte("hello")})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	b[len(b)-1] ^= 0x20 // "hello" becomes "hellO" in the store
+
+	_, err = c.Unmarshal(b)
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, codec.ErrChecksum), errors.Is(err, codec.ErrFormat))
+	// Output:
+	// codec: bad format: checksum mismatch
+	// true true
 }
 
 func ExampleBind() {

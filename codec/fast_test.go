@@ -26,6 +26,7 @@ func fastSeeds(t testing.TB) [][]byte {
 			InitialAge: -3 * time.Second},
 		{Kind: cached.KindVariants, Vary: []string{"Accept", "Accept-Encoding"}, Ref: "g1", StatusCode: -7},
 		{Kind: cached.KindRedirect, Ref: "k", StatusCode: 301, Header: cached.NewHeader(http.Header{"Location": {"/b"}})},
+		{Kind: cached.KindSealed, Method: "GET", URL: "https://a.example/", Body: []byte("\x01sealed")},
 	} {
 		b, err := Response().Marshal(r)
 		require.NoError(t, err)
@@ -57,9 +58,17 @@ func fastSeeds(t testing.TB) [][]byte {
 		"\xa1\x0c\x20",                                 // initial age -1
 		"\xa1\x0f\xc0\x61A",                            // tagged ref
 	} {
-		seeds = append(seeds, []byte(magic+"\x02"+meta), []byte(magic+"\x02"+meta+"xy"))
+		seeds = append(seeds, sealedEntry(meta), sealedEntry(meta+"xy"))
 	}
 	return seeds
+}
+
+// sealedEntry returns an entry of the current version holding metadata and
+// body, with a valid checksum.
+func sealedEntry(metaAndBody string) []byte {
+	b := append([]byte{magic[0], magic[1], magic[2], formatVersion, 0, 0, 0, 0}, metaAndBody...)
+	seal(b)
+	return b
 }
 
 // FuzzDecodeFast checks that whenever decodeFast accepts an entry, the
@@ -91,8 +100,52 @@ func FuzzDecodeFast(f *testing.F) {
 // taken for what Marshal writes, so the benchmarks measure it.
 func TestDecodeFastTakesMarshalOutput(t *testing.T) {
 	t.Parallel()
-	for i, s := range fastSeeds(t)[:4] {
+	for i, s := range fastSeeds(t)[:5] {
 		_, ok := decodeFast(s[prefixLen:])
 		require.True(t, ok, "seed %d", i)
+	}
+}
+
+// TestDecodersAgreeOnDamage changes every byte of the metadata and body of
+// entries on both decoding paths, one at a time, with the checksum left as
+// it was and with it recomputed. Left as it was, Unmarshal refuses every
+// change with ErrChecksum, whichever decoder the entry would have taken.
+// Recomputed, the change reaches the decoders: whatever decodeFast
+// accepts, decodeLibrary accepts as the same response, and Unmarshal
+// returns what they decide.
+func TestDecodersAgreeOnDamage(t *testing.T) {
+	t.Parallel()
+	seeds := fastSeeds(t)
+	entries := [][]byte{seeds[1], seeds[2], sealedEntry("\xa2\x01\x63GET\x10\x00")} // the last: unknown key 16, the library's
+	_, ok := decodeFast(entries[2][prefixLen:])
+	require.False(t, ok, "the last entry must take the library path")
+	c := Response()
+	for n, good := range entries {
+		for i := prefixLen; i < len(good); i++ {
+			for _, mask := range []byte{0x01, 0x80, 0xff} {
+				b := bytes.Clone(good)
+				b[i] ^= mask
+				_, err := c.Unmarshal(bytes.Clone(b))
+				require.ErrorIs(t, err, ErrChecksum, "entry %d, byte %d ^ %#x", n, i, mask)
+
+				seal(b)
+				got, err := c.Unmarshal(bytes.Clone(b))
+				fast, fastOK := decodeFast(b[prefixLen:])
+				lib, libErr := decodeLibrary(b[prefixLen:])
+				if fastOK {
+					require.NoError(t, libErr, "entry %d, byte %d ^ %#x: decodeFast accepted what the library refuses", n, i, mask)
+					require.True(t, reflect.DeepEqual(lib, fast), "entry %d, byte %d ^ %#x: decoders differ:\nlibrary %#v\nfast    %#v", n, i, mask, lib, fast)
+				}
+				if err != nil {
+					require.ErrorIs(t, err, ErrFormat)
+					require.NotErrorIs(t, err, ErrChecksum, "the checksum was recomputed")
+					require.False(t, fastOK)
+					require.Error(t, libErr)
+				} else {
+					require.True(t, fastOK || libErr == nil)
+					require.True(t, reflect.DeepEqual(lib, got) || reflect.DeepEqual(fast, got))
+				}
+			}
+		}
 	}
 }

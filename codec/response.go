@@ -2,8 +2,10 @@ package codec
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math"
 	"net/http"
 	"time"
@@ -13,23 +15,42 @@ import (
 	"github.com/cachestack/cachestack/cached"
 )
 
-// Entry format, version 2:
+// Entry format, version 3:
 //
 //	"CSR"   3-byte magic
-//	0x02    format version
+//	0x03    format version
+//	crc     CRC-32C (Castagnoli) of the whole entry but these 4 bytes:
+//	        the magic, the version, the metadata and the body; big endian
 //	meta    one CBOR map (entry below), Core Deterministic Encoding
 //	body    exactly meta[11] bytes, up to the end of the entry
 //
-// Version 2 holds the header (key 5) as a byte string, cached.Header's
-// binary form, where version 1 held a CBOR map; entries of version 1 are
-// refused as ErrFormat, which a cache treats as a miss. Keys 12–15
-// (initial age, kind, vary fields, ref) were added within version 1
-// before any release; a reader skips keys it does not know.
+// Version 3 added the checksum; version 2 holds the header (key 5) as a
+// byte string, cached.Header's binary form, where version 1 held a CBOR
+// map. Entries of versions 1 and 2 are refused as ErrFormat, which a cache
+// treats as a miss. Keys 12–15 (initial age, kind, vary fields, ref) were
+// added within version 1 before any release; a reader skips keys it does
+// not know.
 const (
 	magic         = "CSR"
-	formatVersion = 2
-	prefixLen     = len(magic) + 1
+	formatVersion = 3
+	crcOffset     = len(magic) + 1
+	prefixLen     = crcOffset + 4 // where the metadata starts
 )
+
+// castagnoli is the CRC-32C table: hash/crc32 computes it with the CPU's
+// CRC instructions where there are some (SSE 4.2 on amd64, the CRC32
+// extension on arm64). It is read-only after initialisation.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// checksum returns the CRC-32C of entry b without its checksum field.
+func checksum(b []byte) uint32 {
+	return crc32.Update(crc32.Checksum(b[:crcOffset], castagnoli), castagnoli, b[prefixLen:])
+}
+
+// seal writes the checksum of entry b into its checksum field.
+func seal(b []byte) {
+	binary.BigEndian.PutUint32(b[crcOffset:], checksum(b))
+}
 
 // entry is the CBOR metadata of a stored response. Keys are small integers
 // so that a later version can add a field under a new key: older readers
@@ -101,10 +122,14 @@ var errTimeRange = errors.New("codec: time outside the range of int64 Unix nanos
 //
 // Marshal copies the body into the entry. Unmarshal does not copy it: the
 // decoded Body aliases b (which Unmarshal takes ownership of), so a hit from a
-// byte store costs no body copy beyond the store's own. Unmarshal of bytes
-// that are not a well-formed entry of this version, including a truncated one
-// or one with trailing bytes, returns an error matching ErrFormat; it never
-// panics.
+// byte store costs no body copy beyond the store's own.
+//
+// Every entry carries a CRC-32C of its bytes, which Unmarshal verifies before
+// it decodes anything: an entry damaged after Marshal (any single changed
+// byte, any truncation, any burst of up to 32 changed bits, and all but
+// about one in four billion other changes) returns ErrChecksum. Unmarshal of
+// bytes that are not a well-formed entry of this version returns an error
+// matching ErrFormat, as ErrChecksum does; it never panics.
 //
 // Round trip: strings, the status code and header keys and values come back
 // as stored (keys are not re-canonicalised); the Header comes back equal
@@ -152,12 +177,14 @@ func (responseCodec) Marshal(r *cached.Response) ([]byte, error) {
 	// so the entry is usually built in a single allocation.
 	buf := bytes.NewBuffer(make([]byte, 0, prefixLen+int(r.Size())+32))
 	buf.WriteString(magic)
-	buf.WriteByte(formatVersion)
+	buf.Write([]byte{formatVersion, 0, 0, 0, 0}) // the checksum is sealed in last
 	if err := entryEnc.MarshalToBuffer(e, buf); err != nil {
 		return nil, fmt.Errorf("codec: marshal response: %w", err)
 	}
 	buf.Write(r.Body)
-	return buf.Bytes(), nil
+	b := buf.Bytes()
+	seal(b)
+	return b, nil
 }
 
 // setTime stores t's Unix nanoseconds in e.ns[i] and returns a pointer to
@@ -174,11 +201,19 @@ func (e *entry) setTime(i int, t time.Time) (*int64, error) {
 }
 
 func (responseCodec) Unmarshal(b []byte) (*cached.Response, error) {
-	if len(b) < prefixLen || string(b[:len(magic)]) != magic {
+	if len(b) < crcOffset || string(b[:len(magic)]) != magic {
 		return nil, fmt.Errorf("%w: not a cached response (bad magic)", ErrFormat)
 	}
 	if v := b[len(magic)]; v != formatVersion {
 		return nil, fmt.Errorf("%w: cached response version %d, want %d", ErrFormat, v, formatVersion)
+	}
+	if len(b) < prefixLen {
+		return nil, fmt.Errorf("%w: cached response cut short in its checksum", ErrFormat)
+	}
+	// The checksum first: what follows decodes only bytes that are as
+	// they were written.
+	if checksum(b) != binary.BigEndian.Uint32(b[crcOffset:]) {
+		return nil, ErrChecksum
 	}
 	meta := b[prefixLen:]
 	// The metadata must be a definite-length map; anything else (null, an

@@ -2,7 +2,11 @@ package codec_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
 	"math"
 	"net/http"
 	"strings"
@@ -79,6 +83,20 @@ func assertSameResponse(t testing.TB, want, got *cached.Response) {
 	}
 }
 
+// castagnoli is the CRC-32C table, for the tests' own checksums.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// sealed returns an entry of the current format, version 3, holding
+// metadata and body, with its checksum computed as the package
+// documentation says: CRC-32C of the whole entry but the checksum field,
+// big endian, after the version byte.
+func sealed(metaAndBody []byte) []byte {
+	b := append([]byte("CSR\x03\x00\x00\x00\x00"), metaAndBody...)
+	sum := crc32.Update(crc32.Checksum(b[:4], castagnoli), castagnoli, b[8:])
+	binary.BigEndian.PutUint32(b[4:], sum)
+	return b
+}
+
 func TestResponseRoundTrip(t *testing.T) {
 	t.Parallel()
 	many := http.Header{}
@@ -121,6 +139,7 @@ func TestResponseRoundTrip(t *testing.T) {
 		{name: "initial age", give: &cached.Response{StatusCode: 200, InitialAge: 1500 * time.Millisecond}},
 		{name: "variants index", give: &cached.Response{Kind: cached.KindVariants, URL: "http://h/", Vary: []string{"Accept", "Accept-Language"}, Ref: "6f1c"}},
 		{name: "redirect alias", give: &cached.Response{Kind: cached.KindRedirect, StatusCode: 301, Header: cached.NewHeader(http.Header{"Location": {"/new"}}), Ref: "0123abcd"}},
+		{name: "sealed envelope", give: &cached.Response{Kind: cached.KindSealed, Method: "GET", URL: "http://h/", Body: []byte("\x01protected\x00bytes")}},
 		{name: "odd strings", give: &cached.Response{Method: "PURGE", URL: "http://h/ü?x=%00", Proto: "HTTP/2.0", StatusCode: 999}},
 	}
 	c := codec.Response()
@@ -199,7 +218,8 @@ func TestResponseFormat(t *testing.T) {
 	}
 	b, err := codec.Response().Marshal(give)
 	require.NoError(t, err)
-	want := "435352" + "02" + // "CSR", version 2
+	want := "435352" + "03" + // "CSR", version 3
+		"CRC_____" + // checksum, below
 		"a8" + // map, 8 pairs
 		"01" + "63474554" + // 1: "GET"
 		"02" + "69687474703a2f2f782f" + // 2: "http://x/"
@@ -210,14 +230,23 @@ func TestResponseFormat(t *testing.T) {
 		"09" + "1a3b9aca05" + // 9: 1_000_000_005 ns
 		"0b" + "02" + // 11: body length 2
 		"6869" // body "hi"
-	assert.Equal(t, strings.ReplaceAll(want, " ", ""), hex.EncodeToString(b))
+	// CRC-32C of the entry without its checksum field, big endian,
+	// computed here and pinned, so that another polynomial or byte order
+	// fails the test.
+	want = strings.ReplaceAll(want, " ", "")
+	unsealed, err := hex.DecodeString(strings.Replace(want, "CRC_____", "", 1))
+	require.NoError(t, err)
+	sum := crc32.Checksum(unsealed, castagnoli)
+	assert.Equal(t, "0bedd9a0", fmt.Sprintf("%08x", sum), "the checksum")
+	want = strings.Replace(want, "CRC_____", fmt.Sprintf("%08x", sum), 1)
+	assert.Equal(t, want, hex.EncodeToString(b))
 }
 
 func TestResponseUnknownKeysIgnored(t *testing.T) {
 	t.Parallel()
 	meta, err := cbor.Marshal(map[int]any{1: "GET", 3: 200, 11: 2, 99: []any{"future", 1}})
 	require.NoError(t, err)
-	b := append(append([]byte("CSR\x02"), meta...), "ok"...)
+	b := sealed(append(meta, "ok"...))
 	got, err := codec.Response().Unmarshal(b)
 	require.NoError(t, err)
 	assert.Equal(t, "GET", got.Method)
@@ -237,7 +266,7 @@ func TestResponseBadInput(t *testing.T) {
 	metaWith := func(m map[int]any) []byte {
 		meta, err := cbor.Marshal(m)
 		require.NoError(t, err)
-		return append([]byte("CSR\x02"), meta...)
+		return sealed(meta)
 	}
 	tests := []struct {
 		name string
@@ -245,23 +274,27 @@ func TestResponseBadInput(t *testing.T) {
 	}{
 		{"nil", nil},
 		{"magic only", []byte("CSR")},
-		{"prefix only", []byte("CSR\x02")},
+		{"version only", []byte("CSR\x03")},
+		{"checksum cut short", []byte("CSR\x03\x00\x00\x00")},
+		{"prefix only", sealed(nil)},
+		{"version 2 (no checksum)", append([]byte("CSR\x02"), good[8:]...)},
 		{"bad magic", withByte(0, 'X')},
 		{"version 0", withByte(3, 0)},
 		{"version 1 (header as a CBOR map)", withByte(3, 1)},
-		{"version 3", withByte(3, 3)},
+		{"version 4", withByte(3, 4)},
 		{"version 255", withByte(3, 255)},
 		{"trailing garbage", append(bytes.Clone(good), 0)},
-		{"metadata is null", []byte("CSR\x02\xf6")},
-		{"metadata is an array", []byte("CSR\x02\x80")},
-		{"metadata indefinite map", []byte("CSR\x02\xbf\xff")},
+		{"trailing garbage, checksum recomputed", sealed(append(bytes.Clone(good[8:]), 0))},
+		{"metadata is null", sealed([]byte("\xf6"))},
+		{"metadata is an array", sealed([]byte("\x80"))},
+		{"metadata indefinite map", sealed([]byte("\xbf\xff"))},
 		{"wrong field type", metaWith(map[int]any{3: "200"})},
 		{"negative body length", metaWith(map[int]any{11: -1})},
-		{"status overflows int", append([]byte("CSR\x02\xa1\x03\x1b"), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)},
-		{"time overflows int64", append([]byte("CSR\x02\xa1\x07\x1b"), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)},
+		{"status overflows int", sealed(append([]byte("\xa1\x03\x1b"), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))},
+		{"time overflows int64", sealed(append([]byte("\xa1\x07\x1b"), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))},
 		{"header is a map (version 1's form)", metaWith(map[int]any{5: map[string]any{"A": []string{"1"}}})},
 		{"header is text", metaWith(map[int]any{5: "\x00\x00"})},
-		{"header undefined", []byte("CSR\x02\xa1\x05\xf7")},
+		{"header undefined", sealed([]byte("\xa1\x05\xf7"))},
 		{"header binary form empty", metaWith(map[int]any{5: []byte{}})},
 		{"header binary form truncated", metaWith(map[int]any{5: []byte{1, 1, 1, 'A', 1, 2, 'x'}})},
 		{"header binary form with trailing bytes", metaWith(map[int]any{5: []byte{1, 1, 1, 'A', 1, 1, 'x', 0}})},
@@ -274,15 +307,15 @@ func TestResponseBadInput(t *testing.T) {
 		{"vary header key not text", metaWith(map[int]any{6: map[int]any{1: []string{"x"}}})},
 		{"vary header value byte string", metaWith(map[int]any{6: map[string]any{"A": []any{[]byte("x")}}})},
 		{"vary header is an array", metaWith(map[int]any{6: []string{"A"}})},
-		{"vary header undefined", []byte("CSR\x02\xa1\x06\xf7")},
-		{"duplicate vary header field", []byte("CSR\x02\xa1\x06\xa2\x61A\xf6\x61A\xf6")},
-		{"vary header count too large", []byte("CSR\x02\xa1\x06\xb9\x0f\xff\x61A\xf6")},
-		{"tag", []byte("CSR\x02\xa1\x07\xc1\x00")},
-		{"huge array count", []byte("CSR\x02\xa1\x06\xa1\x61A\x9a\x7f\xff\xff\xff")},
-		{"huge map count", []byte("CSR\x02\xa1\x06\xba\x7f\xff\xff\xff")},
-		{"huge header length", []byte("CSR\x02\xa1\x05\x5a\x7f\xff\xff\xff")},
-		{"huge string length", []byte("CSR\x02\xa1\x01\x7b\x7f\xff\xff\xff\xff\xff\xff\xff")},
-		{"huge body length", append([]byte("CSR\x02\xa1\x0b\x1b"), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)},
+		{"vary header undefined", sealed([]byte("\xa1\x06\xf7"))},
+		{"duplicate vary header field", sealed([]byte("\xa1\x06\xa2\x61A\xf6\x61A\xf6"))},
+		{"vary header count too large", sealed([]byte("\xa1\x06\xb9\x0f\xff\x61A\xf6"))},
+		{"tag", sealed([]byte("\xa1\x07\xc1\x00"))},
+		{"huge array count", sealed([]byte("\xa1\x06\xa1\x61A\x9a\x7f\xff\xff\xff"))},
+		{"huge map count", sealed([]byte("\xa1\x06\xba\x7f\xff\xff\xff"))},
+		{"huge header length", sealed([]byte("\xa1\x05\x5a\x7f\xff\xff\xff"))},
+		{"huge string length", sealed([]byte("\xa1\x01\x7b\x7f\xff\xff\xff\xff\xff\xff\xff"))},
+		{"huge body length", sealed(append([]byte("\xa1\x0b\x1b"), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))},
 		{"array in vary header value", metaWith(map[int]any{6: map[string]any{"A": []any{[]any{"x"}}}})},
 		{"too deep", metaWith(map[int]any{6: map[string]any{"A": []any{[]any{[]any{"x"}}}}})},
 	}
@@ -314,8 +347,8 @@ func TestResponseUnmarshalAllocs(t *testing.T) {
 	// Hostile counts fail before anything proportional to them is allocated.
 	c := codec.Response()
 	for _, b := range [][]byte{
-		[]byte("CSR\x02\xa1\x06\xa1\x61A\x9a\x7f\xff\xff\xff"), // a vary header value of 2³¹ elements
-		[]byte("CSR\x02\xa1\x05\x5a\x7f\xff\xff\xff"),          // a header of 2³¹ bytes
+		sealed([]byte("\xa1\x06\xa1\x61A\x9a\x7f\xff\xff\xff")), // a vary header value of 2³¹ elements
+		sealed([]byte("\xa1\x05\x5a\x7f\xff\xff\xff")),          // a header of 2³¹ bytes
 	} {
 		allocs := testing.AllocsPerRun(100, func() { _, _ = c.Unmarshal(b) })
 		assert.Less(t, allocs, 20.0)
@@ -343,4 +376,105 @@ func TestResponseUnmarshalCommonStrings(t *testing.T) {
 	b, err := c.Marshal(&cached.Response{Method: "GET", Proto: "HTTP/1.1", StatusCode: 200, Body: []byte("x")})
 	require.NoError(t, err)
 	assert.Equal(t, 1.0, testing.AllocsPerRun(100, func() { _, _ = c.Unmarshal(b) }))
+}
+
+// integrityEntries are the entries the integrity tests damage: a small one
+// and one with a 64 KiB body, both on the fast decoding path, and one with
+// an unknown metadata key, which only the library decoder takes.
+func integrityEntries(t *testing.T) map[string][]byte {
+	t.Helper()
+	c := codec.Response()
+	small, err := c.Marshal(&cached.Response{Method: "GET", URL: "http://x/", StatusCode: 200, Body: []byte("hi")})
+	require.NoError(t, err)
+	large := sampleResponse()
+	large.Body = bytes.Repeat([]byte("0123456789abcdef"), 4<<10)
+	big, err := c.Marshal(large)
+	require.NoError(t, err)
+	meta, err := cbor.Marshal(map[int]any{1: "GET", 3: 200, 11: 2, 99: "future"})
+	require.NoError(t, err)
+	return map[string][]byte{"small": small, "64KiB": big, "library path": sealed(append(meta, "ok"...))}
+}
+
+// TestResponseChecksumFlippedBytes changes every byte of an entry, one at a
+// time, each of three ways: every change is refused as ErrFormat, and every
+// change past the magic and version as ErrChecksum.
+func TestResponseChecksumFlippedBytes(t *testing.T) {
+	t.Parallel()
+	c := codec.Response()
+	for name, good := range integrityEntries(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := c.Unmarshal(bytes.Clone(good))
+			require.NoError(t, err, "the undamaged entry")
+			b := bytes.Clone(good)
+			for i := range b {
+				for _, mask := range []byte{0x01, 0x80, 0xff} {
+					b[i] ^= mask
+					got, err := c.Unmarshal(b)
+					b[i] ^= mask
+					if err == nil || got != nil || !errors.Is(err, codec.ErrFormat) || i >= 4 && !errors.Is(err, codec.ErrChecksum) {
+						t.Fatalf("byte %d of %d ^ %#x: got %v, %v", i, len(b), mask, got, err)
+					}
+				}
+			}
+			require.Equal(t, good, b)
+		})
+	}
+}
+
+// TestResponseChecksumTruncatedAndExtended cuts an entry at every length
+// and appends to it: every one is refused, as ErrChecksum once the cut
+// leaves the checksum whole.
+func TestResponseChecksumTruncatedAndExtended(t *testing.T) {
+	t.Parallel()
+	c := codec.Response()
+	for name, good := range integrityEntries(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for n := range len(good) {
+				got, err := c.Unmarshal(good[:n:n])
+				if got != nil || !errors.Is(err, codec.ErrFormat) || n >= 8 && !errors.Is(err, codec.ErrChecksum) {
+					t.Fatalf("cut to %d of %d bytes: got %v, %v", n, len(good), got, err)
+				}
+			}
+			for _, tail := range []string{"\x00", "x", string(good)} {
+				_, err := c.Unmarshal(append(bytes.Clone(good), tail...))
+				require.ErrorIs(t, err, codec.ErrChecksum, "%d bytes appended", len(tail))
+			}
+		})
+	}
+}
+
+// TestResponseChecksumSwappedEntries splices the body of one entry onto
+// the metadata of another with the same body length: refused.
+func TestResponseChecksumSwappedEntries(t *testing.T) {
+	t.Parallel()
+	c := codec.Response()
+	a, err := c.Marshal(&cached.Response{URL: "http://x/a", StatusCode: 200, Body: []byte("alice's page")})
+	require.NoError(t, err)
+	b, err := c.Marshal(&cached.Response{URL: "http://x/b", StatusCode: 200, Body: []byte("bobby's page")})
+	require.NoError(t, err)
+	spliced := append(bytes.Clone(a[:len(a)-12]), b[len(b)-12:]...)
+	_, err = c.Unmarshal(spliced)
+	require.ErrorIs(t, err, codec.ErrChecksum)
+}
+
+func TestErrChecksumMatchesErrFormat(t *testing.T) {
+	t.Parallel()
+	require.ErrorIs(t, codec.ErrChecksum, codec.ErrFormat)
+	require.NotErrorIs(t, codec.ErrFormat, codec.ErrChecksum, "not every format error is a checksum error")
+	_, err := codec.Response().Unmarshal([]byte("CSR\x02\xa0"))
+	require.ErrorIs(t, err, codec.ErrFormat)
+	require.NotErrorIs(t, err, codec.ErrChecksum, "an entry of an older version is not damaged")
+}
+
+// TestResponseChecksumAllocs: a damaged entry is refused without
+// allocating, whatever its size.
+func TestResponseChecksumAllocs(t *testing.T) {
+	c := codec.Response()
+	for name, good := range integrityEntries(t) {
+		b := bytes.Clone(good)
+		b[len(b)-1] ^= 1
+		assert.Zero(t, testing.AllocsPerRun(100, func() { _, _ = c.Unmarshal(b) }), name)
+	}
 }

@@ -40,6 +40,23 @@ type CacheControlOptions struct {
 	Workers *Workers
 	// RefreshTimeout bounds one background refresh; zero means 30s.
 	RefreshTimeout time.Duration
+	// NoStaleWhenUnreachable turns off serving a stale stored response
+	// when the origin cannot be reached at all (a transport error, not a
+	// 5xx). By default such a response is served, marked
+	// "fwd=stale; detail=unreachable" in Cache-Status, as RFC 9111 §4.2.4
+	// lets a disconnected cache do, unless must-revalidate or no-cache
+	// forbids it or the request asked for validation; how stale it may be
+	// is bounded by how long stale responses are kept (KeepValidatable,
+	// StoreOptions.KeepStale). With it set, the transport's error is
+	// returned unless stale-if-error applies.
+	NoStaleWhenUnreachable bool
+	// ReusePOSTResponses stores a 200 or 203 response to POST that has
+	// explicit freshness and a Content-Location equal to the request's
+	// URL as the response to a GET of that URL (RFC 9110 §9.3.3), so that
+	// a later GET is answered from the cache. It applies to POST requests
+	// the cache does not otherwise hold (POST is not in
+	// FilterOptions.Methods). Off by default.
+	ReusePOSTResponses bool
 }
 
 type ccStage struct {
@@ -47,6 +64,10 @@ type ccStage struct {
 	keepValidatable time.Duration
 	workers         *Workers
 	refreshTimeout  time.Duration
+	// noStaleUnreachable: CacheControlOptions.NoStaleWhenUnreachable.
+	noStaleUnreachable bool
+	// reusePOST: CacheControlOptions.ReusePOSTResponses.
+	reusePOST bool
 	// ignore marks the header-blind mode (IgnoreCacheControl): the engine
 	// then runs without RFC 9111 rules.
 	ignore bool
@@ -105,8 +126,26 @@ func IgnoreCacheControl() Middleware {
 // out it reads the response's directives (§5.2.2) and
 // computes its freshness lifetime (max-age, Expires, Date, Age, §4.2.1 and
 // §4.2.3), offering it to the expiry decision above every user setting;
-// stores variants per Vary (§4.1); merges 304 responses into the stored one
-// (§4.3.4); and invalidates stored responses after unsafe requests (§4.4).
+// stores variants per Vary (§4.1); merges a 304 into the stored response
+// it selects (§4.3.4: matching validators; otherwise the request is sent
+// again without conditions); freshens or invalidates the stored GET
+// response with a HEAD response (§4.3.5); and invalidates stored responses
+// after unsafe requests (§4.4).
+//
+// It answers the caller's own If-None-Match and If-Modified-Since from a
+// fresh stored response (§4.3.2): 304 when they do not hold, the stored
+// response otherwise; a stale one sends the request on unchanged.
+// If-Match and If-Unmodified-Since are left to the origin. A GET with
+// Range is answered from a complete stored 200 (§3.4, RFC 9110 §14): 206
+// for one range or several (multipart/byteranges), 416 when none is
+// satisfiable, the whole 200 when If-Range does not strongly match. A 206
+// from the origin is kept as a part of the representation (§3.3) unless
+// FilterOptions.Codes leaves 206 out; parts with the same strong ETag are
+// combined (§3.4) into a stored 200 once they cover it, and a part alone
+// never answers a request. Ranged and conditional requests are never
+// coalesced. When the origin cannot be reached at all, a stale stored
+// response is served where nothing forbids it (§4.2.4; see
+// NoStaleWhenUnreachable).
 // Stack it anywhere with the Store middleware.
 func CacheControl(opts *CacheControlOptions) (Middleware, error) {
 	var o CacheControlOptions
@@ -128,7 +167,8 @@ func CacheControl(opts *CacheControlOptions) (Middleware, error) {
 	if o.RefreshTimeout == 0 {
 		o.RefreshTimeout = defaultRefreshTimeout
 	}
-	cc := &ccStage{heuristic: o.Heuristic, keepValidatable: o.KeepValidatable, workers: o.Workers, refreshTimeout: o.RefreshTimeout}
+	cc := &ccStage{heuristic: o.Heuristic, keepValidatable: o.KeepValidatable, workers: o.Workers, refreshTimeout: o.RefreshTimeout,
+		noStaleUnreachable: o.NoStaleWhenUnreachable, reusePOST: o.ReusePOSTResponses}
 	return func(next http.RoundTripper) http.RoundTripper {
 		return attach(next, func(p *parts) { p.cc = cc })
 	}, nil
@@ -147,7 +187,10 @@ const (
 
 // judge decides what to do with a stored response for the request at now.
 func (x *exchange) judge(e *cached.Response, now time.Time) verdict {
-	if !x.filter.accepts(e) {
+	// A partial response is never served for a request (RFC 9111 §3.4:
+	// it is not the response to it); none is stored, but a store written
+	// by an older version may hold one.
+	if e.StatusCode == http.StatusPartialContent || !x.filter.accepts(e) {
 		return ignore
 	}
 	if x.opts.refresh {
@@ -262,9 +305,10 @@ func hasValidator(h http.Header) bool {
 }
 
 // conditionalHeaders are the request fields that make a request
-// conditional (RFC 9110 §13.1). A request that carries one of its own is
-// passed through without using the cache: its answer is for the caller to
-// interpret.
+// conditional (RFC 9110 §13.1). In the header-blind mode a request that
+// carries one of its own is passed through without using the cache (see
+// originOnly for the default mode), and such a request is never coalesced
+// with others: its answer is for the caller to interpret.
 var conditionalHeaders = [...]string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range"}
 
 func isConditional(h http.Header) bool {
@@ -334,6 +378,9 @@ func (p *parts) invalidate(req *http.Request, resp *http.Response) {
 			}
 			if id, _, err := k.Key(synth); err == nil {
 				p.store.delete(ctx, id.Key)
+				if m == http.MethodGet {
+					p.store.delete(ctx, PartsKey(id.Key)) // §3.3: the parts of partial responses too
+				}
 			}
 		}
 	}

@@ -12,6 +12,9 @@
 //   - Redirect records redirects as aliases of the response they lead to.
 //   - Coalesce merges concurrent misses for one key.
 //   - Store looks responses up, serves hits, and stores what it fetches.
+//   - Protect has every entry Store writes protected, and every entry it
+//     reads verified first, by a Protector: sign.Middleware (HMAC-SHA256)
+//     and seal.Middleware (AES-256-GCM) are the two the toolkit ships.
 //
 // Chain composes them with the first argument outermost:
 //
@@ -53,4 +56,35 @@
 // gains "cachestack; fwd=uri-miss". InfoOf reads aiohttp-client-cache's
 // response attributes back. A response is stored when its body is read to EOF, if it
 // fits in StoreOptions.MaxBodyBytes; larger bodies stream through uncached.
+//
+// # Signing and encryption
+//
+// A Protect middleware works over whatever store sits beneath the Store
+// middleware, typed or bytes, and covers every entry the cache keeps: the
+// responses, their Vary indexes and their redirect aliases. A stored entry
+// that fails verification (tampered with, planted unprotected, copied from
+// another key) is never used: it is a miss, counted in Counters.Corrupt,
+// deleted, and the request goes to the network. It belongs with the other
+// cache middlewares, in any position among them, or above the Store
+// middleware with only foreign middlewares between:
+//
+//	signing, err := sign.Middleware(signer)
+//	...
+//	client := &http.Client{Transport: middleware.Chain(middleware.Key(k), signing, st)(nil)}
+//
+// Placed beneath the Store middleware's foreign neighbour it cannot reach
+// the store, which then holds unprotected entries; the first request
+// reports it in an error log, as for any misplaced cache middleware.
+//
+// Protect middlewares are the one kind of which an outer one does not
+// replace an inner one: several all apply, nested in stacking order, the
+// outermost protecting first on the way to the store and verifying last on
+// the way back, as store wrappers nest. Their order decides the stored
+// format (a changed order turns stored entries into misses, never wrong
+// answers), not what a caller sees.
+//
+// sign.Wrap and seal.Wrap are the store-level forms, for a byte store on
+// its own; the middleware forms also cover typed stores, and need no codec.
+// Use one form, not both. The drop-in cache takes them as
+// cachestack.Options.Signer and Options.Sealer.
 package middleware

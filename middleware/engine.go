@@ -22,6 +22,7 @@ type parts struct {
 	cc       *ccStage
 	redirect *redirectStage
 	coalesce *coalesceStage
+	protect  protectStage
 	store    *storeStage
 }
 
@@ -48,6 +49,7 @@ func (p *parts) inherit(outer *parts) {
 	if p.store == nil {
 		p.store = outer.store
 	}
+	p.protect = p.protect.over(outer.protect)
 }
 
 func (p *parts) keyer() *keyer.Keyer {
@@ -105,9 +107,17 @@ func (e *engine) RoundTrip(req *http.Request) (*http.Response, error) {
 	ro := optionsFrom(ctx)
 	if ro.disabled || !p.filter.allowsMethod(req.Method) {
 		st.add(MetricBypassed, 1)
+		var sent time.Time
+		reusePOST := !ro.disabled && p.cc != nil && p.cc.reusePOST && req.Method == http.MethodPost
+		if reusePOST {
+			sent = st.clock()
+		}
 		resp, err := e.next.RoundTrip(req)
 		if err == nil && p.cc != nil {
 			p.invalidate(req, resp)
+			if reusePOST {
+				resp = p.reusePOST(req, resp, ro, sent, st.clock())
+			}
 		}
 		return resp, err
 	}
@@ -149,7 +159,7 @@ func (p *parts) names() string {
 	}{
 		{p.key != nil, "Key"}, {p.filter != nil, "Filter"}, {p.expiry != nil, "Expiry"},
 		{p.cc != nil && !p.cc.ignore, "CacheControl"}, {p.cc != nil && p.cc.ignore, "IgnoreCacheControl"},
-		{p.redirect != nil, "Redirect"}, {p.coalesce != nil, "Coalesce"},
+		{p.redirect != nil, "Redirect"}, {p.coalesce != nil, "Coalesce"}, {len(p.protect) > 0, "Protect"},
 	} {
 		if s.set {
 			n = append(n, s.name)
@@ -205,7 +215,7 @@ func (x *exchange) serve(req *http.Request) (*http.Response, error) {
 	// as aiohttp-client-cache reads it; in the header-blind mode so does
 	// its no-cache (in the default mode no-cache revalidates instead).
 	skipRead := x.rd.NoStore || (x.cc == nil && x.rd.NoCache)
-	if !x.opts.forceRefresh && !skipRead && !isConditional(req.Header) {
+	if !x.opts.forceRefresh && !skipRead && !originOnly(req.Header, x.cc != nil) {
 		if e := x.lookup(ctx, req); e != nil {
 			now := st.clock()
 			v := x.judge(e, now)
@@ -221,9 +231,17 @@ func (x *exchange) serve(req *http.Request) (*http.Response, error) {
 				x.refreshAsync(req, e)
 				return x.hit(req, e, now, true, "hit; detail=stale-while-revalidate"), nil
 			case revalidate:
+				if x.cc != nil && callerValidates(req.Header) {
+					break // §4.3.2: the caller's own validators go to the origin as they are
+				}
 				x.entry = e
 				x.byRequest = !e.Expired(now) && (x.opts.refresh || x.rd.NoCache || x.rd.HasMaxAge || x.rd.HasMinFresh)
 			}
+		}
+	}
+	if x.entry == nil && len(req.Header["Range"]) > 0 && !skipRead && !originOnly(req.Header, x.cc != nil) {
+		if r := x.fromParts(req); r != nil { // §3.3
+			return r, nil
 		}
 	}
 	if x.rd.OnlyIfCached { // §5.2.1.7
@@ -232,6 +250,11 @@ func (x *exchange) serve(req *http.Request) (*http.Response, error) {
 		return gatewayTimeout(req), nil
 	}
 	x.missed(ctx)
+	if isConditional(req.Header) || len(req.Header["Range"]) > 0 {
+		// The caller's own conditions or range make its response its
+		// own: it is not shared with coalesced requests for the key.
+		return x.escape().forward(req)
+	}
 	return x.escape().forwardShared(req)
 }
 
@@ -277,6 +300,9 @@ func (x *exchange) hit(req *http.Request, e *cached.Response, now time.Time, sta
 	if x.cc != nil {
 		e = withoutNoCacheFields(e)
 	}
+	if r := x.answerStored(req, e, now, stale, status); r != nil {
+		return r
+	}
 	return hitResponse(req, e, now, stale, status)
 }
 
@@ -285,7 +311,7 @@ func (x *exchange) hit(req *http.Request, e *cached.Response, now time.Time, sta
 // target.
 func (x *exchange) lookup(ctx context.Context, req *http.Request) *cached.Response {
 	st := x.store
-	e := x.identified(st.lookup(ctx, x.primary), req)
+	e := x.identified(st.lookup(ctx, x.primary, x.protect), req)
 	if e == nil {
 		return nil
 	}
@@ -307,7 +333,7 @@ func (x *exchange) lookup(ctx context.Context, req *http.Request) *cached.Respon
 		// the way a request for the target would find it, through the
 		// target's Vary index, so that invalidating the target (which
 		// drops the index) also ends the alias.
-		t := st.lookup(ctx, e.Ref)
+		t := st.lookup(ctx, e.Ref, x.protect)
 		if t == nil {
 			return nil
 		}
@@ -354,7 +380,7 @@ func (x *exchange) identified(e *cached.Response, req *http.Request) *cached.Res
 // response is nil when none is stored.
 func (x *exchange) variant(ctx context.Context, primary string, idx *cached.Response, req *http.Request) (*cached.Response, string) {
 	key := variantKey(primary, idx.Ref, policy.VaryKey(idx.Vary, req.Header))
-	v := x.store.lookup(ctx, key)
+	v := x.store.lookup(ctx, key, x.protect)
 	if primary == x.primary {
 		v = x.identified(v, req) // a redirect's target is for another URL
 	}
@@ -404,6 +430,9 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 		if x.staleIfError(e, received) {
 			return x.hit(req, e, received, true, "fwd=stale; detail=stale-if-error"), nil
 		}
+		if x.staleIfUnreachable(req, e, received) { // §4.2.4
+			return x.hit(req, e, received, true, "fwd=stale; detail=unreachable"), nil
+		}
 		return nil, err
 	}
 	if x.cc != nil {
@@ -411,7 +440,18 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 	}
 	if conditional && resp.StatusCode == http.StatusNotModified {
 		drain(resp.Body)
+		if x.cc != nil && !notModifiedSelects(e, resp.Header) {
+			// §4.3.4: the 304 is for another representation than the
+			// stored one, which is not updated; ask again, without
+			// conditions, and let the full response replace it.
+			st.delete(uncancelled(req.Context()), x.key)
+			x.entry, x.byRequest = nil, false
+			return x.forward(req)
+		}
 		return x.refreshed(req, e, resp, sent, received), nil
+	}
+	if x.cc != nil && req.Method == http.MethodHead && resp.StatusCode == http.StatusOK {
+		x.freshenFromHead(req, resp, sent, received) // §4.3.5
 	}
 	if resp.StatusCode >= 500 && x.staleIfError(e, received) {
 		drain(resp.Body)
@@ -419,6 +459,9 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 	}
 	entry, why := x.storable(req, resp, sent, received)
 	ok := why == ""
+	if resp.StatusCode == http.StatusPartialContent {
+		x.teePartial(req, resp, sent, received) // §3.3, §3.4: see partial.go
+	}
 	member := cacheName + "; fwd=uri-miss" // constants: the usual miss builds no string
 	switch {
 	case e != nil && x.byRequest:
@@ -485,12 +528,21 @@ func (x *exchange) refreshed(req *http.Request, e *cached.Response, notModified 
 	if x.byRequest {
 		status = "fwd=request; fwd-status=304"
 	}
+	if r := x.answerStored(req, u, received, false, status); r != nil {
+		return r
+	}
 	return hitResponse(req, u, received, false, status)
 }
 
 // storable decides whether resp may be stored and, if so, returns the entry
 // to store once its body is complete; if not, it says why.
 func (x *exchange) storable(req *http.Request, resp *http.Response, sent, received time.Time) (*cached.Response, string) {
+	// A 206 is never stored as a response, whatever the filter allows:
+	// it could answer a request for the whole. It is kept as a part to
+	// combine (RFC 9111 §3.3, §3.4; teePartial) instead.
+	if resp.StatusCode == http.StatusPartialContent {
+		return nil, "partial content, kept as a part"
+	}
 	if !x.filter.allowsCode(resp.StatusCode, x.cc != nil) {
 		return nil, "status not cached"
 	}
@@ -669,7 +721,7 @@ func (x *exchange) save(req *http.Request, entry *cached.Response, retain time.D
 	now := st.clock()
 	if len(x.vary) == 0 {
 		x.key = x.primary
-		st.save(ctx, x.primary, entry, now, retain)
+		st.save(ctx, x.primary, entry, now, retain, x.protect)
 		return
 	}
 	idx := x.index
@@ -677,22 +729,22 @@ func (x *exchange) save(req *http.Request, entry *cached.Response, retain time.D
 		// The lookup found no index, but another request may have stored
 		// one since (concurrent misses for two variants): join it rather
 		// than orphan its variants with a new generation.
-		if cur := st.lookup(ctx, x.primary); cur != nil && cur.Kind == cached.KindVariants {
+		if cur := st.lookup(ctx, x.primary, x.protect); cur != nil && cur.Kind == cached.KindVariants {
 			idx = cur
 		}
 	}
 	if idx == nil || !equalFields(idx.Vary, x.vary) {
 		idx = &cached.Response{Kind: cached.KindVariants, Method: entry.Method, URL: entry.URL, Vary: x.vary, Ref: newRef(), Created: now, Expires: entry.Expires}
-		st.save(ctx, x.primary, idx, now, retain)
+		st.save(ctx, x.primary, idx, now, retain, x.protect)
 	} else if !idx.Expires.IsZero() && (entry.Expires.IsZero() || entry.Expires.After(idx.Expires)) {
 		idx = idx.Clone()
 		idx.Expires = entry.Expires
-		st.save(ctx, x.primary, idx, now, retain)
+		st.save(ctx, x.primary, idx, now, retain, x.protect)
 	}
 	x.index = idx
 	entry.VaryHeader = policy.VaryDigests(x.vary, req.Header)
 	x.key = variantKey(x.primary, idx.Ref, policy.VaryKey(x.vary, req.Header))
-	st.save(ctx, x.key, entry, now, retain)
+	st.save(ctx, x.key, entry, now, retain, x.protect)
 }
 
 // gatewayTimeout is the answer to only-if-cached when nothing stored may be

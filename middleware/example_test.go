@@ -181,3 +181,49 @@ func ExampleInfoOf() {
 	// status=200 from_cache=true stale=false created=12:00:00 expires=12:10:00
 	// status=200 from_cache=true stale=true created=12:00:00 expires=12:10:00
 }
+
+// ExampleCacheControl_rangesAndConditionals shows a fresh stored response
+// answering what a download manager or a browser asks of it: a Range
+// request gets a 206 with the bytes asked for, and a request carrying the
+// caller's own If-None-Match gets a 304, neither reaching the origin.
+func ExampleCacheControl_rangesAndConditionals() {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println("origin:", r.Method)
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Header().Set("Etag", `"v1"`)
+		io.WriteString(w, "0123456789")
+	}))
+	defer origin.Close()
+
+	s, err := memstore.New[string, *cached.Response](nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	st, err := middleware.Store(s, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := &http.Client{Transport: st(nil)} // RFC 9111 is the default
+
+	for _, h := range []http.Header{
+		{},
+		{"Range": {"bytes=2-5"}},
+		{"If-None-Match": {`"v1"`}},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, origin.URL+"/file", nil)
+		req.Header = h
+		resp, err := client.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Printf("%d %q %q\n", resp.StatusCode, body, resp.Header.Get("Content-Range"))
+	}
+	// Output:
+	// origin: GET
+	// 200 "0123456789" ""
+	// 206 "2345" "bytes 2-5/10"
+	// 304 "" ""
+}

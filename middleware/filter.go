@@ -17,7 +17,10 @@ type FilterOptions struct {
 	// default RFC 9111 mode, policy.StorableCodes (every final status
 	// but 206 and 304, with RFC 9111 §3 deciding which responses may be
 	// stored), and in the header-blind mode (IgnoreCacheControl) 200
-	// alone, aiohttp-client-cache's allowed_codes default.
+	// alone, aiohttp-client-cache's allowed_codes default. A 206 is never
+	// stored as a response; in the default mode it is kept as a part to
+	// combine into a complete 200 unless Codes is set without 206 (see
+	// CacheControl).
 	Codes []int
 	// Func, if set, is applied to every response before it is stored and
 	// to every stored response before it is served; false keeps it out of

@@ -91,7 +91,7 @@ func (x *exchange) recordRedirects(req *http.Request, final *cached.Response) {
 			Created:    now,
 			Expires:    expires,
 		}
-		st.save(ctx, id.Key, alias, now, 0)
+		st.save(ctx, id.Key, alias, now, 0, x.protect)
 	}
 }
 

@@ -133,11 +133,13 @@ func setCacheStatus(h http.Header, member string) {
 }
 
 // hopByHop reports whether a header field is one a cache must not store
-// (RFC 9111 §3.1, RFC 9110 §7.6.1), besides those named in Connection.
+// (RFC 9111 §3.1, RFC 9110 §7.6.1), besides those named in Connection:
+// the hop-by-hop fields and the proxy authentication fields, which
+// Proxy-Authentication-Info joins (RFC 9111 §3.1).
 func hopByHop(k string) bool {
 	switch k {
 	case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Transfer-Encoding", "Upgrade",
-		"Proxy-Authenticate", "Proxy-Authorization", "Trailer":
+		"Proxy-Authenticate", "Proxy-Authorization", "Proxy-Authentication-Info", "Trailer":
 		return true
 	}
 	return false

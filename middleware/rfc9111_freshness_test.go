@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,6 +48,17 @@ func TestFreshness(t *testing.T) {
 		{name: "Expires asctime date", give: func(now time.Time) http.Header {
 			return header("Expires", now.Add(time.Minute).Format(time.ANSIC))
 		}, at: 59 * time.Second, want: true},
+		{name: "Expires zone in any case (§5.3)", give: func(now time.Time) http.Header {
+			v := httpDate(now.Add(time.Minute))
+			return header("Expires", v[:len(v)-3]+"gMT")
+		}, at: 59 * time.Second, want: true},
+		{name: "Expires names in any case (§5.3)", give: func(now time.Time) http.Header {
+			return header("Expires", strings.ToUpper(httpDate(now.Add(time.Minute))))
+		}, at: 59 * time.Second, want: true},
+		{name: "Date in any case (§4.2)", give: func(now time.Time) http.Header {
+			// Expires - Date is 60s; with Date unread it would be 90s.
+			return header("Date", strings.ToLower(httpDate(now.Add(30*time.Second))), "Expires", httpDate(now.Add(90*time.Second)))
+		}, at: 60 * time.Second},
 		{name: "two different Expires are invalid", give: func(now time.Time) http.Header {
 			return header("Expires", httpDate(now.Add(time.Hour)), "Expires", httpDate(now.Add(2*time.Hour)))
 		}, at: 0},

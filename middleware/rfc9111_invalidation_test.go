@@ -160,3 +160,21 @@ func TestInvalidationReachesVariantsAndAliases(t *testing.T) {
 	assert.Equal(t, "/new in en", getLang("/old", "en"))
 	assert.Equal(t, n+3, o.hits.Load(), "the alias leads nowhere: /old and /new are fetched")
 }
+
+// TestInvalidationDropsParts is RFC 9111 §4.4 for partial responses: an
+// unsafe request's success also drops the stored parts of the target's
+// representation (§3.3), so a Range request within them goes to the
+// origin.
+func TestInvalidationDropsParts(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	o := rangeOrigin(t, c, header("Etag", `"v1"`))
+	rt, _ := newCCStack(t, c, ccOptions{})
+	fetch(t, rt, o, o.URL, header("Range", "bytes=0-4"))
+	_, _, contacted := fetch(t, rt, o, o.URL, header("Range", "bytes=1-2"))
+	require.False(t, contacted, "answered from the stored part")
+	do(t, rt, mustRequest(t, context.Background(), http.MethodPut, o.URL, strings.NewReader("new")))
+	_, body, contacted := fetch(t, rt, o, o.URL, header("Range", "bytes=1-2"))
+	assert.True(t, contacted, "the PUT dropped the parts")
+	assert.Equal(t, "12", body)
+}

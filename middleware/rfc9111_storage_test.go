@@ -34,6 +34,7 @@ func TestStoredHeaderFields(t *testing.T) {
 			"Keep-Alive", "timeout=5",
 			"Proxy-Connection", "keep-alive",
 			"Proxy-Authenticate", "Basic",
+			"Proxy-Authentication-Info", `nextnonce="abc"`,
 			"Te", "trailers", "Trailer", "X-T", "Upgrade", "h2c",
 			"Transfer-Encoding", "chunked",
 			"Set-Cookie", "a=b",
@@ -48,7 +49,7 @@ func TestStoredHeaderFields(t *testing.T) {
 	resp, body := get(t, rt, "http://origin.test/h")
 	require.Equal(t, int64(1), n.Load())
 	assert.Equal(t, "ok", body)
-	for _, f := range []string{"Connection", "X-Conn-A", "X-Conn-B", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Te", "Trailer", "Upgrade", "Transfer-Encoding"} {
+	for _, f := range []string{"Connection", "X-Conn-A", "X-Conn-B", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authentication-Info", "Te", "Trailer", "Upgrade", "Transfer-Encoding"} {
 		assert.Empty(t, resp.Header.Values(f), f)
 	}
 	assert.Equal(t, "kept", resp.Header.Get("X-End-To-End"))

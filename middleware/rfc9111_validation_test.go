@@ -253,33 +253,6 @@ func TestRefreshAndForceRefresh(t *testing.T) {
 	}
 }
 
-// TestCallersConditionalRequestPassesThrough: a request that carries its
-// own validators is the caller's conditional request; the cache does not
-// answer it from a stored response, and the origin's 304 reaches the
-// caller as is.
-func TestCallersConditionalRequestPassesThrough(t *testing.T) {
-	t.Parallel()
-	c := newClock()
-	o := newOrigin(t, dated(c, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=3600")
-		w.Header().Set("Etag", `"a"`)
-		if r.Header.Get("If-None-Match") == `"a"` {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		io.WriteString(w, "full")
-	}))
-	rt, _ := newCCStack(t, c, ccOptions{})
-	fetch(t, rt, o, o.URL, nil)
-	resp, body, contacted := fetch(t, rt, o, o.URL, header("If-None-Match", `"a"`))
-	assert.True(t, contacted)
-	assert.Equal(t, http.StatusNotModified, resp.StatusCode)
-	assert.Empty(t, body)
-	_, body, contacted = fetch(t, rt, o, o.URL, nil)
-	assert.False(t, contacted, "the 304 did not replace the stored response")
-	assert.Equal(t, "full", body)
-}
-
 // TestUnstorableReplacementDropsStale: when a stale response is revalidated
 // and the origin answers with a full response that may not be stored, the
 // stale response is outdated and is not kept (§4.3.3): the next request
@@ -333,4 +306,80 @@ func TestNotModifiedKeepsContentLength(t *testing.T) {
 	assert.Equal(t, "11", resp.Header.Get("Content-Length"))
 	assert.Empty(t, resp.Header.Get("Content-Encoding"), "the stored body is not encoded")
 	assert.Equal(t, int64(2), n.Load())
+}
+
+// TestNotModifiedSelection is RFC 9111 §4.3.4: a 304 updates the stored
+// response only when its validators select it: a strong ETag that strongly
+// matches the stored one, a weak ETag that weakly matches it, or without
+// an ETag a Last-Modified equal to the stored one. A 304 with no validator
+// answers the validators the cache sent and selects the stored response.
+// One that selects nothing leaves the stored response un-updated, and the
+// request is sent again without conditions.
+func TestNotModifiedSelection(t *testing.T) {
+	t.Parallel()
+	lm := httpDate(newClock().Now().Add(-time.Hour))
+	other := httpDate(newClock().Now().Add(-2 * time.Hour))
+	tests := []struct {
+		name     string
+		stored   http.Header
+		reply    http.Header // the 304's fields
+		selected bool
+	}{
+		{name: "strong ETag matches", stored: header("Etag", `"a"`), reply: header("Etag", `"a"`), selected: true},
+		{name: "strong ETag differs", stored: header("Etag", `"a"`), reply: header("Etag", `"b"`)},
+		{name: "strong ETag against a weak stored one", stored: header("Etag", `W/"a"`), reply: header("Etag", `"a"`)},
+		{name: "weak ETag matches weakly", stored: header("Etag", `"a"`), reply: header("Etag", `W/"a"`), selected: true},
+		{name: "weak ETag differs", stored: header("Etag", `W/"a"`), reply: header("Etag", `W/"b"`)},
+		{name: "Last-Modified matches", stored: header("Last-Modified", lm), reply: header("Last-Modified", lm), selected: true},
+		{name: "Last-Modified differs", stored: header("Last-Modified", lm), reply: header("Last-Modified", other)},
+		{name: "ETag decides over Last-Modified", stored: header("Etag", `"a"`, "Last-Modified", lm), reply: header("Etag", `"b"`, "Last-Modified", lm)},
+		{name: "no validator: the response the cache asked about", stored: header("Etag", `"a"`), reply: header(), selected: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := newClock()
+			var n atomic.Int64
+			var cs conditions
+			o := newOrigin(t, dated(c, func(w http.ResponseWriter, r *http.Request) {
+				cs.record(r)
+				w.Header().Set("Cache-Control", "max-age=10")
+				switch n.Add(1) {
+				case 1:
+					for k, vs := range tt.stored {
+						w.Header()[k] = vs
+					}
+					io.WriteString(w, "v1")
+				case 2:
+					for k, vs := range tt.reply {
+						w.Header()[k] = vs
+					}
+					w.Header().Set("X-From-304", "yes")
+					w.WriteHeader(http.StatusNotModified)
+				default:
+					w.Header().Set("Etag", `"b"`)
+					io.WriteString(w, "v2")
+				}
+			}))
+			rt, _ := newCCStack(t, c, ccOptions{})
+			fetch(t, rt, o, o.URL, nil)
+			c.Advance(20 * time.Second)
+			resp, body, _ := fetch(t, rt, o, o.URL, nil)
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
+			if tt.selected {
+				assert.Equal(t, int64(2), n.Load())
+				assert.Equal(t, "v1", body)
+				assert.Equal(t, "yes", resp.Header.Get("X-From-304"), "the 304's fields update the stored response")
+				return
+			}
+			assert.Equal(t, int64(3), n.Load(), "the request is sent again")
+			assert.Empty(t, cs.last(), "without conditions")
+			assert.Equal(t, "v2", body)
+			assert.Empty(t, resp.Header.Get("X-From-304"), "the stored response was not updated by a 304 for another representation")
+			resp, body, contacted := fetch(t, rt, o, o.URL, nil)
+			assert.False(t, contacted)
+			assert.Equal(t, "v2", body, "the full response replaced the stored one")
+			assert.Equal(t, `"b"`, resp.Header.Get("Etag"))
+		})
+	}
 }

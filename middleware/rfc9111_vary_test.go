@@ -30,7 +30,7 @@ func TestVaryMatching(t *testing.T) {
 	}{
 		{"same value", []string{"Accept-Language"}, header("Accept-Language", "en"), header("Accept-Language", "en"), true},
 		{"different value", []string{"Accept-Language"}, header("Accept-Language", "en"), header("Accept-Language", "fr"), false},
-		{"values differ in case", []string{"Accept-Language"}, header("Accept-Language", "en"), header("Accept-Language", "EN"), false},
+		{"values differ in case", []string{"X-Tenant"}, header("X-Tenant", "acme"), header("X-Tenant", "ACME"), false},
 		{"whitespace around commas", []string{"Accept-Language"}, header("Accept-Language", "en,fr"), header("Accept-Language", "en ,  fr"), true},
 		{"runs of whitespace", []string{"Accept-Language"}, header("Accept-Language", "en  q"), header("Accept-Language", "en \t q"), true},
 		{"lines combined", []string{"Accept-Language"}, header("Accept-Language", "en, fr"), header("Accept-Language", "en", "Accept-Language", "fr"), true},
@@ -45,6 +45,16 @@ func TestVaryMatching(t *testing.T) {
 		{"Vary with * among fields", []string{"Accept-Language, *"}, header("Accept-Language", "en"), header("Accept-Language", "en"), false},
 		{"Vary member that is not a field name", []string{"Accept Language"}, header("Accept-Language", "en"), header("Accept-Language", "en"), false},
 		{"empty Vary varies on nothing", []string{""}, header("Accept-Language", "en"), header("Accept-Language", "fr"), true},
+		// §4.1 lets a cache normalise by the field's semantics: the
+		// content-negotiation fields' tokens are case-insensitive, q=1 is
+		// the default, and equally weighted members are unordered.
+		{"Accept-Language: order of equal weights", []string{"Accept-Language"}, header("Accept-Language", "en, fr"), header("Accept-Language", "fr, en"), true},
+		{"Accept-Language: case", []string{"Accept-Language"}, header("Accept-Language", "en-GB"), header("Accept-Language", "EN-gb"), true},
+		{"Accept-Language: q=1 is the default", []string{"Accept-Language"}, header("Accept-Language", "en, fr"), header("Accept-Language", "fr;q=1.0, en"), true},
+		{"Accept-Language: different weights differ", []string{"Accept-Language"}, header("Accept-Language", "en, fr"), header("Accept-Language", "fr;q=0.9, en"), false},
+		{"Accept-Encoding: order and case", []string{"Accept-Encoding"}, header("Accept-Encoding", "gzip, br"), header("Accept-Encoding", "BR,gzip"), true},
+		{"Accept: media ranges", []string{"Accept"}, header("Accept", "application/json, text/*;q=0.5"), header("Accept", "Text/*; Q=0.50, application/JSON"), true},
+		{"Accept: different media ranges differ", []string{"Accept"}, header("Accept", "application/json"), header("Accept", "application/xml"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -62,8 +62,9 @@ type StoreOptions struct {
 	// clock.
 	Clock func() time.Time
 	// Logger receives the events listed with EventHit: the request
-	// path's at Debug, faults at Warn and rate-limited. Nil means
-	// slog.Default().
+	// path's at Debug, faults (store failures, undecodable entries,
+	// entries that fail verification, see Protect) at Warn and
+	// rate-limited; none fails a request. Nil means slog.Default().
 	Logger *slog.Logger
 	// LogEvery is the least interval between two records of one fault
 	// event; zero means DefaultLogEvery. Negative is an error.
@@ -136,7 +137,7 @@ type Counters struct {
 	StoreTimeouts     atomic.Int64 // store calls that missed their deadline (the request went on without them)
 	StorePanics       atomic.Int64 // store or codec calls that panicked (recovered)
 	StoreSkipped      atomic.Int64 // store calls not made: breaker open, or too many calls stuck
-	Corrupt           atomic.Int64 // stored entries that could not be decoded (treated as misses and deleted)
+	Corrupt           atomic.Int64 // stored entries that could not be decoded or failed Protector.Verify (treated as misses and deleted)
 	Revalidated       atomic.Int64 // stale responses refreshed by a 304 Not Modified
 	Refreshes         atomic.Int64 // background refreshes started (stale-while-revalidate)
 	Coalesced         atomic.Int64 // requests answered by another request's response
@@ -161,6 +162,8 @@ type storeStage struct {
 	defaultKeyer *keyer.Keyer
 	// replaySetCookie keeps Set-Cookie in stored responses.
 	replaySetCookie bool
+	// rejections limits the warnings for entries that fail verification.
+	rejections logLimit
 
 	// inline: the store never blocks; it is called on the caller's
 	// goroutine without a deadline.
@@ -507,17 +510,23 @@ func answered(err error) bool {
 		errors.Is(err, store.ErrTooLarge) || errors.Is(err, codec.ErrFormat)
 }
 
-// lookup returns the entry stored under key, or nil. Failures are logged and
-// counted, never returned: the cache steps aside.
-func (st *storeStage) lookup(ctx context.Context, key string) *cached.Response {
+// lookup returns the entry stored under key, verified by ps, or nil.
+// Failures are logged and counted, never returned: the cache steps aside.
+func (st *storeStage) lookup(ctx context.Context, key string, ps protectStage) *cached.Response {
+	var e *cached.Response
+	var err error
+	pending := false
 	if st.wb != nil {
-		if e, ok := st.wb.pending(key); ok {
-			return e
-		}
+		e, pending = st.wb.pending(key)
 	}
-	e, err := st.call(ctx, OpGet, key, nil, 0)
+	if !pending {
+		e, err = st.call(ctx, OpGet, key, nil, 0)
+	}
 	switch {
 	case err == nil && e != nil:
+		if ps != nil || e.Kind == cached.KindSealed {
+			return st.verify(ctx, key, e, ps)
+		}
 		return e
 	case err == nil, err == store.ErrNotFound:
 		return nil
@@ -530,12 +539,41 @@ func (st *storeStage) lookup(ctx context.Context, key string) *cached.Response {
 	return nil
 }
 
-// save writes e under key with a ttl that keeps it retain past its expiry:
-// through the write-back queue when there is one.
-func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, now time.Time, retain time.Duration) {
+// verify returns e, stored under key, as ps.verify returns it; an entry
+// that fails is counted, logged (a warning a minute at most), deleted and
+// treated as a miss.
+func (st *storeStage) verify(ctx context.Context, key string, e *cached.Response, ps protectStage) *cached.Response {
+	v, err := ps.verify(key, e)
+	if err == nil {
+		return v
+	}
+	st.add(MetricCorrupt, 1)
+	level := slog.LevelDebug
+	suppressed := uint64(0)
+	if n, ok := st.rejections.allow(st.clock()); ok {
+		level, suppressed = slog.LevelWarn, n
+	}
+	st.log.LogAttrs(ctx, level, "cachestack: "+EventCorrupt, slog.String("event", EventCorrupt), slog.String("key", key),
+		slog.String("reason", "failed verification"), slog.Any("error", err), slog.Uint64("suppressed", suppressed))
+	st.delete(ctx, key)
+	return nil
+}
+
+// save writes e under key, protected by ps, with a ttl that keeps it
+// retain past its expiry: through the write-back queue when there is one.
+func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, now time.Time, retain time.Duration, ps protectStage) {
 	ttl := StorageTTL(now, e.Expires, retain)
 	if ttl < 0 {
 		return
+	}
+	if ps != nil {
+		p, err := ps.protect(key, e)
+		if err != nil {
+			st.add(MetricStoreErrors, 1)
+			st.fault(ctx, rateStoreError, EventStoreError, slog.String("op", "protect"), slog.String("key", key), slog.Any("error", err))
+			return
+		}
+		e = p
 	}
 	if st.wb != nil {
 		st.wb.enqueue(ctx, key, e, ttl)
@@ -593,4 +631,25 @@ func StorageTTL(now, expires time.Time, keepStale time.Duration) time.Duration {
 		return 0
 	}
 	return store.TTL(now, expires.Add(keepStale))
+}
+
+// logLimit lets one log record through per interval and counts the others.
+type logLimit struct {
+	next       atomic.Int64 // Unix nanoseconds before which records are suppressed
+	suppressed atomic.Uint64
+}
+
+// logInterval is how often a logLimit lets a record through.
+const logInterval = time.Minute
+
+// allow reports whether a record may be logged at now and, if so, how many
+// were suppressed since the last one.
+func (l *logLimit) allow(now time.Time) (uint64, bool) {
+	t := now.UnixNano()
+	next := l.next.Load()
+	if t < next || !l.next.CompareAndSwap(next, t+int64(logInterval)) {
+		l.suppressed.Add(1)
+		return 0, false
+	}
+	return l.suppressed.Swap(0), true
 }

@@ -33,4 +33,13 @@
 //
 // When none offers anything, the response is stored and never expires
 // (Never, SourceNone).
+//
+// # Validators and ranges
+//
+// ParseETag and ParseETagList read entity-tags (RFC 9110 §8.8.3) with
+// their strong and weak comparisons; NoneMatch and NotModifiedSince
+// evaluate a caller's If-None-Match and If-Modified-Since against a stored
+// response (RFC 9111 §4.3.2). ParseRange, SatisfiableRanges and
+// ParseContentRange read byte ranges (RFC 9110 §14) for answering Range
+// requests from stored responses and combining partial ones.
 package policy

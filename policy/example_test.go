@@ -112,3 +112,26 @@ func ExampleGlob() {
 	// false
 	// false
 }
+
+// ExampleSatisfiableRanges resolves a Range field against a representation
+// of 10 bytes: overlapping ranges are coalesced and sorted, and a range
+// past the end is left out.
+func ExampleSatisfiableRanges() {
+	specs, ok := policy.ParseRange("bytes=6-7, 0-2, 1-3, 20-30")
+	fmt.Println(ok)
+	for _, r := range policy.SatisfiableRanges(specs, 10) {
+		fmt.Println(r.First, r.Last)
+	}
+	// Output:
+	// true
+	// 0 3
+	// 6 7
+}
+
+// ExampleNoneMatch evaluates a caller's If-None-Match against a stored
+// ETag with the weak comparison: a 304 answers it.
+func ExampleNoneMatch() {
+	notModified, ok := policy.NoneMatch([]string{`"v0", W/"v1"`}, `"v1"`)
+	fmt.Println(notModified, ok)
+	// Output: true true
+}

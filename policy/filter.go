@@ -128,8 +128,9 @@ func NewCodes(codes ...int) (Codes, error) {
 func DefaultCodes() Codes { return Codes{} }
 
 // StorableCodes returns the codes the cache stores by default in its RFC
-// 9111 mode: every final status, 200 to 599, but 206 Partial Content (the
-// cache does not combine partial responses, RFC 9111 §3.3) and 304 Not
+// 9111 mode: every final status, 200 to 599, but 206 Partial Content (a
+// partial response is never stored as the response to a request; the
+// middleware keeps it as a part to combine, RFC 9111 §3.3) and 304 Not
 // Modified (which only updates a stored response, §4.3.4). RFC 9111 §3
 // then decides per response: a status that is not heuristically cacheable
 // is stored only with explicit freshness or public/private.

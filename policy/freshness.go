@@ -171,13 +171,16 @@ const (
 //
 // ok is false for anything else, "0" and "-1" included (an invalid
 // Expires means already expired; Lifetime handles that). Surrounding
-// whitespace is ignored. Like net/http.ParseTime, day and month names are
-// matched case-insensitively and the day name is not checked against the
+// whitespace is ignored. Day names, month names and "GMT" are matched
+// case-insensitively (RFC 9110 §5.6.7: they are case-sensitive in the
+// grammar, but recipients are lenient, and "Sun, 06 Nov 1994 08:49:37 gMT"
+// names the same instant), and the day name is not checked against the
 // date. A two-digit RFC 850 year is 19yy from 69 and 20yy below, Go's
 // fixed pivot, rather than the "more than 50 years in the future" rule of
 // §5.6.7, which would need a clock; only the years 2069–2076 differ today.
 func ParseHTTPDate(s string) (time.Time, bool) {
 	s = trimOWS(s)
+	s = upperGMT(s)
 	var layout string
 	switch {
 	case len(s) == imfFixdateLen && strings.IndexByte(s, ',') == 3:

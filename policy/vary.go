@@ -150,7 +150,10 @@ func appendNormalized(dst []byte, values []string) []byte {
 
 // VaryMatch reports whether a request matches a stored variant (RFC 9111
 // §4.1): for every field in fields (as ParseVary returns them), the
-// normalised value in req equals the one in stored, the header of the
+// normalised value in req equals the one in stored (NormalizeFieldValue;
+// Accept, Accept-Encoding and Accept-Language are also read by their
+// semantics: case, the order of equally weighted members and q=1 do not
+// count, so "en, fr" matches "FR, en" but not "fr;q=0.9, en"), the header of the
 // request that the stored response answered. An absent field only matches
 // an absent one (a field whose value slice is empty is absent). star never
 // matches. With no fields and no star every request matches.
@@ -165,7 +168,7 @@ func VaryMatch(fields []string, star bool, stored, req http.Header) bool {
 		if (len(s) == 0) != (len(r) == 0) {
 			return false // absent only matches absent
 		}
-		if string(appendNormalized(bufS[:0], s)) != string(appendNormalized(bufR[:0], r)) {
+		if string(appendFieldValue(bufS[:0], k, s)) != string(appendFieldValue(bufR[:0], k, r)) {
 			return false
 		}
 	}
@@ -195,7 +198,7 @@ func VaryKey(fields []string, req http.Header) string {
 			b = append(b, '-')
 			continue
 		}
-		nv := appendNormalized(buf[:0], v)
+		nv := appendFieldValue(buf[:0], k, v)
 		b = strconv.AppendInt(b, int64(len(nv)), 10)
 		b = append(b, ':')
 		b = append(b, nv...)
@@ -220,7 +223,7 @@ func VaryDigests(fields []string, req http.Header) http.Header {
 	for _, f := range fields {
 		k := http.CanonicalHeaderKey(f)
 		if vs := req[k]; len(vs) > 0 {
-			out[k] = []string{varyDigest(k, appendNormalized(buf[:0], vs))}
+			out[k] = []string{varyDigest(k, appendFieldValue(buf[:0], k, vs))}
 		}
 	}
 	return out
@@ -237,7 +240,7 @@ func VaryDigestsMatch(fields []string, stored, req http.Header) bool {
 		if (len(s) == 0) != (len(r) == 0) {
 			return false // absent only matches absent
 		}
-		if len(s) > 0 && (len(s) != 1 || s[0] != varyDigest(k, appendNormalized(buf[:0], r))) {
+		if len(s) > 0 && (len(s) != 1 || s[0] != varyDigest(k, appendFieldValue(buf[:0], k, r))) {
 			return false
 		}
 	}

@@ -115,7 +115,17 @@ func TestVaryMatch(t *testing.T) {
 		{name: "odd spacing and lines", fields: fields, stored: http.Header{"Accept-Encoding": {"gzip,br"}},
 			req: http.Header{"Accept-Encoding": {"  gzip ", "\tbr"}}, want: true},
 		{name: "value differs", fields: fields, stored: http.Header{"Accept-Encoding": {"gzip"}}, req: http.Header{"Accept-Encoding": {"br"}}},
-		{name: "value case differs", fields: fields, stored: http.Header{"Accept-Encoding": {"gzip"}}, req: http.Header{"Accept-Encoding": {"GZIP"}}},
+		{name: "value case differs", fields: []string{"X-Tenant"}, stored: http.Header{"X-Tenant": {"acme"}}, req: http.Header{"X-Tenant": {"ACME"}}},
+		{name: "negotiation: token case does not count", fields: fields, stored: http.Header{"Accept-Encoding": {"gzip"}}, req: http.Header{"Accept-Encoding": {"GZIP"}}, want: true},
+		{name: "negotiation: order of equal weights does not count", fields: fields, stored: http.Header{"Accept-Language": {"en, fr"}}, req: http.Header{"Accept-Language": {"fr,en"}}, want: true},
+		{name: "negotiation: q=1 is the default", fields: fields, stored: http.Header{"Accept-Language": {"en, fr"}}, req: http.Header{"Accept-Language": {"fr;q=1.000, EN;Q=1"}}, want: true},
+		{name: "negotiation: weights count", fields: fields, stored: http.Header{"Accept-Language": {"en, fr"}}, req: http.Header{"Accept-Language": {"fr;q=0.9, en"}}},
+		{name: "negotiation: weighted member order does not count", fields: fields, stored: http.Header{"Accept-Language": {"en, fr;q=0.9"}}, req: http.Header{"Accept-Language": {"fr;q=0.90, en"}}, want: true},
+		{name: "negotiation: media types and parameters", fields: []string{"Accept"}, stored: http.Header{"Accept": {"text/html;level=1, application/json;q=0.5"}},
+			req: http.Header{"Accept": {"Application/JSON; q=0.5 ,TEXT/HTML; LEVEL=1"}}, want: true},
+		{name: "negotiation: parameter values count", fields: []string{"Accept"}, stored: http.Header{"Accept": {"text/html;level=1"}},
+			req: http.Header{"Accept": {"text/html;level=2"}}},
+		{name: "negotiation: a bad weight compares as written", fields: fields, stored: http.Header{"Accept-Language": {"en;q=2, fr"}}, req: http.Header{"Accept-Language": {"fr, en;q=2"}}},
 		{name: "absent matches absent", fields: fields, stored: http.Header{}, req: http.Header{}, want: true},
 		{name: "absent vs empty", fields: fields, stored: http.Header{}, req: http.Header{"Accept-Language": {""}}},
 		{name: "empty vs absent", fields: fields, stored: http.Header{"Accept-Language": {""}}, req: http.Header{}},
@@ -130,6 +140,7 @@ func TestVaryMatch(t *testing.T) {
 			assert.Equal(t, tt.want, VaryMatch(tt.fields, tt.star, tt.stored, tt.req))
 			if !tt.star {
 				assert.Equal(t, tt.want, VaryKey(tt.fields, tt.stored) == VaryKey(tt.fields, tt.req))
+				assert.Equal(t, tt.want, VaryDigestsMatch(canonical(tt.fields), VaryDigests(tt.fields, tt.stored), tt.req))
 			}
 		})
 	}
@@ -146,9 +157,11 @@ func TestVaryKey(t *testing.T) {
 		{name: "absent", give: http.Header{}, want: "15:Accept-Encoding-15:Accept-Language-"},
 		{name: "empty", give: http.Header{"Accept-Language": {""}}, want: "15:Accept-Encoding-15:Accept-Language0:"},
 		{name: "values", give: http.Header{"Accept-Encoding": {"gzip ,  br"}, "Accept-Language": {"en"}},
-			want: "15:Accept-Encoding7:gzip,br15:Accept-Language2:en"},
+			want: "15:Accept-Encoding7:br,gzip15:Accept-Language2:en"},
+		{name: "weights", give: http.Header{"Accept-Language": {"fr;q=0.50, EN, de;q=0.9"}},
+			want: "15:Accept-Encoding-15:Accept-Language20:en,de;q=0.9,fr;q=0.5"},
 		{name: "value looks like encoding", give: http.Header{"Accept-Encoding": {"-15:Accept-Language-"}},
-			want: "15:Accept-Encoding20:-15:Accept-Language-15:Accept-Language-"},
+			want: "15:Accept-Encoding20:-15:accept-language-15:Accept-Language-"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,12 +194,26 @@ func FuzzVary(f *testing.F) {
 	f.Add("accept, *", "\x00a", "\x00a")
 	f.Add("A,B,C", "\x00\n\x01 x , y", "\x01x,y\n\x02")
 	f.Add("Accept", "\x00a\x00b", "\x00a b")
+	f.Add("Accept-Language", "\x00en, fr", "\x00FR;q=1.0,en")
+	f.Add("Accept-Language", "\x00en, fr", "\x00fr;q=0.9, en")
+	f.Add("Accept", "\x00text/html;level=1;q=0.5, */*", "\x00*/*,TEXT/HTML; Level=1; q=0.50")
 	f.Fuzz(func(t *testing.T, vary, a, b string) {
 		fields, _ := ParseVary(http.Header{"Vary": strings.Split(vary, "\n")})
 		ha, hb := varyHeader(fields, a), varyHeader(fields, b)
 		match := VaryMatch(fields, false, ha, hb)
 		if keyEq := VaryKey(fields, ha) == VaryKey(fields, hb); keyEq != match {
 			t.Fatalf("VaryKey equal %v, VaryMatch %v, for %v %q %q", keyEq, match, fields, ha, hb)
+		}
+		if got := VaryDigestsMatch(fields, VaryDigests(fields, ha), hb); got != match {
+			t.Fatalf("VaryDigestsMatch %v, VaryMatch %v, for %v %q %q", got, match, fields, ha, hb)
+		}
+		for _, k := range fields {
+			if vs := ha[k]; len(vs) > 0 {
+				once := appendFieldValue(nil, k, vs)
+				if twice := appendFieldValue(nil, k, []string{string(once)}); string(twice) != string(once) {
+					t.Fatalf("%s: normalising %q twice gives %q, once %q", k, vs, twice, once)
+				}
+			}
 		}
 		if VaryMatch(fields, false, hb, ha) != match {
 			t.Fatal("VaryMatch is not symmetric")
@@ -250,7 +277,17 @@ func ExampleVaryKey() {
 	// Output:
 	// [Accept-Encoding Accept-Language] false
 	// true
-	// 15:Accept-Encoding7:gzip,br15:Accept-Language-
+	// 15:Accept-Encoding7:br,gzip15:Accept-Language-
 	// false
-	// 15:Accept-Encoding7:gzip,br15:Accept-Language0:
+	// 15:Accept-Encoding7:br,gzip15:Accept-Language0:
+}
+
+// canonical returns fields in http.CanonicalHeaderKey form, as ParseVary
+// gives them.
+func canonical(fields []string) []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		out[i] = http.CanonicalHeaderKey(f)
+	}
+	return out
 }

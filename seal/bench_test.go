@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
+	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/seal"
 	"github.com/cachestack/cachestack/sign"
 )
@@ -116,5 +118,30 @@ func BenchmarkStoreGet(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkProtectorVerify is the middleware's cost on a hit: verifying
+// (and decoding) a protected 1 KiB response.
+func BenchmarkProtectorVerify(b *testing.B) {
+	p, err := seal.Protector(newSealer(b, testKey(0)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := &cached.Response{
+		Method: http.MethodGet, URL: "https://example.com/v1/items/42", StatusCode: http.StatusOK, Proto: "HTTP/1.1",
+		Header: cached.NewHeader(http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"max-age=3600"}}),
+		Body:   bytes.Repeat([]byte{'x'}, 1<<10),
+	}
+	env, err := p.Protect(benchKey, e)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(1 << 10)
+	for b.Loop() {
+		if _, err := p.Verify(benchKey, env); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

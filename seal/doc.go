@@ -4,14 +4,33 @@
 // clear, or copied from another key — is a miss, never served.
 //
 // It is the confidentiality counterpart of package sign and has its shape:
-// a Sealer holds the keys; Wrap puts it over any byte store, binding each
-// entry to the key it is stored under; Codec puts it over a codec, binding
-// entries to a fixed context string instead, for bytes kept without their
-// key. The usual stack for a shared or persistent store is
+// a Sealer holds the keys, and comes in three forms:
+//
+//   - Middleware is the sealing middleware of a cache stack: it seals every
+//     entry the stack writes and opens every entry it reads, bound to its
+//     store key, whatever store sits beneath (a typed in-memory store, or a
+//     byte store behind codec.Bind). The drop-in cache takes it as
+//     cachestack.Options.Sealer. This is the form to reach for.
+//   - Wrap is the store-level form: it puts the Sealer over one byte store,
+//     binding each entry to its key, for code that uses the store without
+//     the middleware.
+//   - Codec puts it over a codec, binding entries to a fixed context string
+//     instead, for bytes kept without their key.
+//
+// In a stack, or in the drop-in cache:
 //
 //	s, err := seal.New(key) // 32 random bytes
 //	...
+//	sealing, err := seal.Middleware(s)
+//	...
+//	client := &http.Client{Transport: middleware.Chain(sealing, st)(nil)}
+//	// or: cachestack.New(&cachestack.Options{Store: redis, Sealer: s})
+//
+// and at the store level:
+//
 //	st := codec.Bind(seal.Wrap(redis, s), codec.Response())
+//
+// Use one form, not both: together they encrypt every entry twice.
 //
 // The reference library, aiohttp-client-cache, signs entries when given a
 // secret_key but has no encryption; seal goes beyond it.
@@ -25,6 +44,12 @@
 // body, URL, expiry — beyond its length. Such a writer can change, truncate,
 // extend or plant entries, or copy one key's entry to another key; every
 // such entry fails to open. Opening checks the GCM tag in constant time.
+//
+// Middleware leaves nothing of an entry in clear but the fact that it is
+// one: its envelope (a cached.KindSealed entry) holds the sealed bytes and
+// no method, URL, status or time. The URL is sealed even though the cache
+// already redacts ignored parameters from it: what is left (paths, the
+// parameters that key the response) still says what a user fetched.
 //
 // It does not protect:
 //
@@ -44,6 +69,10 @@
 //   - With Codec, the binding to a key: a Codec entry may be moved to any
 //     key that uses the same context.
 //   - Data in memory, in the process that holds the key.
+//   - Entries written beneath a misplaced Middleware: placed under the
+//     Store middleware's foreign neighbour it does not reach the store (the
+//     first request reports it in an error log), so entries are stored in
+//     clear. The drop-in cache places it for you.
 //
 // # With sign
 //
@@ -54,6 +83,12 @@
 //
 //	seal.Wrap(sign.Wrap(raw, signer), sealer)
 //
+// or, as middlewares, seal outermost, since Protect middlewares nest as
+// store wrappers do (the drop-in cache does this when given both a Sealer
+// and a Signer):
+//
+//	middleware.Chain(sealing, signing, st)
+//
 // The store then holds signed ciphertext (encrypt-then-MAC): a tampered
 // entry is rejected by its signature before any decryption is tried, and
 // the signature can be checked by whoever holds the signing secret alone.
@@ -62,8 +97,10 @@
 //
 // # Rejected entries
 //
-// Open, Store.Get and the codec's Unmarshal return an error matching
-// ErrInvalid for an entry that fails to open. ErrInvalid also matches
+// Open, Store.Get, the codec's Unmarshal and the middleware's
+// Protector.Verify return an error matching ErrInvalid for an entry that
+// fails to open; the middleware also rejects an entry that is not a sealed
+// envelope (a plaintext entry planted in the store). ErrInvalid also matches
 // codec.ErrFormat, which the cache middleware treats as an undecodable
 // entry: it counts it, deletes it and treats the lookup as a miss. The
 // Sealer counts entries sealed, opened (and of those, opened with an older
@@ -87,9 +124,17 @@
 // the same bytes used as a secret for package sign give unrelated keys.
 // The GCM additional data is the entry's first 5 bytes (version and key id),
 // a domain byte (0x01 for a key, given to Seal, Open and Wrap; 0x02 for a
-// Codec context), then the key or context itself. Since the key or context
-// is the last field and GCM authenticates the length of the additional
-// data, no other key gives the same additional data.
+// Codec context; 0x03 for a key, given to Middleware), then the key or
+// context itself. Since the key or context is the last field and GCM
+// authenticates the length of the additional data, no other key gives the
+// same additional data.
+//
+// Middleware stores, in place of an entry, a cached.KindSealed entry (the
+// envelope) with no field set but Body: a sealed entry as above, bound to
+// the store key in domain 0x03, over the entry's encoding by
+// codec.Response. Through a byte store, the envelope is itself encoded by
+// codec.Response. Opening it decrypts into a new buffer, never in place,
+// since a typed store shares the envelope between readers.
 //
 // The key id lets Open pick the key to try instead of trying each; an entry
 // whose key id matches no listed key is rejected without decrypting. New

@@ -5,8 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 
 	"github.com/cachestack/cachestack/codec"
+	"github.com/cachestack/cachestack/middleware"
 	"github.com/cachestack/cachestack/seal"
 	"github.com/cachestack/cachestack/sign"
 	"github.com/cachestack/cachestack/store/memstore"
@@ -165,4 +169,44 @@ func ExampleWrap_withSign() {
 	// "hello" <nil>
 	// 75 bytes at rest: 5 + 33 sealing + 37 signing
 	// sign get "k": sign: signature mismatch
+}
+
+// Middleware encrypts every entry a cache stack stores, whatever the store
+// (here a byte store behind codec.Bind), and opens every entry it reads.
+func ExampleMiddleware() {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "account balance: 42")
+	}))
+	defer origin.Close()
+
+	sealer, _ := seal.New(keyA)
+	sealing, err := seal.Middleware(sealer)
+	if err != nil {
+		panic(err)
+	}
+	raw, _ := memstore.New[string, []byte](nil)
+	st, _ := middleware.Store(codec.Bind(raw, codec.Response()), nil)
+	client := &http.Client{Transport: middleware.Chain(sealing, st)(nil)}
+	for range 2 {
+		resp, err := client.Get(origin.URL + "/account")
+		if err != nil {
+			panic(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Printf("%q from cache: %v\n", body, middleware.InfoOf(resp).FromCache)
+	}
+
+	ctx := context.Background()
+	for key := range raw.Keys(ctx) {
+		b, _ := raw.Get(ctx, key)
+		fmt.Println("in clear in the store:", bytes.Contains(b, []byte("balance")), bytes.Contains(b, []byte("/account")))
+	}
+	fmt.Printf("%+v\n", sealer.Stats())
+	// Output:
+	// "account balance: 42" from cache: false
+	// "account balance: 42" from cache: true
+	// in clear in the store: false false
+	// {Sealed:1 Opened:1 OldKey:0 Rejected:0}
 }

@@ -3,8 +3,10 @@ package seal_test
 import (
 	"bytes"
 	"errors"
+	"net/http"
 	"testing"
 
+	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/codec"
 	"github.com/cachestack/cachestack/seal"
 )
@@ -106,4 +108,66 @@ func FuzzOpen(f *testing.F) {
 
 func codecFormat(err error) bool {
 	return errors.Is(err, codec.ErrFormat) && errors.Is(err, seal.ErrInvalid)
+}
+
+// FuzzProtectorVerify protects an entry, changes its envelope — a bit
+// flipped in the sealed bytes, the bytes replaced, the kind changed, a
+// field set in clear — and checks that the middleware's Verify accepts it
+// only when the sealed bytes and kind are unchanged, returning the entry,
+// never panics and never modifies the envelope's bytes.
+func FuzzProtectorVerify(f *testing.F) {
+	p, err := seal.Protector(newSealer(f, testKey(0)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("key", "https://example.com/", []byte("body"), uint8(0), uint16(3), byte(1), []byte(nil))
+	f.Add("key", "https://example.com/", []byte{}, uint8(1), uint16(0), byte(0), []byte("CSR\x02\xa0"))
+	f.Add("", "", []byte("b"), uint8(2), uint16(0), byte(2), []byte(nil))
+	f.Add("k", "u", []byte("b"), uint8(3), uint16(0), byte(0), []byte("u"))
+	f.Add("k", "u", []byte("b"), uint8(4), uint16(0), byte(0), []byte(nil))
+	f.Fuzz(func(t *testing.T, key, url string, body []byte, op uint8, pos uint16, mask byte, extra []byte) {
+		e := &cached.Response{Method: http.MethodGet, URL: url, StatusCode: http.StatusOK, Body: body}
+		env, err := p.Protect(key, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := *env
+		m.Body = bytes.Clone(env.Body)
+		changed := true
+		switch op % 5 {
+		case 0:
+			if mask == 0 {
+				mask = 1
+			}
+			m.Body[int(pos)%len(m.Body)] ^= mask
+		case 1:
+			m.Body = extra
+			changed = !bytes.Equal(extra, env.Body)
+		case 2:
+			m.Kind = cached.Kind(mask)
+			changed = m.Kind != cached.KindSealed
+		case 3: // a field in clear is ignored: the sealed bytes are the entry
+			m.URL = string(extra)
+			changed = false
+		case 4:
+			changed = false
+		}
+		in := bytes.Clone(m.Body)
+		got, err := p.Verify(key, &m)
+		if !bytes.Equal(in, m.Body) {
+			t.Fatal("Verify modified the envelope's bytes")
+		}
+		if changed {
+			if err == nil || got != nil {
+				t.Fatalf("Verify accepted a changed envelope (op %d): %v, %v", op%5, got, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("Verify of an unchanged envelope: %v", err)
+		}
+		if got.URL != url || !bytes.Equal(got.Body, body) {
+			t.Fatalf("Verify = %q %q, want %q %q", got.URL, got.Body, url, body)
+		}
+	})
 }

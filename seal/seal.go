@@ -41,11 +41,14 @@ const (
 	tagLen      = 16
 )
 
-// Domains keep a Store entry (bound to its store key) and a Codec entry
-// (bound to a context string) apart even when key and context are equal.
+// Domains keep a Store entry (bound to its store key), a Codec entry
+// (bound to a context string) and a Middleware entry (bound to its store
+// key, holding an encoded cached.Response) apart even when keys and
+// contexts are equal.
 const (
 	domainKey     byte = 1 // Seal, Open, Store
 	domainContext byte = 2 // Codec
+	domainEntry   byte = 3 // Middleware, Protector
 )
 
 // HKDF-SHA256 labels ("info") for what is derived from a key. Distinct

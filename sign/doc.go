@@ -2,14 +2,33 @@
 // written by anyone but the cache — tampered with, truncated, planted
 // unsigned, or copied from another key — is a miss, never served.
 //
-// A Signer holds the secrets. Wrap puts it over any byte store, binding each
-// entry to the key it is stored under; Codec puts it over a codec, binding
-// entries to a fixed context string instead, for bytes kept without their
-// key. The usual stack for a shared store is
+// A Signer holds the secrets, and comes in three forms:
+//
+//   - Middleware is the signing middleware of a cache stack: it signs every
+//     entry the stack writes and verifies every entry it reads, bound to its
+//     store key, whatever store sits beneath (a typed in-memory store, or a
+//     byte store behind codec.Bind). The drop-in cache takes it as
+//     cachestack.Options.Signer. This is the form to reach for.
+//   - Wrap is the store-level form: it puts the Signer over one byte store,
+//     binding each entry to its key, for code that uses the store without
+//     the middleware.
+//   - Codec puts it over a codec, binding entries to a fixed context string
+//     instead, for bytes kept without their key.
+//
+// In a stack, or in the drop-in cache:
 //
 //	s, err := sign.New(secret)
 //	...
+//	signing, err := sign.Middleware(s)
+//	...
+//	client := &http.Client{Transport: middleware.Chain(signing, st)(nil)}
+//	// or: cachestack.New(&cachestack.Options{Store: redis, Signer: s})
+//
+// and at the store level:
+//
 //	st := codec.Bind(sign.Wrap(redis, s), codec.Response())
+//
+// Use one form, not both: together they sign every entry twice.
 //
 // # What it protects against
 //
@@ -17,8 +36,8 @@
 // shared Redis or database other services also reach, a disk directory
 // other users can write, a backup restored from elsewhere. Such a writer can
 // change, truncate, extend or plant entries, or copy one key's entry to
-// another key (serving one URL's response for another); with Wrap, every
-// such entry fails verification. Verify compares MACs in constant time.
+// another key (serving one URL's response for another); with Middleware or
+// Wrap, every such entry fails verification. Verify compares MACs in constant time.
 //
 // It does not protect:
 //
@@ -36,11 +55,17 @@
 //     key that uses the same context.
 //   - The store's own metadata (its ttl, its key listing), which is not
 //     signed.
+//   - Entries written beneath a misplaced Middleware: placed under the
+//     Store middleware's foreign neighbour it does not reach the store (the
+//     first request reports it in an error log), so entries are neither
+//     signed nor verified. The drop-in cache places it for you.
 //
 // # Rejected entries
 //
-// Verify, Store.Get and the codec's Unmarshal return an error matching
-// ErrInvalid for an entry that fails verification. ErrInvalid also matches
+// Verify, Store.Get, the codec's Unmarshal and the middleware's
+// Protector.Verify return an error matching ErrInvalid for an entry that
+// fails verification; the middleware also rejects an entry that is not a
+// signed envelope (an unsigned entry planted in the store). ErrInvalid also matches
 // codec.ErrFormat, which the cache middleware treats as an undecodable
 // entry: it counts it, deletes it and treats the lookup as a miss. The
 // Signer counts every verification, accepted or rejected (Signer.Stats), so
@@ -58,10 +83,20 @@
 //
 // where m is the entry's first 5 bytes (version and key id), then a domain
 // byte (0x01 for a key, given to Sign, Verify and Wrap; 0x02 for a Codec
-// context), then the length of the key or context as a big-endian uint64,
-// the key or context itself, and the data. The length prefix makes m
+// context; 0x03 for a key, given to Middleware), then the length of the key
+// or context as a big-endian uint64, the key or context itself, and the
+// data. The length prefix makes m
 // unambiguous: no other key and data give the same m. The data runs to the
 // end of the entry, so bytes appended to it change the MAC.
+//
+// Middleware stores, in place of an entry, a cached.KindSealed entry (the
+// envelope) whose Body is a signed entry as above, bound to the store key
+// in domain 0x03, over the entry's encoding by codec.Response. The
+// envelope carries the entry's Method and URL in clear as well, so that a
+// store can be inspected without the secret; signing hides nothing (the
+// whole entry is readable in the signed bytes), and Verify rejects an
+// envelope whose clear Method or URL differ from the signed ones. Through
+// a byte store, the envelope is itself encoded by codec.Response.
 //
 // The key id lets Verify pick the secret to check with, instead of trying
 // each; an entry whose key id matches no listed secret is rejected without

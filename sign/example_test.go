@@ -5,8 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 
+	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/codec"
+	"github.com/cachestack/cachestack/middleware"
 	"github.com/cachestack/cachestack/sign"
 	"github.com/cachestack/cachestack/store/memstore"
 )
@@ -123,4 +129,58 @@ func ExampleCodec() {
 	// Output:
 	// ada <nil>
 	// sign: signature mismatch
+}
+
+// Middleware signs every entry a cache stack stores, here in a typed
+// in-memory store, and verifies every entry it reads: an entry planted in
+// the store by someone without the secret is a miss, counted, and the
+// request goes to the origin.
+func ExampleMiddleware() {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "from the origin")
+	}))
+	defer origin.Close()
+
+	signer, _ := sign.New(secretA)
+	signing, err := sign.Middleware(signer)
+	if err != nil {
+		panic(err)
+	}
+	mem, _ := memstore.New[string, *cached.Response](nil)
+	counters := new(middleware.Counters)
+	st, _ := middleware.Store(mem, &middleware.StoreOptions{Counters: counters, Logger: slog.New(slog.DiscardHandler)})
+	client := &http.Client{Transport: middleware.Chain(signing, st)(nil)}
+	get := func() {
+		resp, err := client.Get(origin.URL + "/page")
+		if err != nil {
+			panic(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Printf("%q from cache: %v\n", body, middleware.InfoOf(resp).FromCache)
+	}
+	get()
+	get()
+
+	// Someone who can write the store replaces the entry with their own.
+	ctx := context.Background()
+	for key := range mem.Keys(ctx) {
+		stored, _ := mem.Get(ctx, key)
+		fmt.Println("stored:", stored.Kind == cached.KindSealed, stored.URL == origin.URL+"/page")
+		_ = mem.Set(ctx, key, &cached.Response{
+			Method: stored.Method, URL: stored.URL, StatusCode: http.StatusOK,
+			Header: cached.NewHeader(http.Header{}), Body: []byte("forged"),
+		}, 0)
+	}
+	get()
+	fmt.Println("corrupt:", counters.Corrupt.Load())
+	fmt.Printf("%+v\n", signer.Stats())
+	// Output:
+	// "from the origin" from cache: false
+	// "from the origin" from cache: true
+	// stored: true true
+	// "from the origin" from cache: false
+	// corrupt: 1
+	// {Verified:1 Rejected:1}
 }

@@ -32,11 +32,14 @@ const (
 	headerLen = macOffset + sha256.Size // 37
 )
 
-// Domains keep a Store entry (bound to its store key) and a Codec entry
-// (bound to a context string) apart even when key and context are equal.
+// Domains keep a Store entry (bound to its store key), a Codec entry
+// (bound to a context string) and a Middleware entry (bound to its store
+// key, holding an encoded cached.Response) apart even when keys and
+// contexts are equal.
 const (
 	domainKey     byte = 1 // Sign, Verify, Store
 	domainContext byte = 2 // Codec
+	domainEntry   byte = 3 // Middleware, Protector
 )
 
 // keyIDLabel separates the key id from any other use of SHA-256(secret).

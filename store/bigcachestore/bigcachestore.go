@@ -192,7 +192,7 @@ func (s *Store) Get(_ context.Context, key string) ([]byte, error) {
 //
 // A value that, with its key, takes more than half a shard's budget (2 MiB
 // with the defaults) is not kept: Set deletes any previous value under key
-// and returns nil, and a later Get misses. (Bigcache would otherwise empty
+// and returns an error matching store.ErrTooLarge, and a later Get misses. (Bigcache would otherwise empty
 // the whole shard trying to make room, then fail.) A key longer than
 // MaxKeyLen is an error. Set ignores ctx: it never waits but for a shard's
 // lock.
@@ -207,7 +207,10 @@ func (s *Store) Set(_ context.Context, key string, value []byte, ttl time.Durati
 		return store.Wrap(name, "set", key, fmt.Errorf("key is %d bytes, want at most %d", len(key), MaxKeyLen))
 	}
 	if len(key)+len(value) > s.maxEntry {
-		return s.delete("set", key)
+		if err := s.delete("set", key); err != nil {
+			return err
+		}
+		return store.Wrap(name, "set", key, store.ErrTooLarge)
 	}
 	var expires int64
 	if ttl > 0 || s.lifeWindow > 0 {

@@ -119,7 +119,7 @@ func TestOversizeValue(t *testing.T) {
 
 	const half = 512 << 10
 	maxValue := half - 23 - 8 - len("k")
-	require.NoError(t, s.Set(ctx, "k", make([]byte, maxValue+1), 0))
+	require.ErrorIs(t, s.Set(ctx, "k", make([]byte, maxValue+1), 0), store.ErrTooLarge)
 	_, err := s.Get(ctx, "k")
 	require.ErrorIs(t, err, store.ErrNotFound, "after overwriting with a value over half a shard")
 	for i := range 100 {

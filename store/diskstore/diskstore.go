@@ -28,6 +28,10 @@ const name = "diskstore"
 const (
 	// DefaultMaxBytes is the byte budget when Options.MaxBytes is 0.
 	DefaultMaxBytes = 1 << 30
+	// DefaultMaxEntryBytes bounds an entry file when Options.MaxEntryBytes
+	// is 0 (and MaxBytes is larger): twice the cache middleware's default
+	// body limit, room for a body at that limit and its header.
+	DefaultMaxEntryBytes = 16 << 20
 	// DefaultTempGrace is how old a leftover temporary file must be before
 	// it is removed, when Options.TempGrace is 0.
 	DefaultTempGrace = 10 * time.Minute
@@ -38,7 +42,6 @@ const (
 )
 
 const (
-	tempPrefix  = ".tmp-"
 	nameLen     = 2 * sha256.Size // hex
 	fanLen      = 2               // hex digits of the fan-out directory
 	lockStripes = 64
@@ -54,8 +57,17 @@ const lowWaterNum, lowWaterDen = 9, 10
 type Options struct {
 	// MaxBytes is the byte budget: the sum of the sizes of the entry files
 	// (header, key and value; see the package documentation for what is
-	// and isn't counted). 0 means DefaultMaxBytes; negative is an error.
+	// and isn't counted). 0 means DefaultMaxBytes; negative is an error,
+	// and so is a budget too small for any entry (under 36 bytes).
 	MaxBytes int64
+	// MaxEntryBytes bounds one entry file (header, key and value). Set
+	// does not store a larger entry; Get treats a larger file as a miss
+	// without reading it, and Keys skips it, so a huge file in the
+	// directory costs no memory. 0 means DefaultMaxEntryBytes or
+	// MaxBytes, whichever is smaller. Negative, under 36 bytes, or more
+	// than MaxBytes is an error. A cache that stores bodies larger than
+	// about 16 MiB (middleware.StoreOptions.MaxBodyBytes) needs it raised.
+	MaxEntryBytes int64
 	// TempGrace is how old, by Clock and the file's modification time, a
 	// temporary file must be before a scan removes it as the leftover of
 	// a crashed writer. It should exceed the longest write of any process
@@ -77,11 +89,14 @@ type Options struct {
 type Store struct {
 	dir       string
 	maxBytes  int64
+	maxEntry  int64
 	lowWater  int64
 	grace     time.Duration
 	now       func() time.Time
 	stampTime bool // Options.Clock was set: stamp written files with it
 	log       *slog.Logger
+	id        string // the directory's id, from its marker
+	tempPre   string // tempPrefix, id, "-": the names of its temporary files
 
 	used   atomic.Int64 // bytes of entry files, as this process knows them
 	closed atomic.Bool
@@ -110,8 +125,16 @@ var (
 // directory. New fails, naming the directory, when dir cannot be created
 // or a file cannot be written in it, and when an option is out of range.
 //
-// New scans the directory: it counts the entry files' bytes, removes
-// temporary files older than the grace period, and evicts down to the
+// The directory must be the store's own: New marks a directory it creates,
+// or one that is empty, with a marker file (see the package documentation),
+// and opens a directory that has a marker. It refuses, with an error naming
+// a file in the way, a directory that has no marker and holds anything
+// but what an earlier release of this package wrote there, so a mistaken
+// dir ("~", a project directory) is never taken over. It also refuses a
+// directory marked by a newer, incompatible release.
+//
+// New scans the directory: it counts the entry files' bytes, removes its
+// own temporary files older than the grace period, and evicts down to the
 // budget if the directory is over it.
 func New(dir string, opts *Options) (*Store, error) {
 	var o Options
@@ -121,6 +144,14 @@ func New(dir string, opts *Options) (*Store, error) {
 	switch {
 	case o.MaxBytes < 0:
 		return nil, fmt.Errorf("diskstore: Options.MaxBytes is %d, want >= 0", o.MaxBytes)
+	case o.MaxBytes > 0 && o.MaxBytes < headerSize:
+		return nil, fmt.Errorf("diskstore: Options.MaxBytes is %d, too small for any entry (an entry file takes %d bytes and its key and value)", o.MaxBytes, headerSize)
+	case o.MaxEntryBytes < 0:
+		return nil, fmt.Errorf("diskstore: Options.MaxEntryBytes is %d, want >= 0", o.MaxEntryBytes)
+	case o.MaxEntryBytes > 0 && o.MaxEntryBytes < headerSize:
+		return nil, fmt.Errorf("diskstore: Options.MaxEntryBytes is %d, too small for any entry (an entry file takes %d bytes and its key and value)", o.MaxEntryBytes, headerSize)
+	case o.MaxEntryBytes > cmp.Or(o.MaxBytes, DefaultMaxBytes):
+		return nil, fmt.Errorf("diskstore: Options.MaxEntryBytes is %d, more than Options.MaxBytes (%d)", o.MaxEntryBytes, cmp.Or(o.MaxBytes, DefaultMaxBytes))
 	case o.TempGrace < 0:
 		return nil, fmt.Errorf("diskstore: Options.TempGrace is %v, want >= 0", o.TempGrace)
 	case dir == "":
@@ -129,11 +160,15 @@ func New(dir string, opts *Options) (*Store, error) {
 	if o.MaxBytes == 0 {
 		o.MaxBytes = DefaultMaxBytes
 	}
+	if o.MaxEntryBytes == 0 {
+		o.MaxEntryBytes = min(DefaultMaxEntryBytes, o.MaxBytes)
+	}
 	if o.TempGrace == 0 {
 		o.TempGrace = DefaultTempGrace
 	}
 	s := &Store{
 		maxBytes:  o.MaxBytes,
+		maxEntry:  o.MaxEntryBytes,
 		lowWater:  o.MaxBytes / lowWaterDen * lowWaterNum,
 		grace:     o.TempGrace,
 		now:       o.Clock,
@@ -153,7 +188,10 @@ func New(dir string, opts *Options) (*Store, error) {
 	if err := os.MkdirAll(s.dir, dirPerm); err != nil {
 		return nil, fmt.Errorf("diskstore: cannot create cache directory %q: %w", s.dir, err)
 	}
-	probe, err := os.CreateTemp(s.dir, tempPrefix+"probe-*")
+	if err := s.claim(); err != nil {
+		return nil, err
+	}
+	probe, err := os.CreateTemp(s.dir, s.tempPre+"probe-*")
 	if err != nil {
 		return nil, fmt.Errorf("diskstore: cache directory %q is not writable: %w", s.dir, err)
 	}
@@ -202,10 +240,13 @@ func (s *Store) Bytes() int64 { return s.used.Load() }
 // Get returns the value stored under key, in a fresh slice the caller owns
 // (the file is read once into a new buffer, and the value is returned from
 // it without a further copy). A missing, expired, corrupt, truncated or
-// foreign file is a miss, store.ErrNotFound, and all but a missing one are
-// removed. A hit whose file was last touched TouchAfter ago or more has
-// its modification time set to now, which is what eviction orders by.
-// Get checks ctx before it opens the file.
+// foreign file is a miss, store.ErrNotFound. An expired or damaged entry
+// file is removed; a file that is not an entry file this package wrote (it
+// does not start with the entry magic, or is not a regular file) is left
+// alone, and so is one larger than MaxEntryBytes, which Get does not read.
+// A hit whose file was last touched TouchAfter ago or more has its
+// modification time set to now, which is what eviction orders by. Get
+// checks ctx before it opens the file.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if s.closed.Load() {
 		return nil, store.Wrap(name, "get", key, store.ErrClosed)
@@ -215,10 +256,13 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 	sum := sha256.Sum256([]byte(key))
 	path := s.path(&sum)
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, store.ErrNotFound
+		}
+		if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
+			return nil, store.ErrNotFound // a symbolic link, a directory...: not ours
 		}
 		return nil, store.Wrap(name, "get", key, err)
 	}
@@ -227,17 +271,19 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, store.Wrap(name, "get", key, err)
 	}
-	if !fi.Mode().IsRegular() || fi.Size() < headerSize {
-		s.dropBad(path, sum[0], fi)
-		return nil, store.ErrNotFound
+	if !fi.Mode().IsRegular() || fi.Size() > s.maxEntry {
+		return nil, store.ErrNotFound // not ours, or too large to read
 	}
 	buf := make([]byte, fi.Size())
 	if _, err := io.ReadFull(f, buf); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			s.dropBad(path, sum[0], fi) // shrank under us: not one of ours
+			s.dropBad(path, sum[0], fi) // shrank under us: not a file we wrote
 			return nil, store.ErrNotFound
 		}
 		return nil, store.Wrap(name, "get", key, err)
+	}
+	if len(buf) < len(magic) || string(buf[:len(magic)]) != magic {
+		return nil, store.ErrNotFound // not ours: left alone
 	}
 	h, k, value, err := decodeEntry(buf)
 	if err != nil || string(k) != key {
@@ -258,8 +304,14 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 // Set writes key's entry to a temporary file next to its place and renames
 // it into place, replacing any previous entry atomically. Set keeps no
 // reference to value. A positive ttl is stored as an absolute expiry by
-// the store's Clock. An entry whose file would be larger than MaxBytes is
-// not stored: Set removes any previous entry for key and returns nil.
+// the store's Clock. An entry whose file would be larger than
+// MaxEntryBytes is not stored: Set removes any previous entry for key and
+// returns an error matching store.ErrTooLarge.
+//
+// Set replaces only an entry file this package wrote: if something else
+// is in the entry's place (a file without the entry magic, a symbolic
+// link, a directory), or its fan-out directory is not a directory, Set
+// leaves it and returns an error.
 //
 // When the bytes this process knows of go over MaxBytes, Set scans the
 // directory and evicts the least recently used entries down to 90% of
@@ -278,26 +330,38 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	sum := sha256.Sum256([]byte(key))
 	path := s.path(&sum)
 	size := int64(headerSize) + int64(len(key)) + int64(len(value))
-	if size > s.maxBytes {
-		s.remove(path, sum[0], nil)
-		return nil
+	if size > s.maxEntry {
+		if err := s.remove(path, sum[0], nil); err != nil {
+			return store.Wrap(name, "set", key, err)
+		}
+		return store.Wrap(name, "set", key, store.ErrTooLarge)
 	}
 	now := s.now()
 	var expires int64
 	if ttl > 0 {
 		expires = now.Add(ttl).UnixNano()
 	}
-	tmp, err := s.writeTemp(filepath.Dir(path), encodeHeader(key, value, expires), value, now)
+	fan := filepath.Dir(path)
+	if err := fanDir(fan); err != nil {
+		return store.Wrap(name, "set", key, err)
+	}
+	tmp, err := s.writeTemp(fan, encodeHeader(key, value, expires), value, now)
 	if err != nil {
 		return store.Wrap(name, "set", key, err)
 	}
 	mu := &s.stripes[sum[0]%lockStripes]
 	mu.Lock()
 	var old int64
-	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
-		old = fi.Size()
+	fi, own, err := owned(path)
+	if err == nil && own == notOurs {
+		err = fmt.Errorf("%s is not an entry file diskstore wrote; left in place", path)
 	}
-	err = os.Rename(tmp, path)
+	if err == nil {
+		if own == ours {
+			old = fi.Size()
+		}
+		err = os.Rename(tmp, path)
+	}
 	if err == nil {
 		s.account(size-old, size)
 	}
@@ -312,15 +376,30 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	return nil
 }
 
-// writeTemp writes head and value to a new temporary file in dir, creating
-// dir if needed, and returns its name.
-func (s *Store) writeTemp(dir string, head, value []byte, now time.Time) (string, error) {
-	f, err := os.CreateTemp(dir, tempPrefix+"*")
+// fanDir makes sure the fan-out directory dir is a directory, creating it
+// if needed; a symbolic link in its place is refused, so that entries are
+// never written outside the cache directory.
+func fanDir(dir string) error {
+	fi, err := os.Lstat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(dir, dirPerm); err == nil {
-			f, err = os.CreateTemp(dir, tempPrefix+"*")
+		if err := os.MkdirAll(dir, dirPerm); err != nil {
+			return err
 		}
+		fi, err = os.Lstat(dir)
 	}
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	return nil
+}
+
+// writeTemp writes head and value to a new temporary file in dir, named
+// with the directory's id, and returns its name.
+func (s *Store) writeTemp(dir string, head, value []byte, now time.Time) (string, error) {
+	f, err := os.CreateTemp(dir, s.tempPre+"*")
 	if err != nil {
 		return "", err
 	}
@@ -342,8 +421,10 @@ func (s *Store) writeTemp(dir string, head, value []byte, now time.Time) (string
 	return tmp, nil
 }
 
-// Delete removes key's entry. Deleting a key that is not there succeeds.
-// Delete checks ctx before it removes the file.
+// Delete removes key's entry. Deleting a key that is not there succeeds,
+// and so does deleting a key whose place holds a file this package did
+// not write, which is left alone (Get misses it). Delete checks ctx before
+// it removes the file.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if s.closed.Load() {
 		return store.Wrap(name, "delete", key, store.ErrClosed)
@@ -361,9 +442,11 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // Keys yields the key of every live entry file, one fan-out directory at a
 // time, so it holds at most one directory's listing in memory. It reads
 // each file's header and key, not its value: an entry whose value is
-// corrupt is listed, and misses on Get. Expired entries and files with a
-// bad header are removed as Keys passes them. Keys checks ctx and whether
-// the store is closed before each directory, and ends with an error if so.
+// corrupt is listed, and misses on Get. Files larger than MaxEntryBytes,
+// which Get does not read, are not listed. Expired entries and entry files
+// with a bad header are removed as Keys passes them; files this package
+// did not write are skipped. Keys checks ctx and whether the store is
+// closed before each directory, and ends with an error if so.
 func (s *Store) Keys(ctx context.Context) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
 		fans, err := s.fanDirs()
@@ -393,7 +476,7 @@ func (s *Store) Keys(ctx context.Context) iter.Seq2[string, error] {
 				return
 			}
 			for _, e := range ents {
-				if !isEntryName(e.Name(), fan) {
+				if !isEntryName(e.Name(), fan) || !e.Type().IsRegular() {
 					continue
 				}
 				var key string
@@ -408,69 +491,84 @@ func (s *Store) Keys(ctx context.Context) iter.Seq2[string, error] {
 }
 
 // readKey reads the key of the entry file at path, reusing buf. It reports
-// false for a file that has gone, has expired or is not a valid entry
-// whose name is its key's hash, and removes the latter two.
+// false for a file that has gone, is not ours, is larger than MaxEntryBytes,
+// has expired or is not a valid entry whose name is its key's hash, and
+// removes the latter two.
 func (s *Store) readKey(path string, buf []byte) (string, bool, []byte) {
-	h, key, fi, buf := s.readHeader(path, buf)
-	if fi == nil {
-		return "", false, buf
-	}
-	if key == nil || h.expires != 0 && s.now().UnixNano() >= h.expires {
+	h, key, fi, buf, class := s.readHeader(path, buf)
+	switch {
+	case class == bad, class == valid && h.expires != 0 && s.now().UnixNano() >= h.expires:
 		s.dropBad(path, hashByte(filepath.Base(path)), fi)
+		return "", false, buf
+	case class != valid || fi.Size() > s.maxEntry:
 		return "", false, buf
 	}
 	return string(key), true, buf
 }
 
+// fileClass is what readHeader found at a path.
+type fileClass uint8
+
+const (
+	gone    fileClass = iota // nothing there, or it could not be read
+	foreign                  // not a file this package wrote: never removed
+	bad                      // an entry file of ours that is not valid
+	valid                    // a valid entry, named after its key's hash
+)
+
 // readHeader reads and verifies the header and key of the entry file at
 // path, reusing buf, and checks that the file has the header's length and
-// is named after the key's hash. It returns a nil FileInfo if the file
-// can't be opened or stat'ed (it has gone), and a nil key if it is not a
-// valid entry. The key aliases the returned buffer.
-func (s *Store) readHeader(path string, buf []byte) (header, []byte, os.FileInfo, []byte) {
-	f, err := os.Open(path)
+// is named after the key's hash. It reads no more than MaxEntryBytes, and
+// does not follow a symbolic link. The key aliases the returned buffer;
+// the FileInfo is the opened file's, nil if it is gone.
+func (s *Store) readHeader(path string, buf []byte) (header, []byte, os.FileInfo, []byte, fileClass) {
+	f, err := openFile(path)
 	if err != nil {
-		return header{}, nil, nil, buf
+		return header{}, nil, nil, buf, gone // gone, a symbolic link, or unreadable: left alone
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return header{}, nil, nil, buf
+		return header{}, nil, nil, buf, gone
 	}
 	if !fi.Mode().IsRegular() {
-		return header{}, nil, nil, buf // not ours to remove
+		return header{}, nil, fi, buf, foreign
 	}
-	want := int64(headerSize + 256)
-	if fi.Size() < want {
-		want = fi.Size()
-	}
+	limit := min(fi.Size(), s.maxEntry)
+	want := min(int64(headerSize+256), limit)
 	buf = slices.Grow(buf[:0], int(want))[:want]
-	if _, err := io.ReadFull(f, buf); err != nil || want < headerSize {
-		return header{}, nil, fi, buf
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return header{}, nil, nil, buf, gone // shrank under us
 	}
-	if n := int64(headerSize) + int64(peekKeyLen(buf)); n > want && n <= fi.Size() {
+	if want < int64(len(magic)) || string(buf[:len(magic)]) != magic {
+		return header{}, nil, fi, buf, foreign
+	}
+	if want < headerSize {
+		return header{}, nil, fi, buf, bad
+	}
+	if n := int64(headerSize) + int64(peekKeyLen(buf)); n > want && n <= limit {
 		buf = slices.Grow(buf, int(n-want))[:n]
 		if _, err := io.ReadFull(f, buf[want:]); err != nil {
-			return header{}, nil, fi, buf
+			return header{}, nil, nil, buf, gone
 		}
 	}
 	h, key, err := decodeHeader(buf)
 	if err != nil || h.size() != fi.Size() {
-		return header{}, nil, fi, buf
+		return header{}, nil, fi, buf, bad
 	}
 	sum := sha256.Sum256(key)
 	var hexSum [nameLen]byte
 	hex.Encode(hexSum[:], sum[:])
 	if string(hexSum[:]) != filepath.Base(path) {
-		return header{}, nil, fi, buf
+		return header{}, nil, fi, buf, bad
 	}
-	return h, key, fi, buf
+	return h, key, fi, buf, valid
 }
 
-// Clear removes every entry file, and temporary files older than the grace
-// period. Files in the directory that are not named like entries or
-// temporary files are left alone. Entries written while Clear runs may
-// survive it. Clear checks ctx before each directory.
+// Clear removes every entry file this package wrote, and its own temporary
+// files older than the grace period. Everything else in the directory is
+// left alone. Entries written while Clear runs may survive it. Clear checks
+// ctx before each directory.
 func (s *Store) Clear(ctx context.Context) error {
 	if s.closed.Load() {
 		return store.Wrap(name, "clear", "", store.ErrClosed)
@@ -483,7 +581,7 @@ func (s *Store) Clear(ctx context.Context) error {
 		return store.Wrap(name, "clear", "", err)
 	}
 	now := s.now()
-	for _, fan := range fans {
+	for _, fan := range append(fans, "") { // "" is the root, for temporary files
 		if err := ctx.Err(); err != nil {
 			return store.Wrap(name, "clear", "", err)
 		}
@@ -495,11 +593,11 @@ func (s *Store) Clear(ctx context.Context) error {
 		for _, e := range ents {
 			path := filepath.Join(dir, e.Name())
 			switch {
-			case isEntryName(e.Name(), fan):
+			case fan != "" && isEntryName(e.Name(), fan):
 				if err := s.remove(path, hashByte(e.Name()), nil); err != nil {
 					return store.Wrap(name, "clear", "", err)
 				}
-			case strings.HasPrefix(e.Name(), tempPrefix):
+			default:
 				s.removeStaleTemp(path, e, now)
 			}
 		}
@@ -568,12 +666,13 @@ func (r *fileRec) unchanged(fi os.FileInfo) bool {
 	return fi.Size() == r.size && fi.ModTime().UnixNano() == r.mtime
 }
 
-// scan walks the directory with evictMu held. It removes stale temporary
-// files, counts the entry files' bytes and corrects the in-memory count by
-// what it found. With deep set, it also reads every entry's header,
-// removing expired and invalid ones, and if the live entries exceed
-// MaxBytes it removes the least recently modified down to the low-water
-// mark, skipping any that changed since the scan saw them.
+// scan walks the directory with evictMu held. It removes its own stale
+// temporary files, counts the bytes of files named like entries and
+// corrects the in-memory count by what it found. With deep set, it also
+// reads every entry's header, removing expired and invalid entry files and
+// leaving out of the count the files it did not write, and if the live
+// entries exceed MaxBytes it removes the least recently modified down to
+// the low-water mark, skipping any that changed since the scan saw them.
 func (s *Store) scan(deep bool) error {
 	s.countMu.Lock()
 	s.scanning = true
@@ -606,11 +705,8 @@ func (s *Store) scan(deep bool) error {
 		}
 		for _, e := range ents {
 			path := filepath.Join(dir, e.Name())
-			if strings.HasPrefix(e.Name(), tempPrefix) {
-				s.removeStaleTemp(path, e, now)
-				continue
-			}
 			if fan == "" || !isEntryName(e.Name(), fan) {
+				s.removeStaleTemp(path, e, now)
 				continue
 			}
 			fi, err := e.Info()
@@ -619,14 +715,13 @@ func (s *Store) scan(deep bool) error {
 			}
 			seen += fi.Size()
 			if deep {
-				var h header
-				var key []byte
-				var ofi os.FileInfo
-				h, key, ofi, buf = s.readHeader(path, buf)
-				if ofi == nil {
+				h, _, ofi, nbuf, class := s.readHeader(path, buf)
+				buf = nbuf
+				switch {
+				case class == gone, class == foreign:
+					seen -= fi.Size()
 					continue
-				}
-				if key == nil || h.expires != 0 && now.UnixNano() >= h.expires {
+				case class == bad, h.expires != 0 && now.UnixNano() >= h.expires:
 					if s.dropBad(path, hashByte(e.Name()), ofi) {
 						seen -= fi.Size()
 					}
@@ -665,23 +760,20 @@ func (s *Store) scan(deep bool) error {
 }
 
 // remove removes the entry file at path under its stripe's lock and
-// subtracts its size from the count. With same set, it removes the file
-// only if same approves of it; otherwise it returns errChanged. A missing
-// file, or something other than a regular file, is left alone and is not
-// an error.
+// subtracts its size from the count. It removes only a file this package
+// wrote (see owned): a missing file, or anything else, is left alone and
+// is not an error. With same set, it removes the file only if same
+// approves of it; otherwise it returns errChanged.
 func (s *Store) remove(path string, hb byte, same func(os.FileInfo) bool) error {
 	mu := &s.stripes[hb%lockStripes]
 	mu.Lock()
 	defer mu.Unlock()
-	fi, err := os.Lstat(path)
+	fi, own, err := owned(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
 		return err
 	}
-	if !fi.Mode().IsRegular() {
-		return nil // not an entry, and not ours to remove
+	if own != ours {
+		return nil // nothing there, or not ours to remove
 	}
 	if same != nil && !same(fi) {
 		return errChanged
@@ -711,17 +803,23 @@ func (s *Store) account(delta, added int64) {
 var errChanged = errors.New("diskstore: file changed")
 
 // dropBad removes an expired or invalid entry file that a reader opened,
-// unless it has been replaced since, and reports whether it did.
+// unless it has been replaced since, and reports whether it is no longer
+// to be counted: removed, gone, or not ours.
 func (s *Store) dropBad(path string, hb byte, opened os.FileInfo) bool {
 	return s.remove(path, hb, func(fi os.FileInfo) bool {
 		return os.SameFile(fi, opened) && fi.ModTime().Equal(opened.ModTime())
 	}) == nil
 }
 
-// removeStaleTemp removes a temporary file older than the grace period.
+// removeStaleTemp removes the file at path, named e, if it is a temporary
+// file this package wrote (see ownedTemp), older than the grace period.
+// Any other file it leaves alone.
 func (s *Store) removeStaleTemp(path string, e fs.DirEntry, now time.Time) {
+	if !strings.HasPrefix(e.Name(), s.tempPre) && !strings.HasPrefix(e.Name(), legacyTemp) {
+		return
+	}
 	fi, err := e.Info()
-	if err != nil || !fi.Mode().IsRegular() || now.Sub(fi.ModTime()) <= s.grace {
+	if err != nil || !fi.Mode().IsRegular() || now.Sub(fi.ModTime()) <= s.grace || !s.ownedTemp(path, e.Name()) {
 		return
 	}
 	_ = os.Remove(path)

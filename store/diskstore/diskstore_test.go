@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/store"
 	"github.com/cachestack/cachestack/store/diskstore"
 	"github.com/cachestack/cachestack/store/storetest"
@@ -32,6 +33,20 @@ func TestConformance(t *testing.T) {
 	clk := storetest.NewClock()
 	h := storetest.Bytes(func(t *testing.T) store.Store[string, []byte] {
 		return open(t, t.TempDir(), &diskstore.Options{Clock: clk.Now})
+	})
+	h.Advance = clk.Advance
+	storetest.Run(t, h)
+}
+
+// TestConformanceResponses runs the suite on the typed store
+// OpenResponses returns.
+func TestConformanceResponses(t *testing.T) {
+	clk := storetest.NewClock()
+	h := storetest.Responses(func(t *testing.T) store.Store[string, *cached.Response] {
+		s, err := diskstore.OpenResponses(t.TempDir(), &diskstore.Options{Clock: clk.Now})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
 	})
 	h.Advance = clk.Advance
 	storetest.Run(t, h)
@@ -78,7 +93,8 @@ func TestNewOptions(t *testing.T) {
 			require.NoError(t, s.Close())
 			ents, err := os.ReadDir(dir)
 			require.NoError(t, err)
-			assert.Empty(t, ents, "New must leave no probe file behind")
+			require.Len(t, ents, 1, "New must leave no probe file behind, only its marker")
+			assert.Equal(t, ".cachestack-diskstore", ents[0].Name())
 		})
 	}
 }
@@ -238,7 +254,7 @@ func TestOversizedValue(t *testing.T) {
 	s := open(t, dir, &diskstore.Options{MaxBytes: 1000})
 	ctx := t.Context()
 	require.NoError(t, s.Set(ctx, "k", []byte("small"), 0))
-	require.NoError(t, s.Set(ctx, "k", make([]byte, 1000), 0), "a value over the budget is not an error")
+	require.ErrorIs(t, s.Set(ctx, "k", make([]byte, 1000), 0), store.ErrTooLarge, "a value over the budget is refused, and says so")
 	_, err := s.Get(ctx, "k")
 	require.ErrorIs(t, err, store.ErrNotFound, "a value over the budget is not kept, nor is the old one")
 	assert.Zero(t, s.Bytes())
@@ -276,32 +292,49 @@ func TestExpiredFilesAreRemoved(t *testing.T) {
 }
 
 // TestCrashBeforeRename leaves temporary files as a writer that crashed
-// between writing and renaming would, and checks that they are invisible
-// and removed only once their grace period has passed.
+// between writing and renaming would, this release's and the previous
+// one's, and checks that they are invisible and removed only once their
+// grace period has passed; temporary-looking files the store did not write
+// stay.
 func TestCrashBeforeRename(t *testing.T) {
 	t.Parallel()
 	clk := storetest.NewClock()
 	dir := t.TempDir()
 	opts := &diskstore.Options{Clock: clk.Now, TempGrace: time.Hour}
 	ctx := t.Context()
+	s := open(t, dir, opts)
+	pre := tempPrefix(t, dir)
 
 	// The file a Set of "crashed" would write, under a temporary name in
 	// the place it would have been renamed to, whole and cut short.
 	entry := entryFile(t, "crashed", []byte("never renamed"))
 	path := entryPath(dir, "crashed")
-	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o700))
-	leftovers := []string{
-		filepath.Join(filepath.Dir(path), ".tmp-1234567"),
-		filepath.Join(filepath.Dir(path), ".tmp-7654321"),
-		filepath.Join(dir, ".tmp-probe-42"),
+	fan := filepath.Dir(path)
+	require.NoError(t, os.MkdirAll(fan, 0o700))
+	leftovers := map[string][]byte{
+		filepath.Join(fan, pre+"1234567"):     entry,
+		filepath.Join(fan, pre+"7654321"):     entry[:len(entry)/2],
+		filepath.Join(fan, pre+"99"):          nil, // crashed before writing
+		filepath.Join(dir, pre+"probe-42"):    nil,
+		filepath.Join(fan, ".tmp-1234567"):    entry, // the previous release's names
+		filepath.Join(fan, ".tmp-7654321"):    entry[:2],
+		filepath.Join(dir, ".tmp-3141592653"): entry,
 	}
-	contents := [][]byte{entry, entry[:len(entry)/2], nil}
-	for i, p := range leftovers {
-		require.NoError(t, os.WriteFile(p, contents[i], 0o600))
-		require.NoError(t, os.Chtimes(p, time.Time{}, clk.Now()))
+	others := map[string][]byte{
+		filepath.Join(fan, ".tmp-foo"):                     entry, // not a name either release writes
+		filepath.Join(fan, ".tmp-123"):                     []byte("user data"),
+		filepath.Join(fan, ".tmp-124"):                     nil, // could be anyone's
+		filepath.Join(dir, ".tmp-probe-42"):                nil,
+		filepath.Join(fan, ".csds-tmp-0123456789abcdef-1"): entry, // another directory's id
+		filepath.Join(fan, ".csds-tmp-x"):                  nil,
+	}
+	for _, files := range []map[string][]byte{leftovers, others} {
+		for p, content := range files {
+			require.NoError(t, os.WriteFile(p, content, 0o600))
+			require.NoError(t, os.Chtimes(p, time.Time{}, clk.Now()))
+		}
 	}
 
-	s := open(t, dir, opts)
 	_, err := s.Get(ctx, "crashed")
 	require.ErrorIs(t, err, store.ErrNotFound, "a temporary file is not an entry")
 	require.NoError(t, s.Set(ctx, "other", []byte("v"), 0))
@@ -312,29 +345,36 @@ func TestCrashBeforeRename(t *testing.T) {
 	require.NoError(t, s.Sweep(ctx))
 	require.NoError(t, s.Clear(ctx))
 	_ = open(t, dir, opts)
-	for _, p := range leftovers {
+	for p := range leftovers {
 		assert.FileExists(t, p, "within the grace period, a temporary file may be a write in progress")
 	}
 
 	clk.Advance(time.Second)
 	_ = open(t, dir, opts) // New removes them
-	for _, p := range leftovers {
+	for p := range leftovers {
 		assert.NoFileExists(t, p, "New removes temporary files older than the grace period")
 	}
 
 	// So do Sweep and Clear.
-	for _, clean := range []func(context.Context) error{s.Sweep, s.Clear} {
-		require.NoError(t, os.WriteFile(leftovers[0], entry, 0o600))
-		require.NoError(t, os.Chtimes(leftovers[0], time.Time{}, clk.Now()))
-		clk.Advance(time.Hour + time.Second)
-		require.NoError(t, clean(ctx))
-		assert.NoFileExists(t, leftovers[0])
+	for p := range leftovers {
+		for _, clean := range []func(context.Context) error{s.Sweep, s.Clear} {
+			require.NoError(t, os.WriteFile(p, entry, 0o600))
+			require.NoError(t, os.Chtimes(p, time.Time{}, clk.Now()))
+			clk.Advance(time.Hour + time.Second)
+			require.NoError(t, clean(ctx))
+			assert.NoFileExists(t, p)
+		}
+	}
+	for p, content := range others {
+		assertFile(t, p, content, "a file the store did not write is never removed")
 	}
 }
 
 // TestCorruptFiles damages a real entry file every way it can be damaged
 // one byte at a time, and cuts it at every length: a Get returns the
-// original value or a miss, never anything else, and removes a bad file.
+// original value or a miss, never anything else. It removes a bad file
+// that still starts with the entry magic, and leaves one that does not,
+// which it cannot tell from a file it did not write.
 func TestCorruptFiles(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -353,7 +393,11 @@ func TestCorruptFiles(t *testing.T) {
 		got, err := s.Get(ctx, key)
 		if err != nil {
 			require.ErrorIs(t, err, store.ErrNotFound, what)
-			assert.NoFileExists(t, path, "%s: a bad file is removed", what)
+			if bytes.HasPrefix(content, []byte("CSDS")) {
+				assert.NoFileExists(t, path, "%s: a bad entry file is removed", what)
+			} else {
+				assertFile(t, path, content, "%s: a file without the entry magic is left alone", what)
+			}
 			return
 		}
 		require.Equal(t, value, got, "%s: a damaged file returned a wrong value", what)
@@ -384,8 +428,10 @@ func TestCorruptFiles(t *testing.T) {
 }
 
 // TestForeignFiles drops files into the tree that the store did not
-// write: at an entry's path they are misses and removed; anywhere else
-// they are ignored, not counted and not removed.
+// write. At an entry's path, one without the entry magic is a miss and is
+// left alone, while an entry file of the wrong key or version is a miss
+// and is removed; anywhere else files are ignored, not counted and not
+// removed.
 func TestForeignFiles(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -393,8 +439,8 @@ func TestForeignFiles(t *testing.T) {
 	ctx := t.Context()
 	require.NoError(t, s.Set(ctx, "mine", []byte("my value"), 0))
 
-	// At an entry's path: random bytes, another key's valid entry, an
-	// entry of a future format version, a directory.
+	// At an entry's path: random bytes, nothing, another key's valid
+	// entry, an entry of a future format version, a directory.
 	rng := rand.New(rand.NewPCG(1, 2))
 	random := make([]byte, 300)
 	for i := range random {
@@ -402,16 +448,21 @@ func TestForeignFiles(t *testing.T) {
 	}
 	future := entryFile(t, "future", []byte("v"))
 	future[4] = 2
-	atPath := map[string][]byte{
-		"random":  random,
+	notOurs := map[string][]byte{
+		"random": random,
+		"empty":  {},
+		"CSD":    []byte("CSD"),
+	}
+	entries := map[string][]byte{
 		"swapped": entryFile(t, "someone else", []byte("their value")),
 		"future":  future,
-		"empty":   {},
 	}
-	for key, content := range atPath {
-		p := entryPath(dir, key)
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o700))
-		require.NoError(t, os.WriteFile(p, content, 0o600))
+	for _, m := range []map[string][]byte{notOurs, entries} {
+		for key, content := range m {
+			p := entryPath(dir, key)
+			require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o700))
+			require.NoError(t, os.WriteFile(p, content, 0o600))
+		}
 	}
 	dirAtPath := entryPath(dir, "a directory")
 	require.NoError(t, os.MkdirAll(dirAtPath, 0o700))
@@ -431,13 +482,24 @@ func TestForeignFiles(t *testing.T) {
 	}
 
 	assert.Equal(t, []string{"mine"}, listKeys(t, s), "Keys lists only valid entries named after their key")
-	for key := range atPath {
+	for key, content := range notOurs {
 		_, err := s.Get(ctx, key)
 		require.ErrorIs(t, err, store.ErrNotFound, "a foreign file at %q's path", key)
-		assert.NoFileExists(t, entryPath(dir, key))
+		assertFile(t, entryPath(dir, key), content, "a file without the entry magic is not the store's to remove")
+		require.NoError(t, s.Delete(ctx, key))
+		assertFile(t, entryPath(dir, key), content, "Delete leaves a file without the entry magic")
+		err = s.Set(ctx, key, []byte("v"), 0)
+		require.ErrorContains(t, err, "is not an entry file diskstore wrote", "Set does not replace a file without the entry magic")
+		assertFile(t, entryPath(dir, key), content, "Set leaves a file without the entry magic")
+	}
+	for key := range entries {
+		_, err := s.Get(ctx, key)
+		require.ErrorIs(t, err, store.ErrNotFound, "an entry file of the wrong key or version at %q's path", key)
+		assert.NoFileExists(t, entryPath(dir, key), "an invalid entry file is removed")
 	}
 	_, err := s.Get(ctx, "a directory")
 	require.ErrorIs(t, err, store.ErrNotFound, "a directory at an entry's path")
+	require.Error(t, s.Set(ctx, "a directory", []byte("v"), 0))
 	assert.DirExists(t, dirAtPath, "a directory is not the store's to remove")
 
 	require.NoError(t, s.Sweep(ctx))
@@ -447,6 +509,9 @@ func TestForeignFiles(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 	for _, p := range elsewhere {
 		assert.FileExists(t, p, "files not named like entries are left alone")
+	}
+	for key, content := range notOurs {
+		assertFile(t, entryPath(dir, key), content, "Clear leaves a file without the entry magic")
 	}
 }
 
@@ -607,6 +672,28 @@ func mtime(t *testing.T, dir, key string) time.Time {
 	fi, err := os.Stat(entryPath(dir, key))
 	require.NoError(t, err)
 	return fi.ModTime()
+}
+
+// assertFile asserts that the file at path holds content.
+func assertFile(t testing.TB, path string, content []byte, msgAndArgs ...any) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	if assert.NoError(t, err, msgAndArgs...) {
+		assert.Equal(t, string(content), string(got), msgAndArgs...)
+	}
+}
+
+// tempPrefix returns how the store on dir names its temporary files:
+// ".csds-tmp-", the id in the directory's marker, and "-".
+func tempPrefix(t testing.TB, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, ".cachestack-diskstore"))
+	require.NoError(t, err)
+	lines := strings.Split(string(b), "\n")
+	require.GreaterOrEqual(t, len(lines), 3)
+	id, ok := strings.CutPrefix(lines[2], "id ")
+	require.True(t, ok, "the marker's third line is its id: %q", b)
+	return ".csds-tmp-" + id + "-"
 }
 
 func listKeys(t *testing.T, s *diskstore.Store) []string {

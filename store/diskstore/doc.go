@@ -1,9 +1,10 @@
 // Package diskstore is a store.Store[string, []byte] kept in a directory,
 // one file per entry, which several processes may share.
 //
-// It is the Go counterpart of the seed library's filesystem backend, whose
-// cache name is the cache directory: New("~/.cache/myapp", nil) expands
-// "~" to the user's home directory.
+// It is the Go counterpart of the filesystem backend of the reference
+// library, aiohttp-client-cache, whose cache name is the cache directory:
+// New("~/.cache/myapp", nil) expands "~" to the user's home directory.
+// OpenResponses opens the same store typed for the cache, in one line.
 //
 // # Layout
 //
@@ -18,9 +19,52 @@
 // own disk use, which the budget does not count, under about 1 MiB, while
 // a full default cache of 1 KiB entries puts about 4,000 files in each.
 //
-// The store only ever removes files named like its own: entry names in
-// fan-out directories and temporary files starting with ".tmp-". Other
-// files in the tree are ignored by Get, Keys, Clear and the byte count.
+// # The directory is the store's own
+//
+// A directory the store uses holds a marker file, <dir>/.cachestack-diskstore:
+//
+//	cachestack diskstore
+//	format 1
+//	id 3f9a0c1de2b4a6f8
+//	# (two comment lines for whoever looks)
+//
+// The format line names this layout and entry format; a release that
+// changes either writes a new number, and New refuses a directory marked
+// with a format it does not know, rather than misreading it. The id, 64
+// random bits, names the directory's temporary files (below).
+//
+// New writes the marker in a directory it creates, or in an existing one
+// that is empty. It opens a directory with a marker. Any other directory
+// it refuses, with an error that names the directory and a file in the
+// way and matches ErrNotCacheDir, and it changes nothing in it: a
+// mistaken dir — "~", a project or download directory, another program's
+// cache — is never taken over.
+// One exception keeps caches written before the marker existed: a
+// directory without a marker that holds nothing but fan-out directories of
+// valid entry files (each header verified and named after its key's hash)
+// and that release's temporary files (".tmp-" or ".tmp-probe-" and digits)
+// is marked and used as it is. A single file of anything else and New
+// refuses it.
+//
+// Inside its directory, the store removes or replaces only files it can
+// prove it wrote, by name and by content:
+//
+//   - entry files: a regular file (never a symbolic link, which is not
+//     followed, nor a directory or FIFO) with an entry name in its fan-out
+//     directory that starts with the entry magic "CSDS". Get, Keys,
+//     eviction and Sweep remove such a file when it is expired or fails
+//     its checks; Delete and Clear remove it; Set replaces it. A file
+//     with an entry name that does not start with the magic is a miss
+//     for Get, skipped by Keys and the byte count, and never removed:
+//     Delete of its key succeeds and leaves it, and Set of its key
+//     returns an error and leaves it. Set also refuses to write through a
+//     fan-out directory that is a symbolic link.
+//   - temporary files: named ".csds-tmp-", the directory's id, "-" and a
+//     random suffix; or, left by the release before the marker, ".tmp-"
+//     and digits and starting with (part of) the entry magic.
+//
+// Everything else in the tree — other names, directories, links — is
+// never opened for writing, removed or counted.
 //
 // # File format
 //
@@ -49,20 +93,22 @@
 //
 // # Writes, crashes and sharing
 //
-// Set writes the whole file under a temporary name (".tmp-" and a random
-// suffix) in the entry's fan-out directory and renames it into place,
+// Set writes the whole file under a temporary name (".csds-tmp-", the
+// directory's id, "-" and a random suffix) in the entry's fan-out
+// directory and renames it into place,
 // which is atomic on POSIX file systems: a reader in any process opens
 // either the old complete file or the new one, never a mix. Readers verify
 // the checksums and the key, so a file damaged on disk, truncated, or
-// dropped in by something else is a miss (store.ErrNotFound), and is
-// removed. Set does not fsync: after a power loss an entry may be missing
-// or fail its checksum, which again is a miss, never a wrong value.
+// dropped in by something else is a miss (store.ErrNotFound); it is
+// removed if it still starts with the entry magic (see above). Set does
+// not fsync: after a power loss an entry may be missing or fail its
+// checksum, which again is a miss, never a wrong value.
 //
 // A crash between writing and renaming leaves a temporary file. Readers
 // and Keys never look at temporary files; New, Clear, Sweep and eviction
-// scans remove those whose modification time is older than
-// Options.TempGrace (default 10 minutes) by the store's Clock, so that
-// another process's write in progress is not removed under it.
+// scans remove the store's own (see above) whose modification time is
+// older than Options.TempGrace (default 10 minutes) by the store's Clock,
+// so that another process's write in progress is not removed under it.
 //
 // Removing a file that is already gone succeeds, so processes may delete
 // the same entries. A store removes an expired or invalid file it read,
@@ -79,12 +125,23 @@
 // scans and Sweep remove every expired file they pass. Nothing runs in the
 // background: a Store owns no goroutines.
 //
+// # Bounded reads
+//
+// Options.MaxEntryBytes bounds one entry file: by default 16 MiB, or
+// MaxBytes if that is smaller. Set does not store a larger entry. Get
+// reads a file whole only if it is no larger (it checks the size before it
+// reads anything), so a huge file at an entry's path, planted or written
+// by a process with a larger bound, is a miss that costs one stat; Keys
+// and scans read only the header and key of a file, also within the bound.
+//
 // # Budget and eviction
 //
 // Options.MaxBytes (default 1 GiB) bounds the sum of the entry files'
 // lengths — header, key and value. It does not count file-system block
 // rounding, directories, temporary files of writes in progress, or files
-// not named like entries.
+// that are not the store's entry files. (New's first count, which does not
+// open files, counts every regular file named like an entry; the first
+// scan that reads headers leaves out those without the magic.)
 //
 // Recency is the file's modification time: Set writes it, and a Get of an
 // entry last touched TouchAfter (a minute) ago or more sets it to now, so
@@ -117,7 +174,8 @@
 //
 // An eviction scan opens every entry file, and keeps 48 bytes in memory
 // per entry until it is done: about 50 MB for a full default cache of a
-// million 1 KiB entries.
+// million 1 KiB entries. Eviction removes only entry files the store
+// wrote.
 //
 // # Ownership
 //
@@ -133,9 +191,24 @@
 // after Close every call returns an error matching store.ErrClosed, and a
 // second Close returns nil.
 //
+// # Upgrading
+//
+// The entry file format is unchanged from the release before the marker,
+// and New adopts that release's directories as described above; their
+// entries stay valid. A directory that release shared with other files is
+// refused: move the cache elsewhere (or empty the directory) and point New
+// at it. Values are whatever the caller stores: a cache of responses
+// stores codec entries, whose own format version decides whether they
+// still decode (see package codec).
+//
 // # Portability
 //
 // Atomic replacement relies on rename(2) over an existing file. On
 // Windows, renaming over a file another process has open fails; Set then
-// returns an error and the old entry stays.
+// returns an error and the old entry stays. On Unix, files are opened
+// with O_NOFOLLOW and O_NONBLOCK, so a symbolic link or a FIFO at an
+// entry's path is neither followed nor blocked on; elsewhere a symbolic
+// link is refused by an Lstat just before the open. Marking a directory
+// uses a hard link, so that no store reads half a marker; on a file
+// system without hard links it creates the marker exclusively instead.
 package diskstore

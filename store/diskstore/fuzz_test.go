@@ -66,3 +66,28 @@ func FuzzDecodeEntry(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseMarker: parseMarker never panics, and accepts only a marker
+// whose first three lines are the title, this format and an id of 16
+// lower-case hex digits, which it returns.
+func FuzzParseMarker(f *testing.F) {
+	f.Add([]byte(markerText("0123456789abcdef")))
+	f.Add([]byte("cachestack diskstore\nformat 2\nid 0123456789abcdef\n"))
+	f.Add([]byte("cachestack diskstore\nformat 01\nid 0123456789abcdef"))
+	f.Add([]byte("cachestack diskstore\r\nformat 1\r\nid 0123456789abcdef\r\n"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		id, err := parseMarker(b)
+		if err != nil {
+			return
+		}
+		if len(id) != idLen || !isLowerHex(id) {
+			t.Fatalf("accepted id %q", id)
+		}
+		lines := bytes.SplitN(b, []byte("\n"), 4)
+		if len(lines) < 3 || string(bytes.TrimSuffix(lines[0], []byte("\r"))) != markerTitle ||
+			string(bytes.TrimSuffix(lines[1], []byte("\r"))) != "format 1" {
+			t.Fatalf("accepted %q", b)
+		}
+	})
+}

@@ -31,7 +31,8 @@ func Example() {
 }
 
 // A store typed end to end holds *cached.Response values as they are, costed
-// by their Size method, and evicts about the least recently used (CLOCK).
+// by their Size method. When it is full, an entry used more often stays
+// rather than one used less.
 func Example_typed() {
 	s, err := memstore.New[string, *cached.Response](&memstore.Options[*cached.Response]{MaxEntries: 2})
 	if err != nil {
@@ -43,7 +44,7 @@ func Example_typed() {
 	for _, url := range []string{"/a", "/b"} {
 		_ = s.Set(ctx, url, &cached.Response{URL: url, StatusCode: 200, Body: []byte("body of " + url)}, 0)
 	}
-	_, _ = s.Get(ctx, "/a") // /a gets a second chance: /b goes first
+	_, _ = s.Get(ctx, "/a") // /a is used twice, /b once: /b goes first
 	_ = s.Set(ctx, "/c", &cached.Response{URL: "/c", StatusCode: 404}, 0)
 
 	for _, url := range []string{"/a", "/b", "/c"} {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"iter"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -95,9 +94,7 @@ func New[K comparable, V any](opts *Options[V]) (*Store[K, V], error) {
 	}
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.maxBytes = share(o.MaxBytes, n, i)
-		sh.maxEntries = int(share(int64(o.MaxEntries), n, i))
-		sh.reset(make(map[K]*entry[K, V]))
+		sh.init(share(o.MaxBytes, n, i), int(share(int64(o.MaxEntries), n, i)))
 	}
 	return s, nil
 }
@@ -119,8 +116,8 @@ func (s *Store[K, V]) Get(_ context.Context, key K) (V, error) {
 		sh.mu.RUnlock()
 		return zero, store.ErrNotFound
 	}
-	if !e.visited.Load() { // a hot entry is already marked: no write at all
-		e.visited.Store(true)
+	if st := e.state.Load(); st != hot { // a hot entry is left alone: no write at all
+		e.hit(st)
 	}
 	v, expires := e.value, e.expires
 	sh.mu.RUnlock()
@@ -158,7 +155,8 @@ func (s *Store[K, V]) Set(_ context.Context, key K, value V, ttl time.Duration) 
 	if ttl > 0 {
 		expires = s.now().Add(ttl)
 	}
-	sh := s.shard(key)
+	h := maphash.Comparable(s.seed, key)
+	sh := &s.shards[h&s.mask]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if s.closed.Load() { // checked under the lock, so Close's reset is final
@@ -172,14 +170,11 @@ func (s *Store[K, V]) Set(_ context.Context, key K, value V, ttl time.Duration) 
 		}
 		return store.Wrap(name, "set", key, store.ErrTooLarge)
 	case ok:
-		sh.bytes += cost - e.cost
-		e.value, e.cost, e.expires = value, cost, expires
-		sh.touch(e)
+		sh.resize(e, cost)
+		e.value, e.expires = value, expires
+		e.hit(e.state.Load()) // an overwrite counts as a use
 	default:
-		e = &entry[K, V]{key: key, value: value, cost: cost, expires: expires}
-		sh.entries[key] = e
-		sh.pushFront(e)
-		sh.bytes += cost
+		sh.add(&entry[K, V]{key: key, hash: h, value: value, cost: cost, expires: expires})
 	}
 	sh.evict()
 	return nil
@@ -290,114 +285,12 @@ func (s *Store[K, V]) Bytes() int64 {
 // wait (store.NonBlocking).
 func (s *Store[K, V]) NeverBlocks() bool { return true }
 
+// shard returns key's shard. Set computes the hash itself, as it keeps it.
 func (s *Store[K, V]) shard(key K) *shard[K, V] {
 	if s.mask == 0 {
 		return &s.shards[0]
 	}
 	return &s.shards[maphash.Comparable(s.seed, key)&s.mask]
-}
-
-// shard is a part of the store with its own lock, budget and recency list.
-// Writers hold mu; Get holds it for reading and only sets an entry's
-// visited mark, so parallel hits never queue behind one another.
-type shard[K comparable, V any] struct {
-	mu      sync.RWMutex
-	entries map[K]*entry[K, V]
-	// lru is the sentinel of a circular list: lru.next is the entry set
-	// (or given a second chance) most recently, lru.prev the next to be
-	// considered for eviction.
-	lru        entry[K, V]
-	bytes      int64
-	maxBytes   int64 // 0: no byte budget
-	maxEntries int   // 0: no entry budget
-	_          [64]byte
-}
-
-type entry[K comparable, V any] struct {
-	key     K
-	value   V
-	cost    int64
-	expires time.Time // zero: never
-	// visited is set by Get and cleared when eviction passes the entry
-	// over, moving it to the front (its second chance).
-	visited    atomic.Bool
-	prev, next *entry[K, V]
-}
-
-// reset empties the shard, giving it entries as its map.
-func (sh *shard[K, V]) reset(entries map[K]*entry[K, V]) {
-	sh.entries = entries
-	sh.lru.next, sh.lru.prev = &sh.lru, &sh.lru
-	sh.bytes = 0
-}
-
-func (sh *shard[K, V]) pushFront(e *entry[K, V]) {
-	e.prev, e.next = &sh.lru, sh.lru.next
-	e.prev.next, e.next.prev = e, e
-}
-
-func (sh *shard[K, V]) unlink(e *entry[K, V]) {
-	e.prev.next, e.next.prev = e.next, e.prev
-	e.prev, e.next = nil, nil
-}
-
-// touch moves e to the front, as the most recently used.
-func (sh *shard[K, V]) touch(e *entry[K, V]) {
-	if sh.lru.next != e {
-		sh.unlink(e)
-		sh.pushFront(e)
-	}
-}
-
-func (sh *shard[K, V]) remove(e *entry[K, V]) {
-	sh.unlink(e)
-	delete(sh.entries, e.key)
-	sh.bytes -= e.cost
-}
-
-// removeExpired removes key's entry if it has expired at now.
-func (sh *shard[K, V]) removeExpired(key K, now time.Time) {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if e, ok := sh.entries[key]; ok && !e.expires.IsZero() && !now.Before(e.expires) {
-		sh.remove(e)
-	}
-}
-
-// evict removes entries from the back of the list until the shard is
-// within its budget. An entry read since it was last there (visited) is
-// not removed but moved to the front with its mark cleared: the CLOCK
-// approximation of least recently used, which lets Get leave the list
-// alone. Every pass clears marks, so the loop ends; the entry just set is
-// at the front and fits alone, so it stays.
-func (sh *shard[K, V]) evict() {
-	for (sh.maxBytes > 0 && sh.bytes > sh.maxBytes) ||
-		(sh.maxEntries > 0 && len(sh.entries) > sh.maxEntries) {
-		e := sh.lru.prev
-		if e.visited.Load() && e != sh.lru.next {
-			e.visited.Store(false)
-			sh.touch(e)
-			continue
-		}
-		sh.remove(e)
-	}
-}
-
-// liveKeys appends the keys of the entries live at now to buf, removing
-// the expired ones.
-func (sh *shard[K, V]) liveKeys(buf []K, now time.Time) []K {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	for e := sh.lru.next; e != &sh.lru; {
-		next := e.next
-		if !e.expires.IsZero() && !now.Before(e.expires) {
-			sh.remove(e)
-		} else {
-			buf = append(buf, e.key)
-		}
-		e = next
-	}
-	return buf
 }
 
 // shardCount picks a power of two up to maxShards that leaves every shard at

@@ -169,7 +169,8 @@ func (s *Store[K, V]) Get(_ context.Context, key K) (V, error) {
 // Set returns nil for every write it hands to ristretto, including those
 // ristretto drops (see the package documentation): a dropped write is a
 // miss later, never an error. A value that costs more than MaxBytes is not
-// kept: Set removes any previous value under key and returns nil. Set
+// kept: Set removes any previous value under key and returns an error
+// matching store.ErrTooLarge. Set
 // ignores ctx; with Options.Synchronous it waits for ristretto's goroutine,
 // which is never blocked for long.
 func (s *Store[K, V]) Set(_ context.Context, key K, value V, ttl time.Duration) error {
@@ -191,9 +192,12 @@ func (s *Store[K, V]) Set(_ context.Context, key K, value V, ttl time.Duration) 
 	}
 	if cost > s.max {
 		s.c.Del(key)
-	} else {
-		s.c.SetWithTTL(key, e, cost, ttl) // false: dropped, a miss later
+		if s.sync {
+			s.c.Wait()
+		}
+		return store.Wrap(name, "set", key, store.ErrTooLarge)
 	}
+	s.c.SetWithTTL(key, e, cost, ttl) // false: dropped by admission, a miss later
 	if s.sync {
 		s.c.Wait()
 	}

@@ -149,7 +149,7 @@ func TestTypedCost(t *testing.T) {
 	big.Body = make([]byte, 8192)
 	require.Less(t, small.Size(), int64(4096))
 	require.NoError(t, s.Set(ctx, "small", small, 0))
-	require.NoError(t, s.Set(ctx, "big", big, 0))
+	require.ErrorIs(t, s.Set(ctx, "big", big, 0), store.ErrTooLarge)
 	got, err := s.Get(ctx, "small")
 	require.NoError(t, err)
 	assert.Same(t, small, got, "typed values are stored as they are")
@@ -157,14 +157,14 @@ func TestTypedCost(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound, "a response larger than MaxBytes")
 }
 
-// TestOversizeValue: a value over the budget is not kept, is not an error,
-// and removes the older value under its key.
+// TestOversizeValue: a value over the budget is not kept, is refused with
+// store.ErrTooLarge, and removes the older value under its key.
 func TestOversizeValue(t *testing.T) {
 	s := newStore[[]byte](t, &ristrettostore.Options[[]byte]{MaxBytes: 1024})
 	ctx := t.Context()
 	require.NoError(t, s.Set(ctx, "k", []byte("small"), 0))
 	require.NoError(t, s.Set(ctx, "other", []byte("kept"), 0))
-	require.NoError(t, s.Set(ctx, "k", make([]byte, 1025), 0))
+	require.ErrorIs(t, s.Set(ctx, "k", make([]byte, 1025), 0), store.ErrTooLarge)
 	_, err := s.Get(ctx, "k")
 	require.ErrorIs(t, err, store.ErrNotFound, "after overwriting with a value over MaxBytes")
 	got, err := s.Get(ctx, "other")

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/cachestack/cachestack/cached"
@@ -21,8 +22,12 @@ import (
 	"github.com/cachestack/cachestack/store/diskstore"
 	"github.com/cachestack/cachestack/store/memstore"
 	"github.com/cachestack/cachestack/store/otterstore"
+	"github.com/cachestack/cachestack/store/pgstore"
 	"github.com/cachestack/cachestack/store/redisstore"
 	"github.com/cachestack/cachestack/store/ristrettostore"
+	"github.com/cachestack/cachestack/store/sqlitestore"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -92,7 +97,11 @@ func All() []Backend {
 		{"disk", Bytes, bytesStore(func(c Config) (store.Store[string, []byte], error) {
 			return diskstore.New(c.Dir, &diskstore.Options{MaxBytes: c.MaxBytes})
 		})},
+		{"sqlite", Bytes, bytesStore(func(c Config) (store.Store[string, []byte], error) {
+			return sqlitestore.Open(filepath.Join(c.Dir, "cache.sqlite"), &sqlitestore.Options{MaxBytes: c.MaxBytes})
+		})},
 		{"redis", Server, openRedis},
+		{"postgres", Server, openPostgres},
 	}
 }
 
@@ -176,6 +185,43 @@ func openRedis(c Config) (*Instance, error) {
 		client.Close()
 	}
 	return &Instance{Store: codec.Bind[string, *cached.Response](raw, codec.Response()), Raw: raw, Cleanup: cleanup}, nil
+}
+
+// openPostgres opens pgstore on the server at $CACHESTACK_PG_DSN (default
+// postgres://postgres@127.0.0.1:5432/test) in a schema of its own, dropped
+// after the run, bounded by c.MaxBytes.
+func openPostgres(c Config) (*Instance, error) {
+	dsn := os.Getenv("CACHESTACK_PG_DSN")
+	if dsn == "" {
+		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, dsn)
+	if err == nil {
+		err = pool.Ping(ctx)
+		if err != nil {
+			pool.Close()
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: no PostgreSQL at %s: %v", ErrUnavailable, dsn, err)
+	}
+	schema := fmt.Sprintf("cachebench_%d_%d", os.Getpid(), time.Now().UnixNano())
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	drop := func() {
+		pool.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+		pool.Close()
+	}
+	raw, err := pgstore.New(pool, &pgstore.Options{Schema: schema, MaxBytes: c.MaxBytes})
+	if err != nil {
+		drop()
+		return nil, err
+	}
+	return &Instance{Store: codec.Bind[string, *cached.Response](raw, codec.Response()), Raw: raw, Cleanup: drop}, nil
 }
 
 // Stored sums the size (cached.Response.Size) and count of the live entries

@@ -553,7 +553,7 @@ func (st *storeStage) verify(ctx context.Context, key string, e *cached.Response
 	if n, ok := st.rejections.allow(st.clock()); ok {
 		level, suppressed = slog.LevelWarn, n
 	}
-	st.log.LogAttrs(ctx, level, "cachestack: "+EventCorrupt, slog.String("event", EventCorrupt), slog.String("key", key),
+	st.log.LogAttrs(ctx, level, "cachestack: stored entry failed verification, deleting it", slog.String("event", EventCorrupt), slog.String("key", key),
 		slog.String("reason", "failed verification"), slog.Any("error", err), slog.Uint64("suppressed", suppressed))
 	st.delete(ctx, key)
 	return nil

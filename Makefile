@@ -1,5 +1,5 @@
 # make test runs every check CI runs, for every Go module in the repository.
-.PHONY: test bench fmt
+.PHONY: test bench fmt fault load fuzz
 
 test:
 	bash scripts/test.sh
@@ -10,3 +10,17 @@ bench:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+# The fault tests at full length: each fault under 20s of load from 50
+# goroutines, printing its figures (make test runs them for a second).
+fault:
+	go test -race -count=1 -timeout 30m -v -run 'TestFaults$$|TestFaultPanicsInAChildProcess|TestCloseReturnsWithAStoreThatNeverAnswers' . -fault.duration=20s
+	cd store/redisstore && go test -race -count=1 -timeout 30m -v -run 'TestRedisFaults' . -fault.duration=20s
+
+# The load test at full size: 10,000 requests over 200 goroutines.
+load:
+	go test -race -count=1 -timeout 30m -v -run 'TestLoad$$' . -load
+
+# Every fuzz target of the repository for FUZZTIME each (default 30s).
+fuzz:
+	bash scripts/fuzz.sh

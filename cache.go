@@ -141,9 +141,43 @@ type Options struct {
 
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
-	// Logger receives the failures the cache steps aside from; nil means
+	// Logger receives the cache's events (see middleware.EventHit for
+	// the schema): the request path's at Debug, so that a logger at Info
+	// is silent while the cache works; store faults at Warn, at most one
+	// record per event per second; breaker changes every time. Nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// Metrics receives every count and store latency, for an exporter:
+	// see the modules metrics/otelmetrics (OpenTelemetry) and
+	// metrics/prommetrics (Prometheus). Nil means none.
+	Metrics middleware.Metrics
+
+	// GetTimeout, SetTimeout and DeleteTimeout bound each call to a
+	// store that may block (any but the in-memory ones): a lookup that
+	// has not answered in GetTimeout is a miss and the request goes to
+	// the network at once; writes and deletes are made in the background
+	// within theirs. Zero means middleware.DefaultGetTimeout (50ms),
+	// DefaultSetTimeout and DefaultDeleteTimeout (250ms).
+	GetTimeout    time.Duration
+	SetTimeout    time.Duration
+	DeleteTimeout time.Duration
+	// Breaker configures the circuit breaker that skips a store that
+	// keeps failing or timing out; nil means the defaults (open after 5
+	// failures in a row, probe after 1s, back-off doubling to 30s).
+	Breaker *middleware.BreakerOptions
+	// MaxCoalesce and MaxRefresh bound the coalesced fetches and the
+	// stale-while-revalidate refreshes running at once, each on its
+	// own; past them requests are forwarded alone, or served stale
+	// without a refresh, and counted. Zero means
+	// middleware.DefaultMaxWorkers.
+	MaxCoalesce int
+	MaxRefresh  int
+	// WriteQueue and WriteQueueBytes bound the background write queue of
+	// a store that may block, in entries and in body bytes; a write that
+	// does not fit is dropped and counted. Zero means
+	// middleware.DefaultWriteQueue and DefaultWriteQueueBytes.
+	WriteQueue      int
+	WriteQueueBytes int64
 }
 
 // Cache is an HTTP client cache: an http.RoundTripper that answers from its
@@ -160,6 +194,7 @@ type Cache struct {
 	keepStale time.Duration
 	workers   *middleware.Workers
 	counters  middleware.Counters
+	monitor   middleware.Monitor
 	// protect are the Protectors of Options.Sealer and Options.Signer,
 	// outermost first, as the stack applies them.
 	protect []middleware.Protector
@@ -213,19 +248,21 @@ func New(opts *Options) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cachestack: %w", err)
 	}
+	if c.workers, err = middleware.NewWorkersWith(&middleware.WorkersOptions{Coalesce: o.MaxCoalesce, Refresh: o.MaxRefresh}); err != nil {
+		return nil, fmt.Errorf("cachestack: %w", err)
+	}
 	st, err := middleware.Store(c.store, &middleware.StoreOptions{
 		MaxBodyBytes: o.MaxBodyBytes, KeepStale: o.KeepStale, StaleIfError: o.StaleIfError,
 		Clock: o.Clock, Logger: o.Logger, Counters: &c.counters, ReplaySetCookie: o.ShareCredentials,
+		Metrics: o.Metrics, Monitor: &c.monitor, Workers: c.workers,
+		GetTimeout: o.GetTimeout, SetTimeout: o.SetTimeout, DeleteTimeout: o.DeleteTimeout, Breaker: o.Breaker,
+		WriteQueue: o.WriteQueue, WriteQueueBytes: o.WriteQueueBytes,
 	})
 	if err != nil {
+		c.workers.Close()
 		return nil, fmt.Errorf("cachestack: %w", err)
 	}
 	mws := []middleware.Middleware{middleware.Key(c.keyer), filter, expiry, middleware.Redirect()}
-	if !o.IgnoreCacheControl || o.Coalesce {
-		if c.workers, err = middleware.NewWorkers(0); err != nil {
-			return nil, fmt.Errorf("cachestack: %w", err)
-		}
-	}
 	if o.IgnoreCacheControl {
 		mws = append(mws, middleware.IgnoreCacheControl())
 	} else {
@@ -303,6 +340,13 @@ func validate(o *Options) error {
 		{"MaxBodyBytes", o.MaxBodyBytes, o.MaxBodyBytes < 0},
 		{"KeepStale", o.KeepStale, o.KeepStale < 0},
 		{"StaleIfError", o.StaleIfError, o.StaleIfError < 0},
+		{"GetTimeout", o.GetTimeout, o.GetTimeout < 0},
+		{"SetTimeout", o.SetTimeout, o.SetTimeout < 0},
+		{"DeleteTimeout", o.DeleteTimeout, o.DeleteTimeout < 0},
+		{"MaxCoalesce", o.MaxCoalesce, o.MaxCoalesce < 0},
+		{"MaxRefresh", o.MaxRefresh, o.MaxRefresh < 0},
+		{"WriteQueue", o.WriteQueue, o.WriteQueue < 0},
+		{"WriteQueueBytes", o.WriteQueueBytes, o.WriteQueueBytes < 0},
 	} {
 		if d.bad {
 			return fmt.Errorf("cachestack: Options.%s is %v, want >= 0", d.name, d.v)
@@ -310,6 +354,9 @@ func validate(o *Options) error {
 	}
 	if h := o.Heuristic; h != nil && (h.Fraction < 0 || h.Fraction > 1 || h.Max < 0) {
 		return fmt.Errorf("cachestack: Options.Heuristic is %+v, want a Fraction within [0, 1] and a Max >= 0", *h)
+	}
+	if b := o.Breaker; b != nil && b.Failures >= 0 && (b.OpenFor < 0 || b.MaxOpenFor < 0 || (b.MaxOpenFor > 0 && b.MaxOpenFor < b.OpenFor)) {
+		return fmt.Errorf("cachestack: Options.Breaker is %+v, want OpenFor >= 0 and MaxOpenFor >= OpenFor", *b)
 	}
 	if o.IgnoreCacheControl && o.Heuristic != nil {
 		return errors.New("cachestack: Options.Heuristic has no effect with Options.IgnoreCacheControl")
@@ -337,10 +384,26 @@ func (c *Cache) Middleware() middleware.Middleware { return c.mw }
 // Counters returns the counters of what the cache did.
 func (c *Cache) Counters() *middleware.Counters { return &c.counters }
 
+// Stats returns a snapshot of what the cache has done and how its store is
+// doing: every count, the store calls' latency percentiles, the breaker's
+// state and the write-back queue.
+func (c *Cache) Stats() middleware.Stats { return c.monitor.Stats() }
+
+// Flush waits until the writes the cache has queued for its store so far
+// have been made (or dropped), or ctx ends. Writes to a store that may
+// block are made in the background; Flush is for a caller that needs them
+// in the store, such as a test reading the store directly. Close flushes
+// too, within SetTimeout.
+func (c *Cache) Flush(ctx context.Context) error { return c.monitor.Flush(ctx) }
+
 // Close stops the cache's background work (stale-while-revalidate
-// refreshes, coalesced requests) and waits for it, then closes the store if
-// New created it. Requests made after Close still work, without background
-// refreshes; with a closed default store they go to the network.
+// refreshes, coalesced requests, queued writes, which get SetTimeout to
+// finish) and waits for it, then closes the store if New created it. Store
+// calls stuck past their deadline in a store that ignores its context are
+// waited for at most a second: Close always returns. Requests made after
+// Close still work, without background work (writes to a store that may
+// block are then dropped and counted); with a closed default store they go
+// to the network.
 func (c *Cache) Close() error {
 	if c.workers != nil {
 		c.workers.Close()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cachestack/cachestack"
 	"github.com/cachestack/cachestack/cached"
+	"github.com/cachestack/cachestack/middleware"
 	"github.com/cachestack/cachestack/policy"
 	"github.com/cachestack/cachestack/store"
 	"github.com/stretchr/testify/assert"
@@ -107,6 +108,9 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"bad header", cachestack.Options{IncludeHeaders: []string{"a b"}}, `cachestack: Options.IncludeHeaders[0] is "a b", not a valid header field name`},
 		{"empty ignored param", cachestack.Options{IgnoredParams: []string{"x", ""}}, "cachestack: Options.IgnoredParams[1] is empty"},
 		{"header also ignored", cachestack.Options{IncludeHeaders: []string{"X-Token"}, IgnoredParams: []string{"x-token"}}, `cachestack: Options.IncludeHeaders[0] is "X-Token", which is also in Options.IgnoredParams`},
+		{"negative get timeout", cachestack.Options{GetTimeout: -time.Millisecond}, "cachestack: Options.GetTimeout is -1ms, want >= 0"},
+		{"negative write queue", cachestack.Options{WriteQueue: -1}, "cachestack: Options.WriteQueue is -1, want >= 0"},
+		{"breaker back-off cap under its start", cachestack.Options{Breaker: &middleware.BreakerOptions{OpenFor: time.Minute, MaxOpenFor: time.Second}}, "cachestack: Options.Breaker is"},
 		{"heuristic when header-blind", cachestack.Options{IgnoreCacheControl: true, Heuristic: &policy.Heuristic{}}, "cachestack: Options.Heuristic has no effect with Options.IgnoreCacheControl"},
 		{"no stale when unreachable, header-blind", cachestack.Options{IgnoreCacheControl: true, NoStaleWhenUnreachable: true}, "cachestack: Options.NoStaleWhenUnreachable has no effect with Options.IgnoreCacheControl"},
 		{"reuse POST, header-blind", cachestack.Options{IgnoreCacheControl: true, ReusePOSTResponses: true}, "cachestack: Options.ReusePOSTResponses has no effect with Options.IgnoreCacheControl"},

@@ -180,6 +180,7 @@ func TestNothingSecretAtRest(t *testing.T) {
 		require.NoError(t, err)
 		c := newCache(t, leaktest.Options(codec.Bind(raw, codec.Response())))
 		leaktest.Plant(t, c.Client())
+		require.NoError(t, c.Flush(context.Background())) // disk writes are made in the background
 		var all []byte
 		require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {

@@ -35,9 +35,18 @@ func TestHitBudgets(t *testing.T) {
 				}
 				t.Logf("%s: %.0f allocations and %.0f bytes via http.Client, %.0f allocations bare", sz.name, allocs, bytes, bare)
 
+				// A store that may block (disk, SQL, servers) is called on
+				// a goroutine of its own, under the lookup deadline; that
+				// goroutine's allocations land in the count a call early
+				// or late, so byte stores are held to the same cost within
+				// 2. Typed stores are called directly: exactly the same.
+				slack := 0.0
+				if be.Kind != backends.Typed {
+					slack = 2
+				}
 				if i == 0 {
 					first = allocs
-				} else if allocs != first && sizeBound[be.Name] == "" {
+				} else if (allocs > first+slack || allocs < first-slack) && sizeBound[be.Name] == "" {
 					t.Errorf("%s: %.0f allocations, %.0f at %s: the cost depends on the body size", sz.name, allocs, first, sizes[0].name)
 				}
 				if be.Kind == backends.Typed {

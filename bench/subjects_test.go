@@ -1,11 +1,13 @@
 package bench
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	gohugo "github.com/gohugoio/httpcache"
 	gregjones "github.com/gregjones/httpcache"
@@ -73,12 +75,24 @@ func cachestackSubject(name string, b backends.Backend, blind bool) subject {
 				return nil, nil, err
 			}
 			tb.Cleanup(func() { in.Close() })
-			c, err := cachestack.New(&cachestack.Options{Store: in.Store, Transport: next, IgnoreCacheControl: blind})
+			// A generous lookup deadline: on a loaded machine a network
+			// store can take longer than the default 50ms, and these
+			// benchmarks measure hits, not the fail-open path.
+			c, err := cachestack.New(&cachestack.Options{Store: in.Store, Transport: next, IgnoreCacheControl: blind, GetTimeout: 5 * time.Second})
 			if err != nil {
 				return nil, nil, err
 			}
 			tb.Cleanup(func() { c.Close() })
-			return c, in.Settle, nil
+			// Writes to a store that may block are made in the background:
+			// settling waits for them, so that the hits measured come from
+			// the store and not from the write-back queue.
+			settle := func() {
+				c.Flush(context.Background())
+				if in.Settle != nil {
+					in.Settle()
+				}
+			}
+			return c, settle, nil
 		},
 		hit: func(r *http.Response) bool { return cachestack.InfoOf(r).FromCache },
 	}

@@ -84,6 +84,10 @@ func (b *Bound[K, V]) Keys(ctx context.Context) iter.Seq2[K, error] {
 	}
 }
 
+// NeverBlocks reports whether the byte store declares that its calls never
+// block (store.NonBlocking); decoding itself does not wait.
+func (b *Bound[K, V]) NeverBlocks() bool { return store.NeverBlocks(b.s) }
+
 // Clear passes through to the byte store's Clear when it is a
 // store.Clearer; otherwise it returns errors.ErrUnsupported.
 func (b *Bound[K, V]) Clear(ctx context.Context) error {

@@ -415,7 +415,14 @@ func (x *exchange) refreshAsync(req *http.Request, e *cached.Response) {
 	w := x.cc.workers
 	bg := x.escape()
 	bg.entry, bg.via = e, viaNone // viaNone: nobody is waiting to be served stale
-	started := w.tryGo(x.key, func(context.Context) {
+	r := w.tryGo(w.refresh, x.key, func(context.Context) {
+		defer func() {
+			if p := recover(); p != nil {
+				err := &PanicError{Op: "background refresh", Value: p}
+				bg.store.add(MetricStorePanics, 1)
+				bg.store.fault(req.Context(), rateStorePanic, EventStorePanic, slog.String("op", "background refresh"), slog.String("url", bg.url), slog.Any("error", err))
+			}
+		}()
 		ctx, cancel := w.detach(req.Context())
 		defer cancel()
 		ctx, stop := context.WithTimeout(ctx, bg.cc.refreshTimeout)
@@ -428,7 +435,11 @@ func (x *exchange) refreshAsync(req *http.Request, e *cached.Response) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	})
-	if started {
-		x.store.counters.Refreshes.Add(1)
+	switch r {
+	case goStarted:
+		x.store.add(MetricRefreshes, 1)
+	case goFull:
+		x.store.add(MetricRefreshSaturated, 1)
+		x.store.fault(req.Context(), rateSaturated, EventSaturated, slog.String("reason", "refresh workers busy; stale response served without a refresh"), slog.String("url", x.url))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -100,9 +101,13 @@ func (c *coalesceStage) do(x *exchange, req *http.Request) (*http.Response, erro
 		cl = &call{done: make(chan struct{}), cancel: cancel, header: req.Header.Clone()}
 		shared := req.WithContext(fctx)
 		bg := *x
-		if !c.w.tryGo("", func(_ context.Context) { c.run(cl, id, &bg, shared) }) {
+		if r := c.w.tryGo(c.w.coalesce, "", func(_ context.Context) { c.run(cl, id, &bg, shared) }); r != goStarted {
 			c.mu.Unlock()
 			cancel()
+			if r == goFull {
+				x.store.add(MetricCoalesceSaturated, 1)
+				x.store.fault(ctx, rateSaturated, EventSaturated, slog.String("reason", "coalescing workers busy; request sent alone"))
+			}
 			return x.forward(req) // no worker free: go alone
 		}
 		c.calls[id] = cl
@@ -124,7 +129,7 @@ func (c *coalesceStage) do(x *exchange, req *http.Request) (*http.Response, erro
 	}
 	resp := cl.response(req)
 	if joined {
-		x.store.counters.Coalesced.Add(1)
+		x.store.add(MetricCoalesced, 1)
 		markCollapsed(resp.Header)
 	}
 	return resp, nil
@@ -182,6 +187,14 @@ func (c *coalesceStage) leave(id string, cl *call) {
 // also stores it when it is storable.
 func (c *coalesceStage) run(cl *call, id string, x *exchange, req *http.Request) {
 	defer func() {
+		if p := recover(); p != nil {
+			// A panic beneath the cache (the transport, a filter) must
+			// not kill the process from a goroutine the caller cannot
+			// guard: it becomes the shared request's error.
+			cl.resp, cl.body, cl.err = nil, nil, &PanicError{Op: "coalesced request", Value: p}
+			x.store.add(MetricStorePanics, 1)
+			x.store.fault(req.Context(), rateStorePanic, EventStorePanic, slog.String("op", "coalesced request"), slog.Any("error", cl.err))
+		}
 		c.mu.Lock()
 		if c.calls[id] == cl {
 			delete(c.calls, id)

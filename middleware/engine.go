@@ -106,7 +106,7 @@ func (e *engine) RoundTrip(req *http.Request) (*http.Response, error) {
 	st := p.store
 	ro := optionsFrom(ctx)
 	if ro.disabled || !p.filter.allowsMethod(req.Method) {
-		st.counters.Bypassed.Add(1)
+		st.add(MetricBypassed, 1)
 		var sent time.Time
 		reusePOST := !ro.disabled && p.cc != nil && p.cc.reusePOST && req.Method == http.MethodPost
 		if reusePOST {
@@ -123,7 +123,7 @@ func (e *engine) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	id, out, err := p.keyer().Key(req)
 	if err != nil {
-		st.counters.Bypassed.Add(1)
+		st.add(MetricBypassed, 1)
 		if out == nil {
 			out = req
 		}
@@ -246,16 +246,25 @@ func (x *exchange) serve(req *http.Request) (*http.Response, error) {
 	}
 	if x.rd.OnlyIfCached { // §5.2.1.7
 		closeBody(req)
-		st.counters.Misses.Add(1)
+		x.missed(ctx)
 		return gatewayTimeout(req), nil
 	}
-	st.counters.Misses.Add(1)
+	x.missed(ctx)
 	if isConditional(req.Header) || len(req.Header["Range"]) > 0 {
 		// The caller's own conditions or range make its response its
 		// own: it is not shared with coalesced requests for the key.
 		return x.escape().forward(req)
 	}
 	return x.escape().forwardShared(req)
+}
+
+// missed counts and logs a miss.
+func (x *exchange) missed(ctx context.Context) {
+	st := x.store
+	st.add(MetricMisses, 1)
+	if st.debugging(ctx) {
+		st.debug(ctx, EventMiss, slog.String("key", x.primary), slog.String("url", x.url))
+	}
 }
 
 // escape returns a heap copy of x for the paths that keep the exchange
@@ -271,7 +280,18 @@ func (x *exchange) escape() *exchange {
 // caller's response.
 func (x *exchange) hit(req *http.Request, e *cached.Response, now time.Time, stale bool, status string) *http.Response {
 	closeBody(req)
-	x.store.counters.Hits.Add(1)
+	st := x.store
+	st.add(MetricHits, 1)
+	if stale {
+		st.add(MetricStale, 1)
+	}
+	if ctx := req.Context(); st.debugging(ctx) {
+		event := EventHit
+		if stale {
+			event = EventStale
+		}
+		st.debug(ctx, event, slog.String("key", x.primary), slog.String("url", x.url), slog.Int("status", e.StatusCode), slog.String("cache_status", status))
+	}
 	if x.via == viaRedirect {
 		status += "; detail=redirect"
 	} else if x.redirect != nil && req.Response != nil {
@@ -346,9 +366,12 @@ func (x *exchange) identified(e *cached.Response, req *http.Request) *cached.Res
 	if e == nil || (e.URL == x.url && (e.Method == req.Method || strings.EqualFold(e.Method, req.Method))) {
 		return e
 	}
-	x.store.counters.Mismatched.Add(1)
-	x.store.log.LogAttrs(req.Context(), slog.LevelDebug, "cachestack: stored entry is for another request; ignoring it",
-		slog.String("key", x.primary), slog.String("stored_method", e.Method), slog.String("stored_url", e.URL))
+	st := x.store
+	st.add(MetricMismatched, 1)
+	if ctx := req.Context(); st.debugging(ctx) {
+		st.debug(ctx, EventMiss, slog.String("key", x.primary), slog.String("url", x.url), slog.String("reason", "stored entry is for another request"),
+			slog.String("stored_method", e.Method), slog.String("stored_url", e.URL))
+	}
 	return nil
 }
 
@@ -434,7 +457,8 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 		drain(resp.Body)
 		return x.hit(req, e, received, true, "fwd=stale; fwd-status="+itoa(resp.StatusCode)+"; detail=stale-if-error"), nil
 	}
-	entry, ok := x.storable(req, resp, sent, received)
+	entry, why := x.storable(req, resp, sent, received)
+	ok := why == ""
 	if resp.StatusCode == http.StatusPartialContent {
 		x.teePartial(req, resp, sent, received) // §3.3, §3.4: see partial.go
 	}
@@ -449,6 +473,9 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 	}
 	setCacheStatus(resp.Header, member)
 	if !ok {
+		if ctx := req.Context(); st.debugging(ctx) {
+			st.debug(ctx, EventNotStored, slog.String("key", x.primary), slog.String("url", x.url), slog.Int("status", resp.StatusCode), slog.String("reason", why))
+		}
 		if e != nil && resp.StatusCode < 500 && !x.rd.NoStore {
 			// A full response replaces the stored one (§4.3.3); one that
 			// may not be stored still makes it outdated. A server error
@@ -489,7 +516,10 @@ func (x *exchange) refreshed(req *http.Request, e *cached.Response, notModified 
 	default:
 		x.store.delete(uncancelled(req.Context()), x.key)
 	}
-	x.store.counters.Revalidated.Add(1)
+	x.store.add(MetricRevalidated, 1)
+	if ctx := req.Context(); x.store.debugging(ctx) {
+		x.store.debug(ctx, EventRevalidated, slog.String("key", x.primary), slog.String("url", x.url), slog.Int("status", u.StatusCode))
+	}
 	if x.redirect != nil && req.Response != nil {
 		x.recordRedirects(req, u)
 	}
@@ -505,17 +535,20 @@ func (x *exchange) refreshed(req *http.Request, e *cached.Response, notModified 
 }
 
 // storable decides whether resp may be stored and, if so, returns the entry
-// to store once its body is complete.
-func (x *exchange) storable(req *http.Request, resp *http.Response, sent, received time.Time) (*cached.Response, bool) {
+// to store once its body is complete; if not, it says why.
+func (x *exchange) storable(req *http.Request, resp *http.Response, sent, received time.Time) (*cached.Response, string) {
 	// A 206 is never stored as a response, whatever the filter allows:
 	// it could answer a request for the whole. It is kept as a part to
 	// combine (RFC 9111 §3.3, §3.4; teePartial) instead.
-	if resp.StatusCode == http.StatusPartialContent || !x.filter.allowsCode(resp.StatusCode, x.cc != nil) {
-		return nil, false
+	if resp.StatusCode == http.StatusPartialContent {
+		return nil, "partial content, kept as a part"
+	}
+	if !x.filter.allowsCode(resp.StatusCode, x.cc != nil) {
+		return nil, "status not cached"
 	}
 	f, ok := x.freshness(req, resp.StatusCode, resp.Header, resp.Header, sent, received)
 	if !ok {
-		return nil, false
+		return nil, "no-store, Vary: *, uncacheable or already expired"
 	}
 	x.retain = f.retain
 	return &cached.Response{
@@ -529,7 +562,7 @@ func (x *exchange) storable(req *http.Request, resp *http.Response, sent, receiv
 		Created:      received,
 		Expires:      f.expires,
 		InitialAge:   f.initialAge,
-	}, true
+	}, ""
 }
 
 // storedProto returns the protocol version to store for a response whose

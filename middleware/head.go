@@ -45,7 +45,7 @@ func (x *exchange) freshenFromHead(req *http.Request, head *http.Response, sent,
 	u.RequestTime, u.ResponseTime, u.Created = sent, received, received
 	u.InitialAge, u.Expires = f.initialAge, f.expires
 	g.save(get, u, f.retain)
-	g.store.counters.Revalidated.Add(1)
+	g.store.add(MetricRevalidated, 1)
 }
 
 // headAgrees reports whether a HEAD response's header h describes the same

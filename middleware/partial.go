@@ -231,6 +231,6 @@ func (x *exchange) fromParts(req *http.Request) *http.Response {
 	}
 	c.Header = cached.NewHeader(h)
 	closeBody(req)
-	st.counters.Hits.Add(1)
+	st.add(MetricHits, 1)
 	return hitResponse(req, &c, now, false, "hit; detail=partial")
 }

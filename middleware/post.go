@@ -36,8 +36,8 @@ func (p *parts) reusePOST(req *http.Request, resp *http.Response, opts requestOp
 		return resp
 	}
 	x := &exchange{parts: *p, opts: opts, rd: policy.ParseRequestDirectives(req.Header), primary: id.Key, key: id.Key, url: id.URL}
-	entry, ok := x.storable(get, resp, sent, received)
-	if !ok {
+	entry, why := x.storable(get, resp, sent, received)
+	if why != "" {
 		return resp
 	}
 	if resp.Body == nil || resp.Body == http.NoBody {

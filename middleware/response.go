@@ -222,6 +222,12 @@ type teeSink interface {
 	teed(body []byte)
 }
 
+// teeFirstBuffer is the most a tee allocates before bytes arrive: a body
+// that declares a length gets a buffer of that length up to this, and
+// then grows with what it actually sends, so that responses that declare
+// large bodies and send little hold little.
+const teeFirstBuffer = 32 << 10
+
 // start prepares t to tee rc, whose length is contentLength (-1: unknown).
 func (t *teeBody) start(rc io.ReadCloser, contentLength, max int64, sink teeSink) {
 	*t = teeBody{rc: rc, max: max, sink: sink}
@@ -229,7 +235,7 @@ func (t *teeBody) start(rc io.ReadCloser, contentLength, max int64, sink teeSink
 	case contentLength > max:
 		t.over = true
 	case contentLength > 0:
-		t.buf = make([]byte, 0, contentLength)
+		t.buf = make([]byte, 0, min(contentLength, teeFirstBuffer))
 	}
 }
 

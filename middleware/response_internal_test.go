@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -106,3 +107,21 @@ func TestStoredProto(t *testing.T) {
 		assert.NotSame(t, unsafe.StringData(line), unsafe.StringData(got), "%s: the status line is kept", tt.line)
 	}
 }
+
+// TestTeeGrowsWithTheBytesThatArrive checks that a body declaring a large
+// length holds memory for what it sent, not for what it declared.
+func TestTeeGrowsWithTheBytesThatArrive(t *testing.T) {
+	var tee teeBody
+	var got []byte
+	tee.start(io.NopCloser(strings.NewReader(strings.Repeat("x", 1024))), 8<<20, DefaultMaxBodyBytes, sinkFunc(func(b []byte) { got = b }))
+	assert.LessOrEqual(t, cap(tee.buf), teeFirstBuffer, "8 MiB declared, nothing sent yet")
+	n, err := io.Copy(io.Discard, &tee)
+	assert.NoError(t, err)
+	assert.EqualValues(t, 1024, n)
+	assert.Len(t, got, 1024)
+	assert.LessOrEqual(t, cap(got), teeFirstBuffer)
+}
+
+type sinkFunc func([]byte)
+
+func (f sinkFunc) teed(b []byte) { f(b) }

@@ -19,6 +19,24 @@ import (
 // when StoreOptions.MaxBodyBytes is zero.
 const DefaultMaxBodyBytes = 8 << 20
 
+// Default deadlines of store calls, used where StoreOptions leaves them
+// zero. A lookup's deadline is short: it is added to a miss's latency when
+// the store hangs, so it sits well under an origin round trip (tens to
+// hundreds of milliseconds) and well above a healthy network store's
+// (Redis or a local disk answer in well under 5 ms at p99 on a loaded
+// machine). Writes and deletes run off the request path when the Store
+// middleware has Workers, so they can wait longer.
+const (
+	DefaultGetTimeout    = 50 * time.Millisecond
+	DefaultSetTimeout    = 250 * time.Millisecond
+	DefaultDeleteTimeout = 250 * time.Millisecond
+)
+
+// DefaultMaxStuckCalls is how many store calls may still be running past
+// their deadline before the Store middleware stops calling the store
+// (StoreOptions.MaxStuckCalls).
+const DefaultMaxStuckCalls = 256
+
 // StoreOptions configure the Store middleware. The zero value is usable.
 type StoreOptions struct {
 	// MaxBodyBytes is the largest body that is stored. A larger response
@@ -39,36 +57,95 @@ type StoreOptions struct {
 	// served stale this way, and a stale-if-error directive in the
 	// response or request takes its place. Zero disables it.
 	StaleIfError time.Duration
-	// Clock returns the current time; nil means time.Now.
+	// Clock returns the current time; nil means time.Now. It dates
+	// responses; deadlines and the breaker's back-off use the monotonic
+	// clock.
 	Clock func() time.Time
-	// Logger receives store failures, undecodable entries and entries that
-	// fail verification (see Protect), which never fail a request. Nil
-	// means slog.Default().
+	// Logger receives the events listed with EventHit: the request
+	// path's at Debug, faults (store failures, undecodable entries,
+	// entries that fail verification, see Protect) at Warn and
+	// rate-limited; none fails a request. Nil means slog.Default().
 	Logger *slog.Logger
+	// LogEvery is the least interval between two records of one fault
+	// event; zero means DefaultLogEvery. Negative is an error.
+	LogEvery time.Duration
 	// Counters, when set, is updated with what the cache did.
 	Counters *Counters
+	// Metrics, when set, receives every count and store latency, for an
+	// exporter (see the metrics/otelmetrics and metrics/prommetrics
+	// modules).
+	Metrics Metrics
+	// Monitor, when set, is attached to this middleware so that its
+	// Stats can be read.
+	Monitor *Monitor
 	// ReplaySetCookie stores responses' Set-Cookie fields and replays them
 	// on hits. Off, the default, a response is stored without its
 	// Set-Cookie: the caller whose request fetched it gets the cookie,
 	// and hits never set it in another caller's cookie jar. Turn it on
 	// only for a client that acts for a single user.
 	ReplaySetCookie bool
+
+	// GetTimeout bounds each store lookup. A lookup that has not
+	// answered by then is a miss: the request goes to the network at
+	// once, even if the store call never returns. Zero means
+	// DefaultGetTimeout; negative is an error. Stores that declare they
+	// never block (store.NonBlocking: the in-memory ones) are called
+	// directly, without a deadline.
+	GetTimeout time.Duration
+	// SetTimeout bounds each store write; DeleteTimeout each delete.
+	// Zero means DefaultSetTimeout and DefaultDeleteTimeout; negative is
+	// an error.
+	SetTimeout    time.Duration
+	DeleteTimeout time.Duration
+	// Breaker configures the circuit breaker that skips a store that
+	// keeps failing or timing out; nil means the defaults (see
+	// BreakerOptions).
+	Breaker *BreakerOptions
+	// MaxStuckCalls bounds the store calls still running after their
+	// deadline (a store that ignores its context); past it the store is
+	// not called until some return. Zero means DefaultMaxStuckCalls;
+	// negative is an error.
+	MaxStuckCalls int
+
+	// Workers, when set, owns the write-back queue's goroutines: writes
+	// and deletes to a store that may block are queued and made in the
+	// background, so that a caller's last body read never waits for the
+	// store. Without Workers, writes are made on the caller's goroutine,
+	// within SetTimeout. The caller owns Workers and closes it.
+	Workers *Workers
+	// WriteQueue bounds the writes waiting in the write-back queue, and
+	// WriteQueueBytes their body bytes; a write that does not fit is
+	// dropped and counted (MetricWritesDropped). Zero means
+	// DefaultWriteQueue and DefaultWriteQueueBytes; negative is an error.
+	WriteQueue      int
+	WriteQueueBytes int64
+	// Writers is the number of write-back goroutines; zero means
+	// DefaultWriters. Negative is an error.
+	Writers int
 }
 
 // Counters count what a Store middleware did. All fields are safe to read
-// while requests run.
+// while requests run. Each is also a Metric.
 type Counters struct {
-	Hits        atomic.Int64 // responses served from the store
-	Misses      atomic.Int64 // lookups that found nothing usable
-	Stored      atomic.Int64 // responses written to the store
-	Bypassed    atomic.Int64 // requests that skipped the cache (disabled, method not cached, key error)
-	StoreErrors atomic.Int64 // store calls that failed (the request went on without the cache)
-	Corrupt     atomic.Int64 // stored entries that could not be decoded or failed Protector.Verify (treated as misses and deleted)
-	Revalidated atomic.Int64 // stale responses refreshed by a 304 Not Modified
-	Refreshes   atomic.Int64 // background refreshes started (stale-while-revalidate)
-	Coalesced   atomic.Int64 // requests answered by another request's response
-	TooLarge    atomic.Int64 // responses the store refused as larger than it can hold (store.ErrTooLarge)
-	Mismatched  atomic.Int64 // stored entries whose request identity did not match the request (treated as misses)
+	Hits              atomic.Int64 // responses served from the store
+	Misses            atomic.Int64 // lookups that found nothing usable
+	Stale             atomic.Int64 // stale responses served (counted in Hits too)
+	Stored            atomic.Int64 // responses written to the store
+	StoredBytes       atomic.Int64 // body bytes of the responses written to the store
+	Bypassed          atomic.Int64 // requests that skipped the cache (disabled, method not cached, key error)
+	StoreErrors       atomic.Int64 // store calls that failed (the request went on without the cache)
+	StoreTimeouts     atomic.Int64 // store calls that missed their deadline (the request went on without them)
+	StorePanics       atomic.Int64 // store or codec calls that panicked (recovered)
+	StoreSkipped      atomic.Int64 // store calls not made: breaker open, or too many calls stuck
+	Corrupt           atomic.Int64 // stored entries that could not be decoded or failed Protector.Verify (treated as misses and deleted)
+	Revalidated       atomic.Int64 // stale responses refreshed by a 304 Not Modified
+	Refreshes         atomic.Int64 // background refreshes started (stale-while-revalidate)
+	Coalesced         atomic.Int64 // requests answered by another request's response
+	TooLarge          atomic.Int64 // responses the store refused as larger than it can hold (store.ErrTooLarge)
+	Mismatched        atomic.Int64 // stored entries whose request identity did not match the request (treated as misses)
+	WritesDropped     atomic.Int64 // writes dropped: the write-back queue was full
+	CoalesceSaturated atomic.Int64 // misses sent alone: every coalescing worker was busy
+	RefreshSaturated  atomic.Int64 // stale responses served without a refresh: every refresh worker was busy
 }
 
 type storeStage struct {
@@ -78,12 +155,27 @@ type storeStage struct {
 	staleIfError time.Duration
 	clock        func() time.Time
 	log          *slog.Logger
+	logEvery     time.Duration
+	limits       [numRateEvents]limiter
 	counters     *Counters
+	metrics      Metrics
 	defaultKeyer *keyer.Keyer
 	// replaySetCookie keeps Set-Cookie in stored responses.
 	replaySetCookie bool
 	// rejections limits the warnings for entries that fail verification.
 	rejections logLimit
+
+	// inline: the store never blocks; it is called on the caller's
+	// goroutine without a deadline.
+	inline   bool
+	timeouts [numOps]time.Duration
+	lat      [numOps]latency
+	breaker  *breaker
+	owner    *Workers // tracks the calls that outlive their deadline
+	// stuckCalls counts the calls still running past their deadline.
+	stuckCalls atomic.Int64
+	maxStuck   int64
+	wb         *writeBack // nil: writes are made by the caller
 }
 
 // Store is the middleware that holds responses: on the way in it looks the
@@ -96,9 +188,17 @@ type storeStage struct {
 // their defaults: the default keyer (which keys Authorization and Cookie),
 // GET and HEAD, RFC 9111 (CacheControl(nil)) with the statuses it lets a
 // cache store, and no expiry of the user's. A stored response never keeps
-// Set-Cookie unless StoreOptions.ReplaySetCookie. A store failure, an
-// undecodable entry or one stored for another request is logged and
-// counted, and the request goes to the network as if nothing were cached.
+// Set-Cookie unless StoreOptions.ReplaySetCookie. An entry stored for
+// another request is counted and ignored.
+//
+// The cache steps aside from every store fault: an error, an undecodable
+// entry, a panic (recovered), or a call that misses its deadline
+// (GetTimeout, SetTimeout, DeleteTimeout) is a miss or a dropped write,
+// counted and logged (rate-limited), and the request goes to the network
+// as if nothing were cached. A store that keeps failing is skipped by a
+// circuit breaker for a back-off. With Workers, writes to a store that may
+// block go through a bounded write-back queue, so that reading a body
+// never waits for the store.
 func Store(s store.Store[string, *cached.Response], opts *StoreOptions) (Middleware, error) {
 	if s == nil {
 		return nil, errors.New("middleware.Store: store is nil")
@@ -107,18 +207,34 @@ func Store(s store.Store[string, *cached.Response], opts *StoreOptions) (Middlew
 	if opts != nil {
 		o = *opts
 	}
-	if o.MaxBodyBytes < 0 {
-		return nil, fmt.Errorf("middleware.Store: StoreOptions.MaxBodyBytes is %d, want >= 0", o.MaxBodyBytes)
+	for _, d := range []struct {
+		name string
+		v    any
+		bad  bool
+	}{
+		{"MaxBodyBytes", o.MaxBodyBytes, o.MaxBodyBytes < 0},
+		{"KeepStale", o.KeepStale, o.KeepStale < 0},
+		{"StaleIfError", o.StaleIfError, o.StaleIfError < 0},
+		{"LogEvery", o.LogEvery, o.LogEvery < 0},
+		{"GetTimeout", o.GetTimeout, o.GetTimeout < 0},
+		{"SetTimeout", o.SetTimeout, o.SetTimeout < 0},
+		{"DeleteTimeout", o.DeleteTimeout, o.DeleteTimeout < 0},
+		{"MaxStuckCalls", o.MaxStuckCalls, o.MaxStuckCalls < 0},
+		{"WriteQueue", o.WriteQueue, o.WriteQueue < 0},
+		{"WriteQueueBytes", o.WriteQueueBytes, o.WriteQueueBytes < 0},
+		{"Writers", o.Writers, o.Writers < 0},
+	} {
+		if d.bad {
+			return nil, fmt.Errorf("middleware.Store: StoreOptions.%s is %v, want >= 0", d.name, d.v)
+		}
 	}
-	if o.KeepStale < 0 {
-		return nil, fmt.Errorf("middleware.Store: StoreOptions.KeepStale is %v, want >= 0", o.KeepStale)
+	if b := o.Breaker; b != nil && b.Failures >= 0 {
+		if b.OpenFor < 0 || b.MaxOpenFor < 0 || (b.MaxOpenFor > 0 && b.MaxOpenFor < b.OpenFor) {
+			return nil, fmt.Errorf("middleware.Store: StoreOptions.Breaker is %+v, want OpenFor >= 0 and MaxOpenFor >= OpenFor", *b)
+		}
 	}
-	if o.StaleIfError < 0 {
-		return nil, fmt.Errorf("middleware.Store: StoreOptions.StaleIfError is %v, want >= 0", o.StaleIfError)
-	}
-	if o.MaxBodyBytes == 0 {
-		o.MaxBodyBytes = DefaultMaxBodyBytes
-	}
+	o.MaxBodyBytes = cmpOr(o.MaxBodyBytes, DefaultMaxBodyBytes)
+	o.LogEvery = cmpOr(o.LogEvery, DefaultLogEvery)
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
@@ -127,6 +243,9 @@ func Store(s store.Store[string, *cached.Response], opts *StoreOptions) (Middlew
 	}
 	if o.Counters == nil {
 		o.Counters = new(Counters)
+	}
+	if o.Metrics == nil {
+		o.Metrics = nopMetrics{}
 	}
 	k, err := keyer.New(nil)
 	if err != nil {
@@ -139,39 +258,285 @@ func Store(s store.Store[string, *cached.Response], opts *StoreOptions) (Middlew
 		staleIfError: o.StaleIfError,
 		clock:        o.Clock,
 		log:          o.Logger,
+		logEvery:     o.LogEvery,
 		counters:     o.Counters,
+		metrics:      o.Metrics,
 		defaultKeyer: k,
 
 		replaySetCookie: o.ReplaySetCookie,
+
+		inline:   store.NeverBlocks(s),
+		timeouts: [numOps]time.Duration{cmpOr(o.GetTimeout, DefaultGetTimeout), cmpOr(o.SetTimeout, DefaultSetTimeout), cmpOr(o.DeleteTimeout, DefaultDeleteTimeout)},
+		owner:    o.Workers,
+		maxStuck: int64(cmpOr(o.MaxStuckCalls, DefaultMaxStuckCalls)),
+	}
+	var bo BreakerOptions
+	if o.Breaker != nil {
+		bo = *o.Breaker
+	}
+	st.breaker = newBreaker(bo, st.breakerChanged)
+	if !st.inline && o.Workers != nil {
+		st.wb, err = newWriteBack(st, o.Workers, cmpOr(o.Writers, DefaultWriters), cmpOr(o.WriteQueue, DefaultWriteQueue), cmpOr(o.WriteQueueBytes, DefaultWriteQueueBytes))
+		if err != nil {
+			return nil, fmt.Errorf("middleware.Store: StoreOptions.Workers: %w", err)
+		}
+	}
+	if o.Monitor != nil {
+		o.Monitor.attach(st)
 	}
 	return func(next http.RoundTripper) http.RoundTripper {
 		return attach(next, func(p *parts) { p.store = st })
 	}, nil
 }
 
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Errors that a store call is turned into by the Store middleware; they
+// appear in its log records and match with errors.Is.
+var (
+	// ErrStoreDeadline: the store call did not answer within its
+	// deadline, and the request went on without it.
+	ErrStoreDeadline = errors.New("cachestack: store call exceeded its deadline")
+	// ErrBreakerOpen: the store was not called, its breaker being open.
+	ErrBreakerOpen = errors.New("cachestack: store skipped: breaker open")
+	// ErrStoreStuck: the store was not called, too many earlier calls
+	// being still stuck past their deadline.
+	ErrStoreStuck = errors.New("cachestack: store skipped: too many calls stuck past their deadline")
+)
+
+// PanicError is a panic in a store or codec call, recovered and returned
+// as an error.
+type PanicError struct {
+	Op    string // get, set or delete
+	Value any    // what was passed to panic
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("cachestack: store %s panicked: %v", e.Op, e.Value)
+}
+
+// asyncCall is a store call on a goroutine of its own: walked is set by
+// whichever comes first, the caller walking away or the call returning.
+type asyncCall struct {
+	done   chan callResult
+	walked atomic.Bool
+}
+
+// callResult is what a store call on a goroutine of its own hands back.
+type callResult struct {
+	e   *cached.Response
+	err error
+}
+
+// call makes one store call under the breaker, the deadline and a
+// recover, and records its latency and outcome. Its error is nil,
+// store.ErrNotFound or the failure; failures are counted and logged here.
+func (st *storeStage) call(ctx context.Context, op StoreOp, key string, e *cached.Response, ttl time.Duration) (*cached.Response, error) {
+	ok, probe := st.breaker.allow()
+	if !ok {
+		st.add(MetricStoreSkipped, 1)
+		return nil, ErrBreakerOpen
+	}
+	start := time.Now()
+	var out *cached.Response
+	var err error
+	if st.inline {
+		out, err = st.do(ctx, op, key, e, ttl)
+	} else {
+		if st.stuckCalls.Load() >= st.maxStuck {
+			if probe {
+				st.breaker.probeAbandoned()
+			}
+			st.add(MetricStoreSkipped, 1)
+			return nil, ErrStoreStuck
+		}
+		out, err = st.async(ctx, op, key, e, ttl, probe)
+		probe = false // the probe's own goroutine tells the breaker
+	}
+	d := time.Since(start)
+	st.lat[op].observe(d)
+	outcome := OutcomeOK
+	switch {
+	case answered(err):
+		st.breaker.success(probe)
+	case ctx.Err() != nil && !errors.Is(err, ErrStoreDeadline):
+		// The caller gave up; the store is not to blame.
+		if probe {
+			st.breaker.probeAbandoned()
+		}
+	default:
+		st.breaker.failure(probe)
+		var pe *PanicError
+		switch {
+		case errors.Is(err, ErrStoreDeadline):
+			outcome = OutcomeTimeout
+			st.add(MetricStoreTimeouts, 1)
+			st.fault(ctx, rateStoreTimeout, EventStoreTimeout, slog.String("op", op.String()), slog.String("key", key), slog.Duration("duration", d), slog.Any("error", err))
+		case errors.As(err, &pe):
+			outcome = OutcomePanic
+			st.add(MetricStorePanics, 1)
+			st.fault(ctx, rateStorePanic, EventStorePanic, slog.String("op", op.String()), slog.String("key", key), slog.Any("error", err))
+		default:
+			outcome = OutcomeError
+			st.add(MetricStoreErrors, 1)
+			st.fault(ctx, rateStoreError, EventStoreError, slog.String("op", op.String()), slog.String("key", key), slog.Any("error", err))
+		}
+	}
+	st.metrics.StoreLatency(op, d, outcome)
+	return out, err
+}
+
+// do makes the store call itself, turning a panic into a *PanicError.
+func (st *storeStage) do(ctx context.Context, op StoreOp, key string, e *cached.Response, ttl time.Duration) (out *cached.Response, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, &PanicError{Op: op.String(), Value: p}
+		}
+	}()
+	switch op {
+	case OpGet:
+		return st.s.Get(ctx, key)
+	case OpSet:
+		return nil, st.s.Set(ctx, key, e, ttl)
+	default:
+		return nil, st.s.Delete(ctx, key)
+	}
+}
+
+// async makes the store call on a goroutine of its own and waits for it
+// until its deadline or the caller's context ends, whichever is first;
+// then it walks away, cancelling the call's context, and the goroutine
+// ends when the store returns. Workers.Close waits a while for such
+// goroutines (see Workers).
+//
+// A probe of the half-open breaker is given longer, the write deadline
+// (SetTimeout) if it is longer, and is not cancelled when its caller walks
+// away: a store coming back (a client redialling, dropping the dead
+// connections of its pool) often needs more than a lookup's deadline for
+// its first call, and the probe decides for every later one. Its caller
+// still waits no longer than the operation's deadline; the probe's
+// goroutine records the outcome with the breaker.
+func (st *storeStage) async(ctx context.Context, op StoreOp, key string, e *cached.Response, ttl time.Duration, probe bool) (*cached.Response, error) {
+	limit, parent := st.timeouts[op], ctx
+	if probe {
+		limit, parent = max(limit, st.timeouts[OpSet]), context.WithoutCancel(ctx)
+	}
+	cctx, cancel := context.WithTimeoutCause(parent, limit, ErrStoreDeadline)
+	c := &asyncCall{done: make(chan callResult, 1)}
+	done := c.done
+	w := st.owner
+	if w != nil {
+		w.calls.add()
+	}
+	go func() {
+		defer func() {
+			if !c.walked.CompareAndSwap(false, true) {
+				st.stuckCalls.Add(-1) // the caller walked away and counted it
+			}
+			if w != nil {
+				w.calls.done()
+			}
+		}()
+		r, err := st.do(cctx, op, key, e, ttl)
+		if probe {
+			cancel()
+			if answered(err) {
+				st.breaker.success(true)
+			} else {
+				st.breaker.failure(true)
+			}
+		}
+		done <- callResult{r, err}
+	}()
+	deadline, callerDone := cctx.Done(), (<-chan struct{})(nil)
+	var timer <-chan time.Time
+	if probe {
+		t := time.NewTimer(st.timeouts[op])
+		defer t.Stop()
+		deadline, callerDone, timer = nil, ctx.Done(), t.C
+	}
+	var r callResult
+	got, timedOut := false, false
+	select {
+	case r = <-done:
+		got = true
+	case <-callerDone:
+	case <-deadline:
+		timedOut = true
+	case <-timer:
+		timedOut = true
+	}
+	if !got {
+		select {
+		case r = <-done: // it answered just in time
+		default:
+			if c.walked.CompareAndSwap(false, true) {
+				st.stuckCalls.Add(1)
+			}
+			switch {
+			case ctx.Err() != nil:
+				r.err = ctx.Err()
+			case timedOut || context.Cause(cctx) == ErrStoreDeadline:
+				r.err = ErrStoreDeadline
+			default:
+				r.err = cctx.Err()
+			}
+		}
+	}
+	// A store that honours its context fails with the deadline's error:
+	// that is a timeout too.
+	if r.err != nil && r.err != store.ErrNotFound && ctx.Err() == nil && (r.err == ErrStoreDeadline || context.Cause(cctx) == ErrStoreDeadline) {
+		r.e, r.err = nil, fmt.Errorf("store %s after %v: %w", op, st.timeouts[op], ErrStoreDeadline)
+	} else if r.err != nil && ctx.Err() != nil {
+		r.e, r.err = nil, ctx.Err()
+	}
+	if !probe {
+		cancel()
+	}
+	return r.e, r.err
+}
+
+// answered reports whether a store call's error still means the store
+// answered: none, a miss, a refusal as too large, an entry that does not
+// decode.
+func answered(err error) bool {
+	return err == nil || err == store.ErrNotFound || errors.Is(err, store.ErrNotFound) ||
+		errors.Is(err, store.ErrTooLarge) || errors.Is(err, codec.ErrFormat)
+}
+
 // lookup returns the entry stored under key, verified by ps, or nil.
 // Failures are logged and counted, never returned: the cache steps aside.
 func (st *storeStage) lookup(ctx context.Context, key string, ps protectStage) *cached.Response {
-	e, err := st.s.Get(ctx, key)
+	var e *cached.Response
+	var err error
+	pending := false
+	if st.wb != nil {
+		e, pending = st.wb.pending(key)
+	}
+	if !pending {
+		e, err = st.call(ctx, OpGet, key, nil, 0)
+	}
 	switch {
 	case err == nil && e != nil:
 		if ps != nil || e.Kind == cached.KindSealed {
 			return st.verify(ctx, key, e, ps)
 		}
 		return e
-	case err == nil, errors.Is(err, store.ErrNotFound):
+	case err == nil, err == store.ErrNotFound:
 		return nil
 	case errors.Is(err, codec.ErrFormat):
-		st.counters.Corrupt.Add(1)
-		st.log.LogAttrs(ctx, slog.LevelWarn, "cachestack: undecodable entry, deleting it", slog.String("key", key), slog.Any("error", err))
+		st.add(MetricCorrupt, 1)
+		st.fault(ctx, rateCorrupt, EventCorrupt, slog.String("key", key), slog.Any("error", err))
 		st.delete(ctx, key)
 		return nil
-	case ctx.Err() != nil:
-		return nil // the caller gave up; the network call will say so
-	default:
-		st.failed(ctx, "get", key, err)
-		return nil
 	}
+	return nil
 }
 
 // verify returns e, stored under key, as ps.verify returns it; an entry
@@ -182,20 +547,20 @@ func (st *storeStage) verify(ctx context.Context, key string, e *cached.Response
 	if err == nil {
 		return v
 	}
-	st.counters.Corrupt.Add(1)
+	st.add(MetricCorrupt, 1)
 	level := slog.LevelDebug
 	suppressed := uint64(0)
 	if n, ok := st.rejections.allow(st.clock()); ok {
 		level, suppressed = slog.LevelWarn, n
 	}
-	st.log.LogAttrs(ctx, level, "cachestack: stored entry failed verification, deleting it", slog.String("key", key),
-		slog.Any("error", err), slog.Uint64("suppressed", suppressed))
+	st.log.LogAttrs(ctx, level, "cachestack: stored entry failed verification, deleting it", slog.String("event", EventCorrupt), slog.String("key", key),
+		slog.String("reason", "failed verification"), slog.Any("error", err), slog.Uint64("suppressed", suppressed))
 	st.delete(ctx, key)
 	return nil
 }
 
 // save writes e under key, protected by ps, with a ttl that keeps it
-// retain past its expiry.
+// retain past its expiry: through the write-back queue when there is one.
 func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, now time.Time, retain time.Duration, ps protectStage) {
 	ttl := StorageTTL(now, e.Expires, retain)
 	if ttl < 0 {
@@ -204,34 +569,58 @@ func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, 
 	if ps != nil {
 		p, err := ps.protect(key, e)
 		if err != nil {
-			st.failed(ctx, "protect", key, err)
+			st.add(MetricStoreErrors, 1)
+			st.fault(ctx, rateStoreError, EventStoreError, slog.String("op", "protect"), slog.String("key", key), slog.Any("error", err))
 			return
 		}
 		e = p
 	}
-	if err := st.s.Set(ctx, key, e, ttl); err != nil {
-		if errors.Is(err, store.ErrTooLarge) {
-			st.counters.TooLarge.Add(1)
-			st.log.LogAttrs(ctx, slog.LevelDebug, "cachestack: response not stored: larger than the store holds",
-				slog.String("key", key), slog.Int("body_bytes", len(e.Body)), slog.Any("error", err))
-			return
-		}
-		st.failed(ctx, "set", key, err)
+	if st.wb != nil {
+		st.wb.enqueue(ctx, key, e, ttl)
 		return
 	}
-	st.counters.Stored.Add(1)
+	st.set(ctx, key, e, ttl)
 }
 
-func (st *storeStage) delete(ctx context.Context, key string) {
-	if err := st.s.Delete(ctx, key); err != nil {
-		st.failed(ctx, "delete", key, err)
+// set writes e under key now, on this goroutine.
+func (st *storeStage) set(ctx context.Context, key string, e *cached.Response, ttl time.Duration) {
+	_, err := st.call(ctx, OpSet, key, e, ttl)
+	switch {
+	case err == nil:
+		st.add(MetricStored, 1)
+		st.add(MetricStoredBytes, int64(len(e.Body)))
+		if st.debugging(ctx) {
+			st.debug(ctx, EventStored, slog.String("key", key), slog.String("url", e.URL), slog.Int("status", e.StatusCode), slog.Int("body_bytes", len(e.Body)))
+		}
+	case errors.Is(err, store.ErrTooLarge):
+		st.add(MetricTooLarge, 1)
+		if st.debugging(ctx) {
+			st.debug(ctx, EventNotStored, slog.String("key", key), slog.String("url", e.URL), slog.String("reason", "too large for the store"), slog.Int("body_bytes", len(e.Body)))
+		}
 	}
 }
 
-func (st *storeStage) failed(ctx context.Context, op, key string, err error) {
-	st.counters.StoreErrors.Add(1)
-	st.log.LogAttrs(ctx, slog.LevelWarn, "cachestack: store "+op+" failed; continuing without the cache",
-		slog.String("key", key), slog.Any("error", err))
+// delete removes key: through the write-back queue when there is one, so
+// that a later lookup sees the deletion at once.
+func (st *storeStage) delete(ctx context.Context, key string) {
+	if st.wb != nil && st.wb.enqueue(ctx, key, nil, 0) {
+		return
+	}
+	st.call(ctx, OpDelete, key, nil, 0)
+}
+
+// breakerChanged logs and reports a change of the breaker's state.
+func (st *storeStage) breakerChanged(from, to BreakerState, failures int64, openFor time.Duration) {
+	ctx := context.Background()
+	switch to {
+	case BreakerOpen:
+		st.log.LogAttrs(ctx, slog.LevelWarn, "cachestack: "+EventBreakerOpen, slog.String("event", EventBreakerOpen),
+			slog.String("state", to.String()), slog.Int64("failures", failures), slog.Duration("retry_in", openFor))
+	case BreakerClosed:
+		st.log.LogAttrs(ctx, slog.LevelInfo, "cachestack: "+EventBreakerClose, slog.String("event", EventBreakerClose),
+			slog.String("state", to.String()), slog.String("from", from.String()))
+	}
+	st.metrics.BreakerChanged(to)
 }
 
 // StorageTTL is the ttl to store a response under: the time until it

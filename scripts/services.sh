@@ -42,6 +42,9 @@
 #   - if nothing answers at the endpoint and it is local, it is started
 #     there with java (-inMemory -sharedDb), which takes seconds.
 #
+# It also makes sure Debian's chromium is installed (on CI, as root, with
+# apt-get), for the browser test of the debug page (inspect/browsertest).
+#
 # It never fails: the tests decide what a missing server means (they skip,
 # or fail when CACHESTACK_REQUIRE_SERVICES=1). Run it, or source it to also
 # get, exported:
@@ -445,6 +448,37 @@ _cs_dynamo() {
 	return 1
 }
 
+# _cs_chromium: makes sure a headless browser is installed, for the debug
+# page's browser test (inspect/browsertest); true if one is found in the end.
+# Like redis-server it is installed from Debian's packages only on CI, as
+# root with apt-get.
+_cs_chromium() {
+	local b
+	for b in chromium chromium-browser; do
+		if command -v "$b" >/dev/null 2>&1; then
+			_cs_say "chromium: $(command -v "$b")"
+			return 0
+		fi
+	done
+	if [ -z "${CI:-}" ]; then
+		_cs_say "chromium: not installed (on CI this script would install it; or: apt-get install chromium)"
+		return 1
+	fi
+	if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+		_cs_say "chromium: not installed, and installing it needs root and apt-get"
+		return 1
+	fi
+	_cs_say "chromium: installing chromium with apt-get"
+	if ! DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq chromium >/dev/null 2>&1; then
+		DEBIAN_FRONTEND=noninteractive timeout 300 apt-get update -qq >/dev/null 2>&1 || true
+		if ! DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq chromium >/dev/null 2>&1; then
+			_cs_say "chromium: apt-get install chromium failed"
+			return 1
+		fi
+	fi
+	command -v chromium >/dev/null 2>&1 && _cs_say "chromium: installed"
+}
+
 CACHESTACK_SERVICES_UP=''
 CACHESTACK_SERVICES_ALL_UP=1
 if _cs_redis; then
@@ -467,8 +501,13 @@ if _cs_dynamo; then
 else
 	CACHESTACK_SERVICES_ALL_UP=''
 fi
+if _cs_chromium; then
+	CACHESTACK_SERVICES_UP="${CACHESTACK_SERVICES_UP:+$CACHESTACK_SERVICES_UP }chromium"
+else
+	CACHESTACK_SERVICES_ALL_UP=''
+fi
 export CACHESTACK_SERVICES_UP CACHESTACK_SERVICES_ALL_UP
 unset -f _cs_say _cs_redis_ping _cs_redis_wait _cs_redis _cs_pg_ping _cs_pg_ready _cs_pg_wait _cs_pg_version _cs_pg \
 	_cs_now _cs_took _cs_cache _cs_port_open _cs_wait_port _cs_ferretdb_bin _cs_mongo _cs_dynamo_ping _cs_dynamo_jar \
-	_cs_java _cs_dynamo
+	_cs_java _cs_dynamo _cs_chromium
 true

@@ -60,6 +60,9 @@ func TestCacheOverSealedDisk(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		require.Equal(t, planted, resp.Header.Get("X-Account"))
+		// Writes to a disk store are made in the background; what
+		// follows reads the store itself.
+		require.NoError(t, c.Flush(context.Background()))
 		return string(b)
 	}
 	want := `{"balance":"` + planted + `"}`

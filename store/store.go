@@ -121,3 +121,21 @@ var ErrTooLarge = errors.New("store: value too large")
 
 // ErrNegativeTTL is returned by Set when ttl is negative.
 var ErrNegativeTTL = errors.New("store: negative ttl")
+
+// NonBlocking is implemented by stores whose calls never wait on I/O, a
+// lock held across I/O, or another process: in-memory stores. The cache
+// calls a store that reports true directly on the request's goroutine,
+// with no deadline of its own, which costs nothing on a hit; any other
+// store is called under a per-operation deadline that the request can walk
+// away from, so that a hung backend cannot hold it. A wrapper (codec.Bind,
+// tierstore) reports what the stores it wraps report.
+type NonBlocking interface {
+	NeverBlocks() bool
+}
+
+// NeverBlocks reports whether s declares that its calls never block (see
+// NonBlocking).
+func NeverBlocks(s any) bool {
+	nb, ok := s.(NonBlocking)
+	return ok && nb.NeverBlocks()
+}

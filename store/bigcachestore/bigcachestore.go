@@ -317,6 +317,10 @@ func (s *Store) Close() error {
 	return store.Wrap(name, "close", "", s.c.Close())
 }
 
+// NeverBlocks reports true: the store is in memory and its calls never
+// wait (store.NonBlocking).
+func (s *Store) NeverBlocks() bool { return true }
+
 // expired reports whether the entry b, with its expiry prefix, has expired.
 func (s *Store) expired(b []byte) bool {
 	expires := int64(binary.LittleEndian.Uint64(b))

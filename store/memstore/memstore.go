@@ -281,6 +281,10 @@ func (s *Store[K, V]) Bytes() int64 {
 	return n
 }
 
+// NeverBlocks reports true: the store is in memory and its calls never
+// wait (store.NonBlocking).
+func (s *Store[K, V]) NeverBlocks() bool { return true }
+
 // shard returns key's shard. Set computes the hash itself, as it keeps it.
 func (s *Store[K, V]) shard(key K) *shard[K, V] {
 	if s.mask == 0 {

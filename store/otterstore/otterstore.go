@@ -228,6 +228,10 @@ func (s *Store[K, V]) Close() error {
 	return nil
 }
 
+// NeverBlocks reports true: the store is in memory and its calls never
+// wait (store.NonBlocking).
+func (s *Store[K, V]) NeverBlocks() bool { return true }
+
 // execute is otter's Executor: it runs fn on a goroutine that Close waits
 // for, or, once Close has begun, on the caller's goroutine.
 func (s *Store[K, V]) execute(fn func()) {

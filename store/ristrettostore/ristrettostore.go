@@ -275,6 +275,10 @@ func (s *Store[K, V]) Clear(ctx context.Context) error {
 	return nil
 }
 
+// NeverBlocks reports true: the store is in memory and its calls never
+// wait (store.NonBlocking).
+func (s *Store[K, V]) NeverBlocks() bool { return true }
+
 // Wait blocks until ristretto has applied every write made before it was
 // called: after Wait, a Get sees them (or misses, for the writes ristretto
 // dropped or rejected). It returns at once after Close.

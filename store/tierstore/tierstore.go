@@ -225,3 +225,9 @@ func (s *Store[K, V]) Close() error {
 	}
 	return errors.Join(s.front.Close(), s.back.Close())
 }
+
+// NeverBlocks reports whether both tiers declare that their calls never
+// block (store.NonBlocking).
+func (s *Store[K, V]) NeverBlocks() bool {
+	return store.NeverBlocks(s.front) && store.NeverBlocks(s.back)
+}

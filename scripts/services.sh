@@ -160,17 +160,19 @@ _cs_redis_cluster_ok() {
 }
 
 # _cs_redis_cluster_stop DIR: stops the nodes whose PID files this script
-# left in DIR (only processes that are still redis-server), and waits for
-# them to exit.
+# left in DIR (only processes that are still redis-server), and waits up to
+# 5 s for them to exit.
 _cs_redis_cluster_stop() {
-	local f pid i
+	local f pid i pids=()
 	for f in "$1"/*.pid; do
 		[ -f "$f" ] || continue
 		pid=$(cat "$f" 2>/dev/null)
 		rm -f "$f"
 		[[ $pid =~ ^[0-9]+$ ]] || continue
 		[ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q redis-server || continue
-		kill "$pid" 2>/dev/null || continue
+		kill "$pid" 2>/dev/null && pids+=("$pid")
+	done
+	for pid in "${pids[@]}"; do
 		for i in $(seq 50); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
@@ -213,7 +215,7 @@ _cs_redis_cluster() {
 		if ! redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --dir "$dir/$port" \
 			--pidfile "$dir/$port.pid" --logfile "$dir/$port/redis.log" \
 			--cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
-			--save "" --appendonly no >/dev/null 2>&1; then
+			--shutdown-timeout 0 --save "" --appendonly no >/dev/null 2>&1; then
 			_cs_say "redis-cluster: redis-server failed to start on 127.0.0.1:$port"
 			_cs_redis_cluster_stop "$dir"
 			return 1

@@ -163,13 +163,14 @@ _cs_redis_cluster_ok() {
 # left in DIR (only processes that are still redis-server), and waits up to
 # 5 s for them to exit.
 _cs_redis_cluster_stop() {
-	local f pid i pids=()
+	local f pid i cmd pids=()
 	for f in "$1"/*.pid; do
 		[ -f "$f" ] || continue
 		pid=$(cat "$f" 2>/dev/null)
 		rm -f "$f"
 		[[ $pid =~ ^[0-9]+$ ]] || continue
-		[ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q redis-server || continue
+		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+		[[ $cmd == *redis-server* ]] || continue
 		kill "$pid" 2>/dev/null && pids+=("$pid")
 	done
 	for pid in "${pids[@]}"; do

@@ -10,6 +10,17 @@
 #   - else, if CI is set, we are root and apt-get exists, redis-server is
 #     installed from Debian's packages and then started;
 #
+# For store/redisstore's cluster tests, a Redis Cluster of three primaries
+# and three replicas on 127.0.0.1, ports CACHESTACK_REDIS_CLUSTER_PORT
+# (default 7101) to that plus 5, exported as CACHESTACK_REDIS_CLUSTER_ADDRS:
+#
+#   - if every node there reports cluster_state:ok, nothing is done;
+#   - else the nodes this script started before (their PIDs are in
+#     ${XDG_CACHE_HOME:-~/.cache}/cachestack/redis-cluster/PORT.pid) are
+#     stopped, their nodes.conf removed, six redis-server processes started
+#     (persisting nothing) and joined with redis-cli --cluster create, which
+#     takes a few seconds; a port taken by anything else stops it there;
+#
 # and PostgreSQL, for store/pgstore, at CACHESTACK_PG_ADDR (default
 # 127.0.0.1:5432), user postgres, database test, trust auth on loopback:
 #
@@ -49,7 +60,7 @@
 # or fail when CACHESTACK_REQUIRE_SERVICES=1). Run it, or source it to also
 # get, exported:
 #
-#   CACHESTACK_SERVICES_UP       the services that answer, e.g. "redis postgres mongo dynamodb"
+#   CACHESTACK_SERVICES_UP       the services that answer, e.g. "redis redis-cluster postgres mongo"
 #   CACHESTACK_SERVICES_ALL_UP   1 when every service this script manages
 #                                answers, else empty
 #
@@ -127,6 +138,110 @@ _cs_redis() {
 		return 0
 	fi
 	_cs_say "redis: started redis-server, but nothing answers at $addr"
+	return 1
+}
+
+# _cs_redis_cluster_ports: the six loopback ports of the local Redis Cluster,
+# CACHESTACK_REDIS_CLUSTER_PORT (default 7101) and the five after it.
+_cs_redis_cluster_ports() {
+	local base=${CACHESTACK_REDIS_CLUSTER_PORT:-7101}
+	seq "$base" $((base + 5))
+}
+
+# _cs_redis_cluster_ok: true if every node of the local cluster answers and
+# each reports cluster_state:ok in a cluster of three primaries and six
+# nodes.
+_cs_redis_cluster_ok() {
+	local port info
+	for port in $(_cs_redis_cluster_ports); do
+		info=$(timeout 3 redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null) || return 1
+		[[ $info == *cluster_state:ok* && $info == *cluster_known_nodes:6* && $info == *cluster_size:3* ]] || return 1
+	done
+}
+
+# _cs_redis_cluster_stop DIR: stops the nodes whose PID files this script
+# left in DIR (only processes that are still redis-server), and waits up to
+# 5 s for them to exit.
+_cs_redis_cluster_stop() {
+	local f pid i cmd pids=()
+	for f in "$1"/*.pid; do
+		[ -f "$f" ] || continue
+		pid=$(cat "$f" 2>/dev/null)
+		rm -f "$f"
+		[[ $pid =~ ^[0-9]+$ ]] || continue
+		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+		[[ $cmd == *redis-server* ]] || continue
+		kill "$pid" 2>/dev/null && pids+=("$pid")
+	done
+	for pid in "${pids[@]}"; do
+		for i in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$pid" 2>/dev/null || true
+	done
+}
+
+# _cs_redis_cluster: brings up a local Redis Cluster of three primaries and
+# three replicas on 127.0.0.1 (ports from _cs_redis_cluster_ports), for the
+# cluster tests of store/redisstore; true if it reports cluster_state:ok in
+# the end. Each node's PID is in $(_cs_cache)/redis-cluster/PORT.pid.
+_cs_redis_cluster() {
+	local dir port t0 i addrs=() ports
+	ports=$(_cs_redis_cluster_ports)
+	for port in $ports; do addrs+=("127.0.0.1:$port"); done
+	CACHESTACK_REDIS_CLUSTER_ADDRS=$(IFS=,; printf '%s' "${addrs[*]}")
+	export CACHESTACK_REDIS_CLUSTER_ADDRS
+	if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+		_cs_say "redis-cluster: redis-server or redis-cli is not installed (apt-get install redis-server)"
+		return 1
+	fi
+	if _cs_redis_cluster_ok; then
+		_cs_say "redis-cluster: up at $CACHESTACK_REDIS_CLUSTER_ADDRS"
+		return 0
+	fi
+	dir="$(_cs_cache)/redis-cluster"
+	mkdir -p "$dir" || return 1
+	t0=$(_cs_now)
+	_cs_redis_cluster_stop "$dir"
+	for port in $ports; do
+		if _cs_port_open 127.0.0.1 "$port"; then
+			_cs_say "redis-cluster: 127.0.0.1:$port is taken by a process this script did not start: not starting a cluster"
+			return 1
+		fi
+	done
+	for port in $ports; do
+		mkdir -p "$dir/$port"
+		rm -f "$dir/$port/nodes.conf" "$dir/$port/dump.rdb"
+		if ! redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --dir "$dir/$port" \
+			--pidfile "$dir/$port.pid" --logfile "$dir/$port/redis.log" \
+			--cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
+			--shutdown-timeout 0 --save "" --appendonly no >/dev/null 2>&1; then
+			_cs_say "redis-cluster: redis-server failed to start on 127.0.0.1:$port"
+			_cs_redis_cluster_stop "$dir"
+			return 1
+		fi
+	done
+	for port in $ports; do
+		if ! _cs_redis_wait 127.0.0.1 "$port"; then
+			_cs_say "redis-cluster: nothing answers at 127.0.0.1:$port (see $dir/$port/redis.log)"
+			_cs_redis_cluster_stop "$dir"
+			return 1
+		fi
+	done
+	if ! timeout 60 redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes >"$dir/create.log" 2>&1; then
+		_cs_say "redis-cluster: redis-cli --cluster create failed (see $dir/create.log)"
+		_cs_redis_cluster_stop "$dir"
+		return 1
+	fi
+	for i in $(seq 300); do
+		if _cs_redis_cluster_ok; then
+			_cs_say "redis-cluster: started in $(_cs_took "$t0") s; up at $CACHESTACK_REDIS_CLUSTER_ADDRS"
+			return 0
+		fi
+		sleep 0.1
+	done
+	_cs_say "redis-cluster: created, but cluster_state is not ok after 30 s (see $dir)"
 	return 1
 }
 
@@ -486,6 +601,11 @@ if _cs_redis; then
 else
 	CACHESTACK_SERVICES_ALL_UP=''
 fi
+if _cs_redis_cluster; then
+	CACHESTACK_SERVICES_UP="${CACHESTACK_SERVICES_UP:+$CACHESTACK_SERVICES_UP }redis-cluster"
+else
+	CACHESTACK_SERVICES_ALL_UP=''
+fi
 if _cs_pg; then
 	CACHESTACK_SERVICES_UP="${CACHESTACK_SERVICES_UP:+$CACHESTACK_SERVICES_UP }postgres"
 else
@@ -507,7 +627,8 @@ else
 	CACHESTACK_SERVICES_ALL_UP=''
 fi
 export CACHESTACK_SERVICES_UP CACHESTACK_SERVICES_ALL_UP
-unset -f _cs_say _cs_redis_ping _cs_redis_wait _cs_redis _cs_pg_ping _cs_pg_ready _cs_pg_wait _cs_pg_version _cs_pg \
+unset -f _cs_say _cs_redis_ping _cs_redis_wait _cs_redis _cs_redis_cluster_ports _cs_redis_cluster_ok \
+	_cs_redis_cluster_stop _cs_redis_cluster _cs_pg_ping _cs_pg_ready _cs_pg_wait _cs_pg_version _cs_pg \
 	_cs_now _cs_took _cs_cache _cs_port_open _cs_wait_port _cs_ferretdb_bin _cs_mongo _cs_dynamo_ping _cs_dynamo_jar \
 	_cs_java _cs_dynamo _cs_chromium
 true

@@ -111,9 +111,30 @@ func requireNamespaceGone(tb testing.TB, c redis.UniversalClient, ns string) {
 	require.NoError(tb, err)
 	ctx := context.Background()
 	require.NoError(tb, s.Clear(ctx), "cleaning up namespace %q", ns)
-	left, err := c.Keys(ctx, rawPattern(ns)).Result()
+	left, err := rawKeys(ctx, c, rawPattern(ns))
 	require.NoError(tb, err)
 	require.Empty(tb, left, "keys left in namespace %q", ns)
+}
+
+// rawKeys runs KEYS pattern on the server, or on every primary of a
+// cluster, each of which holds only the keys of its own slots.
+func rawKeys(ctx context.Context, c redis.UniversalClient, pattern string) ([]string, error) {
+	cc, ok := c.(*redis.ClusterClient)
+	if !ok {
+		return c.Keys(ctx, pattern).Result()
+	}
+	var (
+		mu  sync.Mutex
+		all []string
+	)
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		ks, err := n.Keys(ctx, pattern).Result()
+		mu.Lock()
+		defer mu.Unlock()
+		all = append(all, ks...)
+		return err
+	})
+	return all, err
 }
 
 // rawPattern is a KEYS pattern for exactly ns's keys.

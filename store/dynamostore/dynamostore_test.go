@@ -348,6 +348,9 @@ func TestTooLargeThroughCache(t *testing.T) {
 		body, hit, _ := servertest.Get(t, cache, o, "/big")
 		assert.False(t, hit, "GET %d", i)
 		assert.GreaterOrEqual(t, len(body), 500<<10)
+		// The write is made in the background: let it be refused before
+		// the next GET, which the write-back queue would answer until then.
+		require.NoError(t, cache.Flush(t.Context()))
 	}
 	assert.Equal(t, int64(3), o.Hits.Load(), "every GET answered by the origin")
 	assert.Equal(t, int64(3), raw.TooLarge(), "each write refused and counted")

@@ -323,12 +323,11 @@ func validate(o *Options) error {
 	if _, err := keyer.New(&keyer.Options{IgnoredParams: o.IgnoredParams, Headers: o.IncludeHeaders}); err != nil {
 		var oe *keyer.OptionError
 		if errors.As(err, &oe) {
-			name := map[string]string{"Headers": "IncludeHeaders"}[oe.Field]
-			if name == "" {
-				name = oe.Field
+			renamed := *oe // the keyer's field, under the name Options gives it
+			if oe.Field == "Headers" {
+				renamed.Field = "IncludeHeaders"
 			}
-			msg := strings.Replace(oe.Error(), "keyer: Options."+oe.Field, "cachestack: Options."+name, 1)
-			return errors.New(msg)
+			return errors.New("cachestack: " + strings.TrimPrefix(renamed.Error(), "keyer: "))
 		}
 		return fmt.Errorf("cachestack: %w", err)
 	}

@@ -285,7 +285,11 @@ func runLs(ctx context.Context, e env, c *common, opts any, args []string) error
 				fmt.Fprintf(out, "%-7s %-6s %10s  %-20s  %-20s  %-5s  %s\n", "METHOD", "STATUS", "SIZE", "CREATED", "EXPIRES", "STALE", "URL")
 			}
 		}
+		protected := 0
 		t, err := walk(ctx, b, func(key string, r *cached.Response) error {
+			if r.Kind == cached.KindSealed {
+				protected++
+			}
 			if r.Kind != cached.KindResponse || (f.method != "" && !strings.EqualFold(f.method, r.Method)) ||
 				!statuses.allows(r.StatusCode) || (f.stale && !r.Expired(now)) || (f.fresh && r.Expired(now)) ||
 				!anyMatch(ms, r.URL) {
@@ -326,6 +330,11 @@ func runLs(ctx context.Context, e env, c *common, opts any, args []string) error
 		}
 		if err := t.notCache(b); err != nil {
 			return err
+		}
+		if protected > 0 || t.unreadable > 0 {
+			out.Flush()
+			fmt.Fprintf(e.stderr, "cachestack ls: not listed: %d signed or sealed %s (only the cache's own Signer or Sealer opens them), %d %s that do not decode\n",
+				protected, plural(protected, "entry", "entries"), t.unreadable, plural(t.unreadable, "entry", "entries"))
 		}
 		if b.foreign && t.keys == 0 {
 			out.Flush()

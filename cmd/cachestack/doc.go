@@ -104,8 +104,20 @@
 // lifetime has ended but that are still stored are shown, as stale; purge
 // removes them.
 //
-// Opening a disk cache needs write permission on its directory, as the
-// library does.
+// # Limitations
+//
+//   - Entries of a cache with Options.Signer or Options.Sealer are counted
+//     by stats ("protected") but not listed, shown or matched: the command
+//     takes no key to open them, and ls says how many it left out.
+//   - Redis is one server (redis:// or rediss://); Redis Cluster and Ring
+//     are not opened.
+//   - Opening a disk cache needs write permission on its directory, as the
+//     library does; a directory from a release before diskstore's marker
+//     is refused until the library has opened it once.
+//   - Reading an idle SQLite cache in WAL mode leaves its -wal and -shm
+//     files, SQLite's own, as any read-only reader does.
+//   - A PostgreSQL table is looked for before the store is opened; were it
+//     dropped in between, the store would create it again, empty.
 //
 // # Exit status
 //

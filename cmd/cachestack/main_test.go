@@ -280,15 +280,20 @@ type backend struct {
 }
 
 // busyWriter writes entries through s, in this process, until stop is
-// called, which returns how many writes it made and the first error.
-func busyWriter(s store.Store[string, *cached.Response]) (stop func() (int, error)) {
+// called, which returns how many writes it made and the first error. It
+// overwrites the same 50 keys: once full closes, the set of entries it
+// keeps is the same from one listing to the next.
+func busyWriter(s store.Store[string, *cached.Response]) (full <-chan struct{}, stop func() (int, error)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var n atomic.Int64
 	var first error
-	done := make(chan struct{})
+	done, filled := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		for i := 0; ctx.Err() == nil; i++ {
+			if i == 50 {
+				close(filled)
+			}
 			e := &cached.Response{Method: "GET", URL: fmt.Sprintf("http://busy.invalid/%d", i%50), StatusCode: 200,
 				Proto: "HTTP/1.1", Body: []byte("busy"), Created: time.Now(), Expires: time.Now().Add(time.Hour)}
 			err := s.Set(ctx, fmt.Sprintf("busy-%d", i%50), e, time.Hour)
@@ -300,7 +305,7 @@ func busyWriter(s store.Store[string, *cached.Response]) (stop func() (int, erro
 			time.Sleep(time.Millisecond) // pacing: the writer shares two cores with the binary
 		}
 	}()
-	return func() (int, error) {
+	return filled, func() (int, error) {
 		cancel()
 		<-done
 		return int(n.Load()), first
@@ -326,7 +331,7 @@ func exercise(t *testing.T, b backend) {
 		t.Helper()
 		return lsJSON(t, &out, append(append([]string{}, b.args...), extra...)...)
 	}
-	stop := busyWriter(b.store)
+	full, stop := busyWriter(b.store)
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -418,10 +423,11 @@ func exercise(t *testing.T, b backend) {
 	assert.Contains(t, r.stderr, "no response to GET "+origin.URL+"/nowhere")
 
 	must(t, &out, args("stats")...)
-	n, err := stop()
-	stopped = true
-	require.NoError(t, err, "this process's writes while the binary ran")
-	require.Positive(t, n)
+	select {
+	case <-full:
+	case <-time.After(time.Minute):
+		t.Fatal("the writer has not written its 50 entries in a minute")
+	}
 
 	// Every entry, shown every way, and stats: no secret in any output.
 	all = ls()
@@ -475,6 +481,11 @@ func exercise(t *testing.T, b backend) {
 	assert.GreaterOrEqual(t, purged.Removed, 1)
 	assert.Empty(t, ls("--stale"))
 	assert.Len(t, under(ls(), origin.URL)["/cookie"], 1, "purge keeps what is fresh")
+
+	n, err := stop()
+	stopped = true
+	require.NoError(t, err, "this process's writes while the binary ran")
+	require.Positive(t, n)
 
 	// clear: refused without --yes when stdin is not a terminal.
 	r = cli(t, "y\n", args("clear")...)

@@ -12,8 +12,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cachestack/cachestack"
 	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/codec"
+	"github.com/cachestack/cachestack/sign"
 	"github.com/cachestack/cachestack/store"
 	"github.com/cachestack/cachestack/store/diskstore"
 	"github.com/cachestack/cachestack/store/pgstore"
@@ -149,4 +151,28 @@ func urls(es []entry) []string {
 		u = append(u, e.URL)
 	}
 	return u
+}
+
+// TestSignedEntries: entries a cache signed are counted, not shown, and ls
+// says why it leaves them out.
+func TestSignedEntries(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	s, err := diskstore.OpenResponses(dir, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	signer, err := sign.New([]byte("a signing key of thirty-two bytes!"))
+	require.NoError(t, err)
+	c, err := cachestack.New(&cachestack.Options{Store: s, Signer: signer})
+	require.NoError(t, err)
+	defer c.Close()
+	get(t, c, newOrigin(t).URL+"/a", nil)
+	require.NoError(t, c.Flush(t.Context()))
+
+	var out outputs
+	r := must(t, &out, "ls", dir)
+	assert.Contains(t, r.stderr, "not listed: 1 signed or sealed entry")
+	var st struct{ Protected, Responses int }
+	require.NoError(t, json.Unmarshal([]byte(must(t, &out, "stats", dir, "--json").stdout), &st))
+	assert.Equal(t, 1, st.Protected)
+	assert.Equal(t, 0, st.Responses)
 }

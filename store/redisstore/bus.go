@@ -177,7 +177,7 @@ func (l *listener) run(ctx context.Context) {
 			l.close()
 			return
 		}
-		if l.listen(ctx, ps, func() { backoff = minBackoff }) {
+		if l.listen(ctx, ps, func() { backoff = minBackoff }) && ctx.Err() == nil {
 			l.h.Lost()
 		}
 		l.close()

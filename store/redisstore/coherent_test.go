@@ -202,6 +202,11 @@ func TestCoherentFallbackWhenCut(t *testing.T) {
 	assert.Equal(t, "v4", read(), "subscribing again flushed B's front")
 	require.NoError(t, a.Delete(ctx, "k"))
 	waitFor(t, "B to learn of the delete", func() bool { return read() == "<not found>" })
+
+	require.NoError(t, a.Set(ctx, "k", []byte("v5"), 0))
+	waitFor(t, "B to learn of v5", func() bool { return read() == "v5" })
+	require.NoError(t, a.Clear(ctx))
+	waitFor(t, "B to learn of the clear", func() bool { return read() == "<not found>" })
 }
 
 // The two-process test: the parent runs this test binary twice more, as

@@ -67,6 +67,10 @@ type coherence[K comparable] struct {
 //     flushed once more (invalidations may have been missed in between),
 //     and coherence resumes.
 //
+// A Set, Delete or Clear whose publication fails returns that error
+// (matching the Bus's), after both tiers have been written: the other
+// fronts may then serve the old value for up to FrontTTL.
+//
 // The front must implement store.Clearer. The Store subscribes at once and
 // owns the subscription: Close stops it, even with Options.LeaveOpen. The
 // bus itself stays the caller's.

@@ -99,6 +99,11 @@ func NewBus(client redis.UniversalClient, opts *BusOptions) (*Bus, error) {
 	}, nil
 }
 
+// Lag is 2 × PingInterval: a subscription confirms delivery with each
+// PING answered, one every PingInterval, and declares itself lost when a
+// PING goes unanswered for PingInterval.
+func (b *Bus) Lag() time.Duration { return 2 * b.ping }
+
 // Channel returns the pub/sub channel the Bus uses.
 func (b *Bus) Channel() string { return b.channel }
 
@@ -125,7 +130,8 @@ func (b *Bus) Publish(ctx context.Context, keys ...string) error {
 
 // Subscribe starts a goroutine that keeps a subscription to the channel
 // and tells h what it hears from other Buses, whether it is subscribed
-// (Subscribed, after each SUBSCRIBE is confirmed) and when it loses the
+// (Subscribed, after each SUBSCRIBE is confirmed), up to when delivery is
+// proven (Confirmed, with each PING answered) and when it loses the
 // subscription (Lost: the connection failed, or a PING went unanswered for
 // PingInterval). The returned function ends the goroutine and returns once
 // it has ended.
@@ -196,7 +202,7 @@ func (l *listener) run(ctx context.Context) {
 // it had been subscribed (so that the loss is to be told).
 func (l *listener) listen(ctx context.Context, ps *redis.PubSub, subscribed func()) (wasLive bool) {
 	nextPing := time.Now()
-	var pingDeadline time.Time // zero: no PING outstanding
+	var pingDeadline, pingSent time.Time // zero: no PING outstanding
 	prefix := l.b.self + " "
 	for ctx.Err() == nil {
 		now := time.Now()
@@ -207,6 +213,7 @@ func (l *listener) listen(ctx context.Context, ps *redis.PubSub, subscribed func
 			if err := ps.Ping(ctx); err != nil {
 				return wasLive
 			}
+			pingSent = now
 			pingDeadline = now.Add(l.b.ping)
 			nextPing = now.Add(l.b.ping)
 		}
@@ -224,6 +231,11 @@ func (l *listener) listen(ctx context.Context, ps *redis.PubSub, subscribed func
 		}
 		switch m := msg.(type) {
 		case *redis.Pong:
+			if wasLive && !pingDeadline.IsZero() {
+				// Redis answers a PING after every message it
+				// published before it: all have been handled.
+				l.h.Confirmed(pingSent)
+			}
 			pingDeadline = time.Time{}
 		case *redis.Subscription:
 			if m.Kind == "subscribe" && m.Channel == l.b.channel && !wasLive {

@@ -59,11 +59,13 @@
 // SUBSCRIBE on the channel "<namespace>:invalidations"; give it to
 // tierstore.NewCoherent. Each subscription pings every
 // BusOptions.PingInterval (default 250 ms); since a reply arrives after
-// every message published before the ping, another process's write is
-// seen within 2 × PingInterval of that write returning, or the
-// subscription counts as lost and the front is flushed and falls back to
-// FrontTTL until it is subscribed again (a back-off from 50 ms to 2 s
-// between attempts). Pub/sub needs no server configuration, so it works on
+// every message published before the ping, each reply confirms delivery up
+// to the ping, and the front is served only while that confirmation is
+// within Lag (2 × PingInterval) of the present: another process's write is
+// seen within 2 × PingInterval of that write returning. A ping unanswered
+// for PingInterval, or a failed connection, counts as lost: the front is
+// flushed and falls back to FrontTTL until the Bus is subscribed again (a
+// back-off from 50 ms to 2 s between attempts). Pub/sub needs no server configuration, so it works on
 // managed services that disable keyspace notifications; it carries only the
 // writes made through a coherent tierstore, so keys changed by other
 // programs are seen after FrontTTL.

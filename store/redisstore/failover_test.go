@@ -31,6 +31,7 @@ import (
 
 var (
 	failoverDuration = flag.Duration("failover.duration", 5*time.Second, "how long TestClusterFailover loads the cache (make fleet: 30s)")
+	failoverReadOnly = flag.Bool("failover.readonly", false, "TestClusterFailover's client reads from replicas (ClusterOptions.ReadOnly), to measure it")
 	failoverTimeout  = flag.Int("failover.node-timeout", 1000, "the cluster-node-timeout, in ms, of TestClusterFailover's cluster (make fleet: 5000, as scripts/services.sh)")
 )
 
@@ -145,6 +146,7 @@ func failoverClient(addrs []string) *redis.ClusterClient {
 		ReadTimeout:   500 * time.Millisecond,
 		WriteTimeout:  500 * time.Millisecond,
 		DialerRetries: 1,
+		ReadOnly:      *failoverReadOnly,
 	})
 }
 
@@ -240,8 +242,8 @@ func TestClusterFailover(t *testing.T) {
 	}
 	rec := since(&recovered)
 	t.Logf("%s", f)
-	t.Logf("killed %s (PID %d) %v into the run; the store answered for its slots again after %s (%d probes); node timeout %d ms",
-		killAddr, pid, (*failoverDuration / 5).Round(time.Millisecond), rec, probes.Load(), *failoverTimeout)
+	t.Logf("killed %s (PID %d) %v into the run; the store answered for its slots again after %s (%d probes); node timeout %d ms, reads from replicas %v",
+		killAddr, pid, (*failoverDuration / 5).Round(time.Millisecond), rec, probes.Load(), *failoverTimeout, *failoverReadOnly)
 	t.Logf("the cache served a hit again %s after the kill", since(&hitsAgain))
 	t.Logf("origin=%d hits=%d (at recovery %d) misses=%d store_errors=%d store_timeouts=%d store_skipped=%d breaker=%s opens=%d get-p99=%v",
 		origin.Hits.Load(), stats.Counts["hits"], hitsAtRec.Load(), stats.Counts["misses"], stats.Counts["store_errors"], stats.Counts["store_timeouts"],

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sync/atomic"
+	"time"
 
 	"github.com/cachestack/cachestack/store"
 )
@@ -21,6 +22,12 @@ type Bus[K comparable] interface {
 	// until the returned function is called; that function returns once
 	// the goroutine has ended.
 	Subscribe(h Handler[K]) (stop func())
+	// Lag is the longest the Bus lets pass between Confirmed calls while
+	// it is subscribed, plus the interval they confirm: a Store serves
+	// its front only while the last Confirmed(t) has t within Lag of the
+	// present, so that no entry it serves is staler than Lag, even when
+	// the Bus's goroutine falls behind.
+	Lag() time.Duration
 }
 
 // A Handler receives what a Bus delivers. Its methods are called one at a
@@ -35,6 +42,9 @@ type Handler[K comparable] interface {
 	// (its connection failed or stopped answering), until the next
 	// Subscribed.
 	Lost()
+	// Confirmed: every invalidation published before upTo has been
+	// delivered.
+	Confirmed(upTo time.Time)
 }
 
 // stripes is the number of invalidation counters keys hash into.
@@ -45,7 +55,9 @@ type coherence[K comparable] struct {
 	bus     Bus[K]
 	stop    func()
 	seed    maphash.Seed
+	lag     time.Duration
 	live    atomic.Bool   // subscribed, and every invalidation delivered
+	proven  atomic.Int64  // the last Confirmed time, in Unix nanoseconds
 	epoch   atomic.Uint64 // counts flushes of the whole front
 	counter [stripes]atomic.Uint64
 }
@@ -61,6 +73,11 @@ type coherence[K comparable] struct {
 //   - a Get or Set whose front write may have raced with an invalidation
 //     of its key (the invalidation arrived while it read or wrote the
 //     back) deletes what it wrote to the front;
+//   - the front is served only while the bus has confirmed delivery up to
+//     within its Lag of the present; otherwise a Get reads the back, so
+//     that a bus whose goroutine falls behind (a starved process, a slow
+//     connection not yet declared lost) never lets an entry staler than
+//     Lag be served;
 //   - when the bus loses its subscription, the front is flushed, and the
 //     entries filled until the bus is subscribed again may be stale for
 //     up to FrontTTL, as without a bus; on subscribing again the front is
@@ -85,7 +102,7 @@ func NewCoherent[K comparable, V any](front, back store.Store[K, V], bus Bus[K],
 	if _, ok := front.(store.Clearer); !ok {
 		return nil, fmt.Errorf("tierstore: front store %T cannot clear (store.Clearer), which a coherent front needs to flush itself when its bus is lost", front)
 	}
-	c := &coherence[K]{bus: bus, seed: maphash.MakeSeed()}
+	c := &coherence[K]{bus: bus, seed: maphash.MakeSeed(), lag: bus.Lag()}
 	s.coh = c
 	c.stop = bus.Subscribe(handler[K, V]{s})
 	return s, nil
@@ -97,6 +114,13 @@ func NewCoherent[K comparable, V any](front, back store.Store[K, V], bus Bus[K],
 // FrontTTL after another process changed it.
 func (s *Store[K, V]) Coherent() bool {
 	return s.coh != nil && s.coh.live.Load()
+}
+
+// servable reports whether the front may be served now: the bus is lost
+// (the front then falls back to FrontTTL), or it has confirmed delivery
+// up to within Lag of now.
+func (c *coherence[K]) servable() bool {
+	return !c.live.Load() || time.Now().UnixNano()-c.proven.Load() <= int64(c.lag)
 }
 
 // mark is the state of key's invalidations at one instant.
@@ -144,6 +168,10 @@ func (h handler[K, V]) Subscribed() {
 func (h handler[K, V]) Lost() {
 	h.s.coh.live.Store(false)
 	h.flush("the bus lost its subscription")
+}
+
+func (h handler[K, V]) Confirmed(upTo time.Time) {
+	h.s.coh.proven.Store(upTo.UnixNano())
 }
 
 func (h handler[K, V]) flush(why string) {

@@ -31,6 +31,7 @@ type pending struct {
 
 type hubBus struct {
 	hub       *hub
+	lag       time.Duration // 0: an hour
 	mu        sync.Mutex
 	h         tierstore.Handler[string]
 	stopped   bool
@@ -58,12 +59,20 @@ func (b *hubBus) Subscribe(h tierstore.Handler[string]) func() {
 	b.h = h
 	b.mu.Unlock()
 	h.Subscribed()
+	h.Confirmed(time.Now())
 	return func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		b.stopped = true
 		b.h = nil
 	}
+}
+
+func (b *hubBus) Lag() time.Duration {
+	if b.lag == 0 {
+		return time.Hour
+	}
+	return b.lag
 }
 
 // handler returns the subscribed handler, or nil once stopped.
@@ -308,4 +317,27 @@ func TestCoherentCloseStopsSubscription(t *testing.T) {
 	require.NoError(t, s.Close())
 	assert.Nil(t, bus.handler())
 	assert.False(t, s.Coherent())
+}
+
+// TestCoherentUnconfirmedFrontIsNotServed: while the bus has not confirmed
+// delivery within its Lag (its goroutine fell behind), Get reads the back
+// rather than serve the front.
+func TestCoherentUnconfirmedFrontIsNotServed(t *testing.T) {
+	clk := storetest.NewClock()
+	back := mustMem(clk, 0)
+	var hb hub
+	busA, busB := hb.bus(), hb.bus()
+	busB.lag = time.Nanosecond // confirmed at Subscribe, long ago by now
+	a := newCoherent(t, mustMem(clk, 1<<20), back, busA, &tierstore.Options{FrontTTL: time.Hour})
+	b := newCoherent(t, mustMem(clk, 1<<20), back, busB, &tierstore.Options{FrontTTL: time.Hour})
+	ctx := t.Context()
+	require.NoError(t, a.Set(ctx, "k", []byte("v1"), 0))
+	assert.Equal(t, "v1", getString(t, b, "k"))
+	require.NoError(t, a.Set(ctx, "k", []byte("v2"), 0)) // its message not delivered
+	assert.Equal(t, "v2", getString(t, b, "k"), "B read the back, not its unconfirmed front")
+
+	busB.handler().Lost()
+	assert.Equal(t, "v2", getString(t, b, "k"))
+	require.NoError(t, a.Set(ctx, "k", []byte("v3"), 0))
+	assert.Equal(t, "v2", getString(t, b, "k"), "while lost, the front is served, up to FrontTTL")
 }

@@ -102,10 +102,10 @@ func (s *Store[K, V]) Get(ctx context.Context, key K) (V, error) {
 		return zero, store.Wrap(name, "get", key, store.ErrClosed)
 	}
 	v, err := s.front.Get(ctx, key)
-	if err == nil {
+	if err == nil && (s.coh == nil || s.coh.servable()) {
 		return v, nil
 	}
-	if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
 		s.log.WarnContext(ctx, "tierstore: front get failed; reading the back", "key", key, "err", err)
 	}
 	var m mark

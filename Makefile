@@ -1,5 +1,5 @@
 # make test runs every check CI runs, for every Go module in the repository.
-.PHONY: test bench fmt fault load fuzz
+.PHONY: test bench fmt fault load fuzz fleet
 
 test:
 	bash scripts/test.sh
@@ -16,6 +16,13 @@ fmt:
 fault:
 	go test -race -count=1 -timeout 30m -v -run 'TestFaults$$|TestFaultPanicsInAChildProcess|TestCloseReturnsWithAStoreThatNeverAnswers' . -fault.duration=20s
 	cd store/redisstore && go test -race -count=1 -timeout 30m -v -run 'TestRedisFaults' . -fault.duration=20s
+
+# Many machines at full length: 30s of load on a Redis Cluster of the
+# test's own while a primary is killed (with scripts/services.sh's 5s node
+# timeout), and two processes sharing one Redis through coherent memory
+# fronts for 20s (make test runs each for a few seconds).
+fleet:
+	cd store/redisstore && go test -race -count=1 -timeout 30m -v -run 'TestClusterFailover$$|TestCoherentFrontsAcrossProcesses$$' . -failover.duration=30s -failover.node-timeout=5000 -coherent.duration=20s
 
 # The load test at full size: 10,000 requests over 200 goroutines.
 load:

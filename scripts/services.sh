@@ -12,14 +12,18 @@
 #
 # For store/redisstore's cluster tests, a Redis Cluster of three primaries
 # and three replicas on 127.0.0.1, ports CACHESTACK_REDIS_CLUSTER_PORT
-# (default 7101) to that plus 5, exported as CACHESTACK_REDIS_CLUSTER_ADDRS:
+# (default 7101) to that plus 5, exported as CACHESTACK_REDIS_CLUSTER_ADDRS,
+# whose nodes declare a peer failed after CACHESTACK_REDIS_CLUSTER_NODE_TIMEOUT
+# milliseconds (default 5000):
 #
 #   - if every node there reports cluster_state:ok, nothing is done;
 #   - else the nodes this script started before (their PIDs are in
 #     ${XDG_CACHE_HOME:-~/.cache}/cachestack/redis-cluster/PORT.pid) are
 #     stopped, their nodes.conf removed, six redis-server processes started
-#     (persisting nothing) and joined with redis-cli --cluster create, which
-#     takes a few seconds; a port taken by anything else stops it there;
+#     (persisting nothing) and joined with redis-cli --cluster create, and
+#     it waits until every replica has synced with its primary (so that it
+#     can take over), which takes a few seconds; a port taken by anything
+#     else stops it there;
 #
 # and PostgreSQL, for store/pgstore, at CACHESTACK_PG_ADDR (default
 # 127.0.0.1:5432), user postgres, database test, trust auth on loopback:
@@ -65,6 +69,15 @@
 #                                answers, else empty
 #
 # so that CI can require the services exactly when it could have them.
+#
+# CACHESTACK_SERVICES_ONLY, a space-separated list of the names above
+# (redis, redis-cluster, postgres, mongo, dynamodb, chromium), limits it to
+# those: the failover test of store/redisstore runs
+#
+#   CACHESTACK_SERVICES_ONLY=redis-cluster CACHESTACK_REDIS_CLUSTER_PORT=<port> \
+#     XDG_CACHE_HOME=<its temporary directory> bash scripts/services.sh
+#
+# to start a cluster of its own, whose primary it then kills by its PID file.
 
 _cs_say() { printf 'services: %s\n' "$*"; }
 
@@ -159,6 +172,17 @@ _cs_redis_cluster_ok() {
 	done
 }
 
+# _cs_redis_cluster_synced: true if every replica of the local cluster has
+# its link to its primary up (a replica that never synced cannot take over
+# from its primary).
+_cs_redis_cluster_synced() {
+	local port info
+	for port in $(_cs_redis_cluster_ports); do
+		info=$(timeout 3 redis-cli -h 127.0.0.1 -p "$port" info replication 2>/dev/null) || return 1
+		[[ $info == *role:master* || $info == *master_link_status:up* ]] || return 1
+	done
+}
+
 # _cs_redis_cluster_stop DIR: stops the nodes whose PID files this script
 # left in DIR (only processes that are still redis-server), and waits up to
 # 5 s for them to exit.
@@ -215,8 +239,9 @@ _cs_redis_cluster() {
 		rm -f "$dir/$port/nodes.conf" "$dir/$port/dump.rdb"
 		if ! redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --dir "$dir/$port" \
 			--pidfile "$dir/$port.pid" --logfile "$dir/$port/redis.log" \
-			--cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
-			--shutdown-timeout 0 --save "" --appendonly no >/dev/null 2>&1; then
+			--cluster-enabled yes --cluster-config-file nodes.conf \
+			--cluster-node-timeout "${CACHESTACK_REDIS_CLUSTER_NODE_TIMEOUT:-5000}" \
+			--shutdown-timeout 0 --repl-diskless-sync-delay 0 --save "" --appendonly no >/dev/null 2>&1; then
 			_cs_say "redis-cluster: redis-server failed to start on 127.0.0.1:$port"
 			_cs_redis_cluster_stop "$dir"
 			return 1
@@ -235,13 +260,13 @@ _cs_redis_cluster() {
 		return 1
 	fi
 	for i in $(seq 300); do
-		if _cs_redis_cluster_ok; then
+		if _cs_redis_cluster_ok && _cs_redis_cluster_synced; then
 			_cs_say "redis-cluster: started in $(_cs_took "$t0") s; up at $CACHESTACK_REDIS_CLUSTER_ADDRS"
 			return 0
 		fi
 		sleep 0.1
 	done
-	_cs_say "redis-cluster: created, but cluster_state is not ok after 30 s (see $dir)"
+	_cs_say "redis-cluster: created, but cluster_state is not ok, or a replica not in sync, after 30 s (see $dir)"
 	return 1
 }
 
@@ -594,41 +619,51 @@ _cs_chromium() {
 	command -v chromium >/dev/null 2>&1 && _cs_say "chromium: installed"
 }
 
+# _cs_want NAME: true if this run brings up service NAME.
+_cs_want() { [ -z "${CACHESTACK_SERVICES_ONLY:-}" ] || [[ " $CACHESTACK_SERVICES_ONLY " == *" $1 "* ]]; }
+_cs_redis_want() { _cs_want redis && _cs_redis; }
+_cs_redis_cluster_want() { _cs_want redis-cluster && _cs_redis_cluster; }
+_cs_pg_want() { _cs_want postgres && _cs_pg; }
+_cs_mongo_want() { _cs_want mongo && _cs_mongo; }
+_cs_dynamo_want() { _cs_want dynamodb && _cs_dynamo; }
+_cs_chromium_want() { _cs_want chromium && _cs_chromium; }
+
 CACHESTACK_SERVICES_UP=''
 CACHESTACK_SERVICES_ALL_UP=1
-if _cs_redis; then
+if _cs_redis_want; then
 	CACHESTACK_SERVICES_UP="${CACHESTACK_SERVICES_UP:+$CACHESTACK_SERVICES_UP }redis"
 else
 	CACHESTACK_SERVICES_ALL_UP=''
 fi
-if _cs_redis_cluster; then
+if _cs_redis_cluster_want; then
 	CACHESTACK_SERVICES_UP="${CACHESTACK_SERVICES_UP:+$CACHESTACK_SERVICES_UP }redis-cluster"
 else
 	CACHESTACK_SERVICES_ALL_UP=''
 fi
-if _cs_pg; then
+if _cs_pg_want; then
 	CACHESTACK_SERVICES_UP="${CACHESTACK_SERVICES_UP:+$CACHESTACK_SERVICES_UP }postgres"
 else
 	CACHESTACK_SERVICES_ALL_UP=''
 fi
-if _cs_mongo; then
+if _cs_mongo_want; then
 	CACHESTACK_SERVICES_UP="${CACHESTACK_SERVICES_UP:+$CACHESTACK_SERVICES_UP }mongo"
 else
 	CACHESTACK_SERVICES_ALL_UP=''
 fi
-if _cs_dynamo; then
+if _cs_dynamo_want; then
 	CACHESTACK_SERVICES_UP="${CACHESTACK_SERVICES_UP:+$CACHESTACK_SERVICES_UP }dynamodb"
 else
 	CACHESTACK_SERVICES_ALL_UP=''
 fi
-if _cs_chromium; then
+if _cs_chromium_want; then
 	CACHESTACK_SERVICES_UP="${CACHESTACK_SERVICES_UP:+$CACHESTACK_SERVICES_UP }chromium"
 else
 	CACHESTACK_SERVICES_ALL_UP=''
 fi
 export CACHESTACK_SERVICES_UP CACHESTACK_SERVICES_ALL_UP
-unset -f _cs_say _cs_redis_ping _cs_redis_wait _cs_redis _cs_redis_cluster_ports _cs_redis_cluster_ok \
+unset -f _cs_say _cs_redis_ping _cs_redis_wait _cs_redis _cs_redis_cluster_ports _cs_redis_cluster_ok _cs_redis_cluster_synced \
 	_cs_redis_cluster_stop _cs_redis_cluster _cs_pg_ping _cs_pg_ready _cs_pg_wait _cs_pg_version _cs_pg \
 	_cs_now _cs_took _cs_cache _cs_port_open _cs_wait_port _cs_ferretdb_bin _cs_mongo _cs_dynamo_ping _cs_dynamo_jar \
-	_cs_java _cs_dynamo _cs_chromium
+	_cs_java _cs_dynamo _cs_chromium _cs_want _cs_redis_want _cs_redis_cluster_want _cs_pg_want _cs_mongo_want \
+	_cs_dynamo_want _cs_chromium_want
 true

@@ -52,6 +52,34 @@
 // into, which nothing else refers to: the caller may keep, modify and append
 // to it.
 //
+// # Coherent memory fronts
+//
+// A Bus (NewBus) carries invalidations between the tierstore fronts of
+// several processes over one Redis or Redis Cluster, by PUBLISH and
+// SUBSCRIBE on the channel "<namespace>:invalidations"; give it to
+// tierstore.NewCoherent. Each subscription pings every
+// BusOptions.PingInterval (default 250 ms); since a reply arrives after
+// every message published before the ping, each reply confirms delivery up
+// to the ping, and the front is served only while that confirmation is
+// within Lag (2 × PingInterval) of the present: another process's write is
+// seen within 2 × PingInterval of that write returning. A ping unanswered
+// for PingInterval, or a failed connection, counts as lost: the front is
+// flushed and falls back to FrontTTL until the Bus is subscribed again (a
+// back-off from 50 ms to 2 s between attempts). Pub/sub needs no server configuration, so it works on
+// managed services that disable keyspace notifications; it carries only the
+// writes made through a coherent tierstore, so keys changed by other
+// programs are seen after FrontTTL.
+//
+// # Redis Cluster
+//
+// With a *redis.ClusterClient, a failed command other than a server's
+// reply (a refused connection, a timeout, CLUSTERDOWN, READONLY) asks the
+// client to reload the cluster's layout in the background: go-redis
+// otherwise reloads it only on a MOVED reply or every 10 s, and goes on
+// sending a failed primary's slots to it after its replica has taken
+// over. A failover then costs the cluster's own detection and election
+// (about cluster-node-timeout plus a second) and not 10 s more.
+//
 // # Contexts and errors
 //
 // Every call checks its context before sending a command, and Keys and

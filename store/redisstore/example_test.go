@@ -12,7 +12,9 @@ import (
 	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/codec"
 	"github.com/cachestack/cachestack/store"
+	"github.com/cachestack/cachestack/store/memstore"
 	"github.com/cachestack/cachestack/store/redisstore"
+	"github.com/cachestack/cachestack/store/tierstore"
 )
 
 // Example needs a Redis server, so it is compiled but not run: it has no
@@ -89,4 +91,37 @@ func ExampleNew_error() {
 	// Output:
 	// redisstore: Options.Namespace "myapp:http" contains ':', which would let it overlap other namespaces; use another separator, such as '-' or '/'
 	// redisstore: Options.ScanCount is -1, want >= 0
+}
+
+// ExampleNewBus assembles what each process of a fleet runs: a memory
+// front of decoded responses over a shared Redis, kept coherent by a Bus,
+// for cachestack.Options.Store. Another process's Set or Delete drops the
+// key from this front within 2 × PingInterval; if the Bus loses Redis, the
+// front falls back to FrontTTL. Like Example, it needs Redis and is
+// compiled but not run.
+func ExampleNewBus() {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer client.Close() // after the tier, which uses it
+
+	rs, err := redisstore.New(client, &redisstore.Options{Namespace: "myapp"})
+	if err != nil {
+		panic(err)
+	}
+	back := codec.Bind(rs, codec.Response())
+	front, err := memstore.New[string](&memstore.Options[*cached.Response]{MaxBytes: 64 << 20})
+	if err != nil {
+		panic(err)
+	}
+	bus, err := redisstore.NewBus(client, &redisstore.BusOptions{Namespace: "myapp"})
+	if err != nil {
+		panic(err)
+	}
+	tier, err := tierstore.NewCoherent(front, back, bus, &tierstore.Options{FrontTTL: 5 * time.Minute})
+	if err != nil {
+		panic(err)
+	}
+	defer tier.Close() // stops the subscription, closes front and back
+
+	// tier is a store.Store[string, *cached.Response]: cachestack.Options.Store.
+	fmt.Println(bus.Channel(), tier.Coherent())
 }

@@ -144,9 +144,28 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 		if err == redis.Nil {
 			return nil, store.ErrNotFound
 		}
-		return nil, store.Wrap(name, "get", key, err)
+		return nil, store.Wrap(name, "get", key, s.failed(err))
 	}
 	return b, nil
+}
+
+// failed returns err, after asking a cluster client to reload the
+// cluster's layout in the background (go-redis runs at most one reload at
+// a time, then waits 200 ms before the next) when err may mean that a
+// primary is gone: go-redis reloads it on its own only on a MOVED reply or
+// every 10 s, and until then sends the slots of a failed primary to it,
+// even after its replica has taken over.
+func (s *Store) failed(err error) error {
+	c, ok := s.client.(*redis.ClusterClient)
+	if !ok || err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) && !strings.HasPrefix(rerr.Error(), "CLUSTERDOWN") && !strings.HasPrefix(rerr.Error(), "READONLY") {
+		return err // a reply of the server's, not a lost node
+	}
+	c.ReloadState(context.Background())
+	return err
 }
 
 // Set stores value under key with SET, replacing any previous value and
@@ -172,7 +191,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 		cmd = redis.NewStatusCmd(ctx, "set", s.prefix+key, value, "px", ttlMillis(ttl))
 	}
 	_ = s.client.Process(ctx, cmd)
-	return store.Wrap(name, "set", key, cmd.Err())
+	return store.Wrap(name, "set", key, s.failed(cmd.Err()))
 }
 
 // ttlMillis is ttl in whole milliseconds, rounded up, for PX.
@@ -193,7 +212,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return store.Wrap(name, "delete", key, err)
 	}
-	return store.Wrap(name, "delete", key, s.client.Unlink(ctx, s.prefix+key).Err())
+	return store.Wrap(name, "delete", key, s.failed(s.client.Unlink(ctx, s.prefix+key).Err()))
 }
 
 // Keys yields the store's keys, without the namespace prefix, by walking

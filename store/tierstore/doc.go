@@ -31,6 +31,22 @@
 // after it: that value, too, lives at most FrontTTL. Choose FrontTTL as
 // the staleness the application tolerates.
 //
+// # Coherent fronts
+//
+// NewCoherent makes a Store whose front also listens to a Bus (for Redis,
+// redisstore.Bus): each Set, Delete and Clear publishes the keys it
+// changed, once the back has them, and every other Store on the bus drops
+// them from its front, so another process's change is seen within the
+// bus's Lag (redisstore.Bus: 2 × its PingInterval, 500 ms by default)
+// rather than FrontTTL: the front is served only while the bus has
+// confirmed delivery up to within Lag of the present. The races of read-through are closed: a
+// Get or Set whose front write may have crossed an invalidation of its key
+// (or the same Store's Set or Delete of it) deletes what it wrote. When
+// the bus loses its subscription, the front is flushed and works as
+// without a bus (FrontTTL bounds staleness) until the bus subscribes
+// again, which flushes it once more. Coherent reports which of the two
+// holds.
+//
 // # Ownership
 //
 // A Store owns its front and back: Close closes both, front first. Set

@@ -2,6 +2,7 @@ package tierstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,6 +48,7 @@ type Store[K comparable, V any] struct {
 	leaveOpen   bool
 	log         *slog.Logger
 	closed      atomic.Bool
+	coh         *coherence[K] // nil without a bus (New)
 }
 
 var (
@@ -100,11 +102,15 @@ func (s *Store[K, V]) Get(ctx context.Context, key K) (V, error) {
 		return zero, store.Wrap(name, "get", key, store.ErrClosed)
 	}
 	v, err := s.front.Get(ctx, key)
-	if err == nil {
+	if err == nil && (s.coh == nil || s.coh.servable()) {
 		return v, nil
 	}
-	if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
 		s.log.WarnContext(ctx, "tierstore: front get failed; reading the back", "key", key, "err", err)
+	}
+	var m mark
+	if s.coh != nil {
+		m = s.coh.mark(key)
 	}
 	v, err = s.back.Get(ctx, key)
 	if err != nil {
@@ -117,6 +123,11 @@ func (s *Store[K, V]) Get(ctx context.Context, key K) (V, error) {
 	}
 	if err := s.front.Set(ctx, key, fill, s.frontTTL); err != nil && ctx.Err() == nil {
 		s.log.WarnContext(ctx, "tierstore: front fill failed", "key", key, "err", err)
+	}
+	if s.coh != nil && s.coh.raced(key, m) {
+		// An invalidation of key arrived while the back was read: what
+		// was read may be older than it.
+		s.invalidateFront(ctx, key)
 	}
 	return v, nil
 }
@@ -134,9 +145,20 @@ func (s *Store[K, V]) Set(ctx context.Context, key K, value V, ttl time.Duration
 	if s.closed.Load() {
 		return store.Wrap(name, "set", key, store.ErrClosed)
 	}
+	var m mark
+	if s.coh != nil {
+		m = s.coh.mark(key)
+	}
 	if err := s.back.Set(ctx, key, value, ttl); err != nil {
 		s.invalidateFront(ctx, key)
 		return err
+	}
+	errPub := s.publish(ctx, "set", key)
+	if s.coh != nil {
+		// A Get of key reading the back concurrently must not fill the
+		// front with what it read, which may be older than value.
+		s.coh.stripe(key).Add(1)
+		m.key++
 	}
 	frontTTL := s.frontTTL
 	if ttl > 0 && ttl < frontTTL {
@@ -146,13 +168,34 @@ func (s *Store[K, V]) Set(ctx context.Context, key K, value V, ttl time.Duration
 		s.invalidateFront(ctx, key)
 		return err
 	}
+	if s.coh != nil && s.coh.raced(key, m) {
+		// Another process's write of key may have reached the back
+		// after this one.
+		s.invalidateFront(ctx, key)
+	}
+	return errPub
+}
+
+// publish tells the bus, if any, that keys changed (none: every key).
+func (s *Store[K, V]) publish(ctx context.Context, op string, keys ...K) error {
+	if s.coh == nil {
+		return nil
+	}
+	if err := s.coh.bus.Publish(ctx, keys...); err != nil {
+		var key any = ""
+		if len(keys) == 1 {
+			key = keys[0]
+		}
+		return store.Wrap(name, op, key, fmt.Errorf("publishing the invalidation: %w", err))
+	}
 	return nil
 }
 
-// invalidateFront deletes key from the front after a failed write.
+// invalidateFront deletes key from the front after a failed write, or one
+// that may have raced with an invalidation.
 func (s *Store[K, V]) invalidateFront(ctx context.Context, key K) {
 	if err := s.front.Delete(context.WithoutCancel(ctx), key); err != nil {
-		s.log.WarnContext(ctx, "tierstore: front delete after a failed set failed", "key", key, "err", err)
+		s.log.WarnContext(ctx, "tierstore: front delete failed", "key", key, "err", err)
 	}
 }
 
@@ -163,11 +206,17 @@ func (s *Store[K, V]) Delete(ctx context.Context, key K) error {
 		return store.Wrap(name, "delete", key, store.ErrClosed)
 	}
 	errBack := s.back.Delete(ctx, key)
-	errFront := s.front.Delete(ctx, key)
-	if errBack != nil {
-		return errBack
+	var errPub error
+	if errBack == nil {
+		errPub = s.publish(ctx, "delete", key)
 	}
-	return errFront
+	if s.coh != nil {
+		// A Get of key reading the back concurrently must not fill the
+		// front with what it read.
+		s.coh.stripe(key).Add(1)
+	}
+	errFront := s.front.Delete(ctx, key)
+	return cmp.Or(errBack, errFront, errPub)
 }
 
 // Keys yields the back's keys, the back being the reference; the front
@@ -201,11 +250,15 @@ func (s *Store[K, V]) Clear(ctx context.Context) error {
 		return store.Wrap(name, "clear", "", store.ErrClosed)
 	}
 	errBack := clearStore(ctx, "back", s.back)
-	errFront := clearStore(ctx, "front", s.front)
-	if errBack != nil {
-		return errBack
+	var errPub error
+	if errBack == nil {
+		errPub = s.publish(ctx, "clear")
 	}
-	return errFront
+	if s.coh != nil {
+		s.coh.epoch.Add(1)
+	}
+	errFront := clearStore(ctx, "front", s.front)
+	return cmp.Or(errBack, errFront, errPub)
 }
 
 func clearStore[K comparable, V any](ctx context.Context, which string, st store.Store[K, V]) error {
@@ -220,7 +273,14 @@ func clearStore[K comparable, V any](ctx context.Context, which string, st store
 // and returns their errors joined; calls after it return store.ErrClosed.
 // A second Close returns nil.
 func (s *Store[K, V]) Close() error {
-	if !s.closed.CompareAndSwap(false, true) || s.leaveOpen {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if s.coh != nil {
+		s.coh.stop()
+		s.coh.live.Store(false)
+	}
+	if s.leaveOpen {
 		return nil
 	}
 	return errors.Join(s.front.Close(), s.back.Close())

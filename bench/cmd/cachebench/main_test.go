@@ -289,7 +289,7 @@ func TestRecommend(t *testing.T) {
 	us := time.Microsecond
 	rep := &report{Config: c, Results: []result{
 		mk("fast", 0.06, 5*us, time.Millisecond, 40<<20, 0),
-		mk("slow", 0.11, 8*us, 5*time.Millisecond, 50<<20, 0),     // worse than fast on everything
+		mk("slow", 0.11, 8*us, 5*time.Millisecond, 50<<20, 0),      // worse than fast on everything
 		mk("durable", 0.09, 20*us, 8*time.Millisecond, 2<<20, 100), // survives, smallest heap
 		mk("lean", 0.10, 6*us, 2*time.Millisecond, 20<<20, 0),      // a trade-off against fast
 	}}
@@ -337,11 +337,11 @@ func TestParseTrace(t *testing.T) {
 	assert.Equal(t, []int32{0, 1, 0}, tr.seq)
 
 	for give, want := range map[string]string{
-		"/a\nftp://x/y\n":   "2: ",
-		"/a 1 2\n":          "1: want",
-		"/a lots\n":         "1: size",
-		"relative/path\n":   "1: ",
-		"# nothing\n":       "no requests",
+		"/a\nftp://x/y\n":    "2: ",
+		"/a 1 2\n":           "1: want",
+		"/a lots\n":          "1: size",
+		"relative/path\n":    "1: ",
+		"# nothing\n":        "no requests",
 		"http://%zz/ 1KiB\n": "1: bad URL",
 	} {
 		_, err := parseTrace(strings.NewReader(give), 100)

@@ -135,4 +135,3 @@ func writeJSON(w io.Writer, r *report) error {
 	e.SetIndent("", "  ")
 	return e.Encode(r)
 }
-

@@ -397,7 +397,6 @@ func TestRunShort(t *testing.T) {
 		assert.Positive(t, fi.Size())
 	}
 	assert.NotContains(t, stderr.String(), "warning:", "200 KiB of bodies do not fit in 64 KiB")
-	assert.NotContains(t, stdout.String(), "warning:")
 }
 
 // runTrace runs cachebench on testdata/trace.txt over memory and disk with
@@ -447,7 +446,6 @@ func TestTraceBudgetWarning(t *testing.T) {
 	assert.Empty(t, r.Warnings)
 	for _, x := range r.Results {
 		assert.Greater(t, x.WrittenBytes, int64(24<<10), x.Store)
-		assert.Greater(t, x.MissRatio, 0.3, "%s: the trace cycles through more than the budget", x.Store)
 	}
 	mem, disk := r.Results[0], r.Results[1]
 	assert.False(t, mem.survives(), "memory loses its entries on a restart")

@@ -4,11 +4,15 @@
 //
 // It fetches each URL given and prints its status, size, whether it came
 // from the cache and the RFC 9211 Cache-Status field. Run it twice; the
-// second run answers from the cache what the origin allowed it to keep:
+// second run answers from the cache. By default the origin's Cache-Control
+// decides what may be kept and for how long (RFC 9111); with
+// -ignore-cache-control and -ttl, every 200 response is kept for -ttl
+// whatever the origin says (aiohttp-client-cache's cache_control=False
+// with expire_after):
 //
-//	go run ./examples/diskcli https://go.dev/VERSION?m=text
-//	go run ./examples/diskcli https://go.dev/VERSION?m=text
-//	go run ./examples/diskcli -dir /tmp/diskcli-cache -ignore-cache-control -ttl 1h https://example.com/
+//	go run ./examples/diskcli -ignore-cache-control -ttl 1h https://go.dev/VERSION?m=text
+//	go run ./examples/diskcli -ignore-cache-control -ttl 1h https://go.dev/VERSION?m=text
+//	go run ./examples/diskcli -dir /tmp/diskcli-cache https://example.com/
 //
 // The cache lives in -dir (default: diskcli under the user's cache
 // directory, os.UserCacheDir, such as ~/.cache/diskcli on Linux). The

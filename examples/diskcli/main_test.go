@@ -40,6 +40,32 @@ func TestRunTwice(t *testing.T) {
 	assert.EqualValues(t, 2, asked.Load(), "the second run reached the origin")
 }
 
+// TestRunHeaderBlind caches a response the origin says nothing about,
+// for -ttl, with -ignore-cache-control; without it, nothing is kept.
+func TestRunHeaderBlind(t *testing.T) {
+	var asked atomic.Int64
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		w.Write([]byte("go1.26.8\n"))
+	}))
+	defer origin.Close()
+	transport := &http.Transport{}
+	defer transport.CloseIdleConnections()
+
+	dir := t.TempDir()
+	for range 2 {
+		require.NoError(t, run(context.Background(), []string{"-dir", dir, origin.URL}, &bytes.Buffer{}, transport))
+	}
+	assert.EqualValues(t, 2, asked.Load(), "RFC 9111: no freshness, no validator, not reused")
+
+	args := []string{"-dir", t.TempDir(), "-ignore-cache-control", "-ttl", "1h", origin.URL}
+	require.NoError(t, run(context.Background(), args, &bytes.Buffer{}, transport))
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), args, &out, transport))
+	assert.Contains(t, out.String(), "from cache: true")
+	assert.EqualValues(t, 3, asked.Load())
+}
+
 // TestRunRefusesAForeignDirectory shows that -dir never takes over a
 // directory of other files.
 func TestRunRefusesAForeignDirectory(t *testing.T) {

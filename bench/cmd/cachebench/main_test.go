@@ -469,6 +469,25 @@ func TestTraceBudgetWarning(t *testing.T) {
 	}
 }
 
+// TestDirInMemory shows the warning for store files put in memory: -dir
+// on a tmpfs (/dev/shm where it is one).
+func TestDirInMemory(t *testing.T) {
+	if name, mem := inMemoryFS("/dev/shm"); !mem {
+		t.Skipf("/dev/shm is not a file system in memory here (%q)", name)
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "cachebench-test-")
+	require.NoError(t, err)
+	defer os.RemoveAll(dir)
+	var stdout bytes.Buffer
+	code := run(context.Background(), []string{
+		"-trace", "testdata/trace.txt", "-stores", "disk,memory", "-budget", "24KiB", "-concurrency", "1", "-latency", "0s", "-dir", dir,
+	}, &stdout, io.Discard, false)
+	require.Equal(t, 0, code)
+	assert.Contains(t, stdout.String(), "warning: disk: its files were in "+dir+", a tmpfs in memory")
+	assert.NotContains(t, stdout.String(), "warning: memory:", "memory keeps no files")
+	assert.Contains(t, stdout.String(), "store files under "+dir)
+}
+
 // TestRealOrigin sends a trace to an origin given by -origin, at a bounded
 // rate: the origin sees the trace's paths, and only the misses.
 func TestRealOrigin(t *testing.T) {

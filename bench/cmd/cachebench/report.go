@@ -47,7 +47,7 @@ func describe(c *config) string {
 	if c.Rate > 0 {
 		w += fmt.Sprintf(" at most %g req/s", c.Rate)
 	}
-	return w
+	return w + "; store files under " + c.Dir
 }
 
 // restartCell is the restart column: kept/checked.

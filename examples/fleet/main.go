@@ -37,6 +37,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/cachestack/cachestack"
 	"github.com/cachestack/cachestack/cached"
@@ -84,6 +85,13 @@ func newInstance(addr, namespace string) (*instance, error) {
 	cache, err := cachestack.New(&cachestack.Options{
 		Store:    codec.Bind[string, *cached.Response](raw, codec.Response()),
 		Coalesce: true,
+		// A lookup slower than GetTimeout is a miss that goes to the origin
+		// (the default, 50ms, suits a Redis close by); writes go to Redis in
+		// the background, after the caller has its response, and one slower
+		// than SetTimeout is dropped and counted. Both are generous here,
+		// for a busy network.
+		GetTimeout: 250 * time.Millisecond,
+		SetTimeout: time.Second,
 	})
 	if err != nil {
 		raw.Close()
@@ -93,10 +101,16 @@ func newInstance(addr, namespace string) (*instance, error) {
 	return &instance{client: client, cache: cache, store: raw}, nil
 }
 
-// Close flushes the instance's pending writes and closes the cache, the
-// store and the client, in that order.
+// Close waits (up to five seconds) for the writes the instance queued, so
+// that what it fetched is in Redis for the others, then closes the cache,
+// the store and the client, in that order.
 func (in *instance) Close() error {
-	err := in.cache.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := in.cache.Flush(ctx)
+	if cerr := in.cache.Close(); err == nil {
+		err = cerr
+	}
 	in.store.Close()
 	in.client.Close()
 	return err

@@ -162,8 +162,12 @@ func recommend(rep *report) []string {
 					gains = append(gains, fmt.Sprintf("%s %s against %s", c.short, c.show(r), c.show(l)))
 				}
 			}
-			s = fmt.Sprintf("Pick %s over %s if %s counts for more than misses (%s against %s): %s; it %s.",
-				r.Store, l.Store, join(shortNames(r, l)), pct(r.MissRatio), pct(l.MissRatio), strings.Join(gains, ", "), restartPhrase(r))
+			what, verb := shortNames(r, l), "counts"
+			if len(what) > 1 {
+				verb = "count"
+			}
+			s = fmt.Sprintf("Pick %s over %s if %s %s for more than misses (%s against %s): %s; it %s.",
+				r.Store, l.Store, join(what), verb, pct(r.MissRatio), pct(l.MissRatio), strings.Join(gains, ", "), restartPhrase(r))
 		}
 		if !r.filled(rep.Config.Budget) {
 			s += " Its budget was never filled, so its miss ratio says nothing about eviction."

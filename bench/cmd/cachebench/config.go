@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -25,14 +27,30 @@ type config struct {
 	Latency     time.Duration `json:"origin_latency_ns"`
 	ZipfS       float64       `json:"zipf_s"`
 	Seed        uint64        `json:"seed"`
+	// Trace is the trace file replayed instead of the Zipf workload; empty
+	// for the Zipf workload.
+	Trace       string  `json:"trace,omitempty"`
+	TraceWarmup float64 `json:"trace_warmup,omitempty"`
+	// Origin is the real origin the requests go to; empty for the local
+	// one.
+	Origin string `json:"origin,omitempty"`
+	// Rate bounds the requests per second that reach the origin; 0 is no
+	// bound.
+	Rate               float64 `json:"origin_rate,omitempty"`
+	Dir                string  `json:"dir"`
+	IgnoreCacheControl bool    `json:"ignore_cache_control,omitempty"`
 
 	progress        bool
 	csv, json, svg  string
 	inProcessOrigin bool
+	trace           *trace
 }
 
 // workloadBytes is what every URL's body adds up to.
 func (c *config) workloadBytes() int64 {
+	if c.trace != nil {
+		return c.trace.bytes()
+	}
 	var n int64
 	for i := range c.URLs {
 		n += int64(c.Sizes[i%len(c.Sizes)])
@@ -40,9 +58,22 @@ func (c *config) workloadBytes() int64 {
 	return n
 }
 
-const usage = `cachebench runs a Zipf-distributed workload of cacheable GET requests
-against a local origin with latency, through cachestack over each store, and
-prints hit ratio, throughput, latency, allocations and memory per store.
+const usage = `cachebench runs a workload of GET requests through cachestack over each
+store and says which store to pick for it: miss ratio, p50 and p99 latency,
+heap, RSS, bytes on disk, and whether the entries survive a restart.
+
+The workload is a Zipf distribution over -urls URLs, or a trace (-trace) of
+recorded requests replayed in order. The origin is local (a child process
+answering every URL after -latency, cacheable for an hour), or a real one
+(-origin, with -rate bounding the requests per second it receives).
+
+A trace file holds one request per line: "URL [size]" (a URL or a path, and
+the size of its response body, -trace-size when left out), or a line of an
+access log in the Common or Combined Log Format (GET requests answered 200
+are kept). Blank lines and lines starting with # are ignored.
+
+Files of the stores that keep them (disk, sqlite) go into a directory made
+for each store under -dir, removed afterwards.
 
 Usage: cachebench [flags]
 `
@@ -67,6 +98,13 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		zs      = fs.Float64("zipf", 1.1, "Zipf exponent s of URL popularity (> 1)")
 		seed    = fs.Uint64("seed", 1, "random seed of the workload")
 		inproc  = fs.Bool("origin-inprocess", false, "run the origin in this process (its allocations and memory then count too)")
+		trc     = fs.String("trace", "", "replay this trace file (URL [size] per line, or an access log) instead of the Zipf workload")
+		trSize  = fs.String("trace-size", "4KiB", "body size of trace lines that give none")
+		trWarm  = fs.Float64("trace-warmup", 0.1, "share of the trace replayed before measuring, 0 to <1")
+		orig    = fs.String("origin", "", "send requests to this real origin (http://host[:port][/prefix]) instead of the local one; needs -trace and -rate")
+		rate    = fs.Float64("rate", 0, "requests per second that may reach the origin (0: no bound; required with -origin)")
+		dir     = fs.String("dir", "", "directory for the store files of file-backed stores (default: the system's temporary directory, with a warning if it is in memory)")
+		blind   = fs.Bool("ignore-cache-control", false, "cache in the header-blind mode (Options.IgnoreCacheControl), for an origin that sends no freshness")
 		c       config
 	)
 	fs.BoolVar(&c.progress, "progress", false, "print a progress line on stderr even when it is not a terminal")
@@ -108,7 +146,42 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("-zipf is %v, want a number > 1", *zs)
 	}
 	c.URLs, c.Duration, c.Warmup, c.Concurrency, c.Latency, c.ZipfS, c.Seed = *urls, *dur, *warmup, *conc, *latency, *zs, *seed
-	c.inProcessOrigin = *inproc
+	c.inProcessOrigin, c.IgnoreCacheControl = *inproc, *blind
+	switch {
+	case !(*trWarm >= 0 && *trWarm < 1):
+		return nil, fmt.Errorf("-trace-warmup is %v, want 0 to less than 1", *trWarm)
+	case !(*rate >= 0) || math.IsInf(*rate, 0):
+		return nil, fmt.Errorf("-rate is %v, want a number of requests per second >= 0", *rate)
+	case *orig != "" && *trc == "":
+		return nil, errors.New("-origin needs -trace: the paths to request from it")
+	case *orig != "" && *rate == 0:
+		return nil, errors.New("-origin needs -rate: the requests per second the origin may receive")
+	}
+	if *orig != "" {
+		u, err := url.Parse(*orig)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			return nil, fmt.Errorf("-origin %q: want http://host[:port][/prefix]", *orig)
+		}
+		c.Origin = strings.TrimRight(*orig, "/")
+	}
+	c.Rate = *rate
+	if *trc != "" {
+		ds, err := parseSize(*trSize)
+		if err != nil || ds <= 0 || ds > 64<<20 {
+			return nil, fmt.Errorf("-trace-size %q: want a size between 1B and 64MiB", *trSize)
+		}
+		if c.trace, err = readTrace(*trc, int(ds)); err != nil {
+			return nil, fmt.Errorf("-trace %w", err)
+		}
+		c.Trace, c.TraceWarmup = *trc, *trWarm
+		c.URLs = len(c.trace.paths)
+	}
+	c.Dir = *dir
+	if c.Dir == "" {
+		c.Dir = os.TempDir()
+	} else if fi, err := os.Stat(c.Dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("-dir %q: not a directory", c.Dir)
+	}
 	return &c, nil
 }
 

@@ -25,8 +25,9 @@ const (
 	originSizesEnv   = "CACHEBENCH_ORIGIN_SIZES"
 )
 
-// originHandler answers /u/<i> with a body of sizes[i%len(sizes)] bytes
-// after latency, cacheable for an hour.
+// originHandler answers /u/<i> with a body of sizes[i%len(sizes)] bytes,
+// and /s/<size>/<i> (a trace's URL i) with one of size bytes, at most the
+// largest of sizes, after latency, cacheable for an hour.
 func originHandler(latency time.Duration, sizes []int) http.Handler {
 	maxSize := 0
 	for _, s := range sizes {
@@ -35,15 +36,28 @@ func originHandler(latency time.Duration, sizes []int) http.Handler {
 	body := bytes.Repeat([]byte("0123456789abcdef"), maxSize/16+1)
 	date := time.Now().UTC().Format(http.TimeFormat)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/u/"))
-		if err != nil || i < 0 {
-			http.NotFound(w, r)
-			return
+		var i, n int
+		var err error
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/s/"); ok {
+			sz, id, _ := strings.Cut(rest, "/")
+			if n, err = strconv.Atoi(sz); err == nil {
+				i, err = strconv.Atoi(id)
+			}
+			if err != nil || n < 0 || n > maxSize || i < 0 {
+				http.NotFound(w, r)
+				return
+			}
+		} else {
+			i, err = strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/u/"))
+			if err != nil || i < 0 {
+				http.NotFound(w, r)
+				return
+			}
+			n = sizes[i%len(sizes)]
 		}
 		if latency > 0 {
 			time.Sleep(latency)
 		}
-		n := sizes[i%len(sizes)]
 		h := w.Header()
 		h["Content-Type"] = []string{"application/octet-stream"}
 		h["Content-Length"] = []string{strconv.Itoa(n)}

@@ -4,7 +4,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
 	"strconv"
 	"strings"
@@ -18,31 +17,87 @@ type report struct {
 	Config  *config   `json:"config"`
 	Results []result  `json:"results"`
 	Skipped []skip    `json:"skipped"`
+	// Warnings say what the numbers cannot show: a budget never filled,
+	// store files in memory.
+	Warnings []string `json:"warnings"`
+	// Recommendations hold one sentence per store in Results, in order.
+	Recommendations []string `json:"recommendations"`
 }
+
+func (r *report) warn(s string) { r.Warnings = append(r.Warnings, s) }
 
 func mib(n uint64) string { return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) }
 
 func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 3, 64) }
 
-// writeTable prints the human-readable table and the skipped stores.
+// describe is the workload in one line.
+func describe(c *config) string {
+	var w string
+	if t := c.trace; t != nil {
+		w = fmt.Sprintf("trace %s: %d requests to %d URLs (%s of bodies), first %.0f %% unmeasured", c.Trace, len(t.seq), len(t.paths), formatSize(t.bytes()), 100*c.TraceWarmup)
+	} else {
+		w = fmt.Sprintf("%d URLs (%s of bodies %s), Zipf s=%g, %v per store after %v warm-up", c.URLs, formatSize(c.workloadBytes()), joinSizes(c.Sizes), c.ZipfS, c.Duration, c.Warmup)
+	}
+	w += fmt.Sprintf("; budget %s, %d clients", formatSize(c.Budget), c.Concurrency)
+	if c.Origin != "" {
+		w += ", origin " + c.Origin
+	} else {
+		w += fmt.Sprintf(", local origin latency %v", c.Latency)
+	}
+	if c.Rate > 0 {
+		w += fmt.Sprintf(" at most %g req/s", c.Rate)
+	}
+	return w + "; store files under " + c.Dir
+}
+
+// restartCell is the restart column: kept/checked.
+func restartCell(x *result) string {
+	if x.RestartChecked == 0 {
+		return "-"
+	}
+	word := "lost"
+	if x.survives() {
+		word = "kept"
+	}
+	return fmt.Sprintf("%s %d/%d", word, x.RestartKept, x.RestartChecked)
+}
+
+func diskCell(x *result) string {
+	if x.DiskBytes < 0 {
+		return "server"
+	}
+	return mib(uint64(x.DiskBytes))
+}
+
+// writeTable prints the human-readable table, the warnings, the skipped
+// stores and the recommendations.
 func writeTable(w io.Writer, r *report) error {
-	c := r.Config
-	fmt.Fprintf(w, "workload: %d URLs (%s of bodies %s), Zipf s=%g, budget %s, %d clients, origin latency %v, %v per store after %v warm-up\n",
-		c.URLs, formatSize(c.workloadBytes()), joinSizes(c.Sizes), c.ZipfS, formatSize(c.Budget), c.Concurrency, c.Latency, c.Duration, c.Warmup)
+	fmt.Fprintf(w, "workload: %s\n", describe(r.Config))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "store\tkind\thit ratio\treq/s\tp50 ms\tp99 ms\tallocs/req\theap MiB\tRSS MiB\tstored MiB\tentries\terrors\t")
-	for _, x := range r.Results {
-		fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.0f\t%s\t%s\t%.1f\t%s\t%s\t%s\t%d\t%d\t\n",
-			x.Store, x.Kind, x.HitRatio, x.RPS, ms(x.P50), ms(x.P99), x.AllocsPerReq,
-			mib(x.HeapInuse), mib(x.RSS), mib(uint64(x.StoredBytes)), x.Entries, x.Errors)
+	fmt.Fprintln(tw, "store\tkind\tmiss %\treq/s\tp50 ms\tp99 ms\tallocs/req\theap MiB\tRSS MiB\tstored MiB\tentries\tdisk MiB\trestart\terrors\t")
+	for i := range r.Results {
+		x := &r.Results[i]
+		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.0f\t%s\t%s\t%.1f\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t\n",
+			x.Store, x.Kind, 100*x.MissRatio, x.RPS, ms(x.P50), ms(x.P99), x.AllocsPerReq,
+			mib(x.HeapInuse), mib(x.RSS), mib(uint64(x.StoredBytes)), x.Entries, diskCell(x), restartCell(x), x.Errors)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "allocs/req: runtime Mallocs delta over the measured phase / requests (client, cache and store; the origin runs in another process).")
-	fmt.Fprintln(w, "heap: runtime HeapInuse after a GC at the end of the run, store still open; RSS: /proc/self/statm then; stored: sum of cached.Response.Size over live entries.")
+	fmt.Fprintln(w, "miss %: requests not answered from the cache in the measured phase. allocs/req: runtime Mallocs delta over it / requests (client, cache and store).")
+	fmt.Fprintln(w, "heap: HeapInuse after a GC at the end, store open; RSS: /proc/self/statm then; stored: cached.Response.Size over live entries; disk: blocks of the store's files.")
+	fmt.Fprintf(w, "restart: of the %d most requested responses the store held, how many it answered after being closed and opened again.\n", restartSample)
+	for _, s := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", s)
+	}
 	for _, s := range r.Skipped {
 		fmt.Fprintf(w, "skipped: %s (%s)\n", s.Store, s.Reason)
+	}
+	if len(r.Recommendations) > 0 {
+		fmt.Fprintln(w)
+		for _, s := range r.Recommendations {
+			fmt.Fprintln(w, s)
+		}
 	}
 	return nil
 }
@@ -58,7 +113,7 @@ func joinSizes(sizes []int) string {
 // writeCSV writes one row per store, with a header row.
 func writeCSV(w io.Writer, r *report) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"store", "kind", "requests", "errors", "hit_ratio", "requests_per_second", "p50_ms", "p99_ms", "allocs_per_request", "heap_inuse_bytes", "rss_bytes", "stored_bytes", "stored_entries"})
+	cw.Write([]string{"store", "kind", "requests", "errors", "hit_ratio", "requests_per_second", "p50_ms", "p99_ms", "allocs_per_request", "heap_inuse_bytes", "rss_bytes", "stored_bytes", "stored_entries", "miss_ratio", "disk_bytes", "written_bytes", "restart_checked", "restart_kept"})
 	for _, x := range r.Results {
 		cw.Write([]string{
 			x.Store, x.Kind, strconv.FormatInt(x.Requests, 10), strconv.FormatInt(x.Errors, 10),
@@ -66,6 +121,8 @@ func writeCSV(w io.Writer, r *report) error {
 			ms(x.P50), ms(x.P99), strconv.FormatFloat(x.AllocsPerReq, 'f', 2, 64),
 			strconv.FormatUint(x.HeapInuse, 10), strconv.FormatUint(x.RSS, 10),
 			strconv.FormatInt(x.StoredBytes, 10), strconv.Itoa(x.Entries),
+			strconv.FormatFloat(x.MissRatio, 'f', 4, 64), strconv.FormatInt(x.DiskBytes, 10), strconv.FormatInt(x.WrittenBytes, 10),
+			strconv.Itoa(x.RestartChecked), strconv.Itoa(x.RestartKept),
 		})
 	}
 	cw.Flush()
@@ -77,53 +134,4 @@ func writeJSON(w io.Writer, r *report) error {
 	e := json.NewEncoder(w)
 	e.SetIndent("", "  ")
 	return e.Encode(r)
-}
-
-// writeSVG draws two horizontal bar charts, requests/s and hit ratio, one
-// bar per store.
-func writeSVG(w io.Writer, r *report) error {
-	const (
-		labelW = 140
-		barW   = 300
-		gap    = 40
-		rowH   = 22
-		top    = 50
-	)
-	n := len(r.Results)
-	width := 2*(labelW+barW) + gap + 20
-	height := top + n*rowH + 30
-	var maxRPS float64
-	for _, x := range r.Results {
-		maxRPS = max(maxRPS, x.RPS)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", width, height, width, height)
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="10" y="18" font-size="14" font-weight="bold">cachebench %s: %d URLs, budget %s, %d clients, latency %v</text>`+"\n",
-		r.Date.Format("2006-01-02"), r.Config.URLs, formatSize(r.Config.Budget), r.Config.Concurrency, r.Config.Latency)
-	panel := func(x0 int, title, color string, value func(result) float64, scale float64, label func(result) string) {
-		fmt.Fprintf(&b, `<text x="%d" y="%d" font-weight="bold">%s</text>`+"\n", x0+labelW, top-12, html.EscapeString(title))
-		for i, x := range r.Results {
-			y := top + i*rowH
-			bw := 0.0
-			if scale > 0 {
-				bw = value(x) / scale * barW
-			}
-			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", x0+labelW-6, y+14, html.EscapeString(x.Store))
-			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", x0+labelW, y+2, bw, rowH-6, color)
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d">%s</text>`+"\n", float64(x0+labelW)+bw+4, y+14, html.EscapeString(label(x)))
-		}
-	}
-	panel(0, "requests/s", "#3b6ea5", func(x result) float64 { return x.RPS }, maxRPS, func(x result) string { return strconv.FormatFloat(x.RPS, 'f', 0, 64) })
-	panel(labelW+barW+gap, "hit ratio", "#e08a2c", func(x result) float64 { return x.HitRatio }, 1, func(x result) string { return strconv.FormatFloat(100*x.HitRatio, 'f', 1, 64) + "%" })
-	if len(r.Skipped) > 0 {
-		var s []string
-		for _, k := range r.Skipped {
-			s = append(s, k.Store+" ("+k.Reason+")")
-		}
-		fmt.Fprintf(&b, `<text x="10" y="%d" fill="#666">skipped: %s</text>`+"\n", height-10, html.EscapeString(strings.Join(s, ", ")))
-	}
-	b.WriteString("</svg>\n")
-	_, err := io.WriteString(w, b.String())
-	return err
 }

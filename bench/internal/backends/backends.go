@@ -53,6 +53,20 @@ type Config struct {
 	// Dir is a scratch directory for stores that keep files; the caller
 	// removes it.
 	Dir string
+	// ID names what a server store keeps on its server for this run (a
+	// Redis namespace, a PostgreSQL schema, a MongoDB database, a DynamoDB
+	// table); empty means a fresh name. Opening again with the same ID
+	// (and Dir) reaches the same entries, which is how a restart is
+	// tried. Letters, digits and '_' only.
+	ID string
+}
+
+// id is c.ID, or a fresh name for this process and moment.
+func (c Config) id() string {
+	if c.ID != "" {
+		return c.ID
+	}
+	return fmt.Sprintf("cachebench_%d_%d", os.Getpid(), time.Now().UnixNano())
 }
 
 // Instance is an open backend.
@@ -67,6 +81,9 @@ type Instance struct {
 	Settle func()
 	// Cleanup, if set, removes what the backend left on a server.
 	Cleanup func()
+	// Release, if set, closes the client the store was given (which the
+	// store's Close leaves open).
+	Release func()
 }
 
 // Close closes the store, after Cleanup if it is set.
@@ -74,7 +91,17 @@ func (in *Instance) Close() error {
 	if in.Cleanup != nil {
 		in.Cleanup()
 	}
-	return in.Store.Close()
+	return in.CloseKeep()
+}
+
+// CloseKeep closes the store and its client but leaves its entries where
+// they are, for another Open with the same Config: a restart.
+func (in *Instance) CloseKeep() error {
+	err := in.Store.Close()
+	if in.Release != nil {
+		in.Release()
+	}
+	return err
 }
 
 // Backend is one store the benchmarks know how to open.
@@ -179,16 +206,14 @@ func openRedis(c Config) (*Instance, error) {
 		client.Close()
 		return nil, fmt.Errorf("%w: no Redis at %s: %v", ErrUnavailable, addr, err)
 	}
-	raw, err := redisstore.New(client, &redisstore.Options{Namespace: fmt.Sprintf("cachebench-%d-%d", os.Getpid(), time.Now().UnixNano())})
+	raw, err := redisstore.New(client, &redisstore.Options{Namespace: c.id()})
 	if err != nil {
 		client.Close()
 		return nil, err
 	}
-	cleanup := func() {
-		raw.Clear(context.Background())
-		client.Close()
-	}
-	return &Instance{Store: codec.Bind[string, *cached.Response](raw, codec.Response()), Raw: raw, Cleanup: cleanup}, nil
+	cleanup := func() { raw.Clear(context.Background()) }
+	release := func() { client.Close() }
+	return &Instance{Store: codec.Bind[string, *cached.Response](raw, codec.Response()), Raw: raw, Cleanup: cleanup, Release: release}, nil
 }
 
 // openPostgres opens pgstore on the server at $CACHESTACK_PG_DSN (default
@@ -211,21 +236,21 @@ func openPostgres(c Config) (*Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: no PostgreSQL at %s: %v", ErrUnavailable, dsn, err)
 	}
-	schema := fmt.Sprintf("cachebench_%d_%d", os.Getpid(), time.Now().UnixNano())
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+	schema := c.id()
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		pool.Close()
 		return nil, err
 	}
 	drop := func() {
 		pool.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-		pool.Close()
 	}
 	raw, err := pgstore.New(pool, &pgstore.Options{Schema: schema, MaxBytes: c.MaxBytes})
 	if err != nil {
 		drop()
+		pool.Close()
 		return nil, err
 	}
-	return &Instance{Store: codec.Bind[string, *cached.Response](raw, codec.Response()), Raw: raw, Cleanup: drop}, nil
+	return &Instance{Store: codec.Bind[string, *cached.Response](raw, codec.Response()), Raw: raw, Cleanup: drop, Release: pool.Close}, nil
 }
 
 // openMongo opens mongostore on the server at $CACHESTACK_MONGO_URI
@@ -236,7 +261,7 @@ func openMongo(c Config) (*Instance, error) {
 	if uri == "" {
 		uri = "mongodb://127.0.0.1:27017"
 	}
-	raw, err := mongostore.Open(uri, &mongostore.Options{Database: fmt.Sprintf("cachebench_%d_%d", os.Getpid(), time.Now().UnixNano()), Timeout: 10 * time.Second})
+	raw, err := mongostore.Open(uri, &mongostore.Options{Database: c.id(), Timeout: 10 * time.Second})
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +288,7 @@ func openDynamo(c Config) (*Instance, error) {
 	if ep == "" {
 		ep = "http://127.0.0.1:8000"
 	}
-	raw, err := dynamostore.Open(fmt.Sprintf("cachebench-%d-%d", os.Getpid(), time.Now().UnixNano()), &dynamostore.Options{
+	raw, err := dynamostore.Open(c.id(), &dynamostore.Options{
 		Endpoint: ep, Region: "us-east-1", AccessKeyID: "local", SecretAccessKey: "local",
 		CreateTable: true, Timeout: 10 * time.Second,
 	})
@@ -301,5 +326,8 @@ func Stored(ctx context.Context, in *Instance) (bytes int64, entries int, err er
 	return bytes, entries, nil
 }
 
-// TempDir makes a scratch directory for one backend run.
-func TempDir(name string) (string, error) { return os.MkdirTemp("", "cachebench-"+name+"-") }
+// TempDir makes a scratch directory for one backend run in parent (the
+// system's temporary directory when parent is empty).
+func TempDir(parent, name string) (string, error) {
+	return os.MkdirTemp(parent, "cachebench-"+name+"-")
+}

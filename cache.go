@@ -31,7 +31,10 @@ const DefaultMaxBytes = 64 << 20
 type Options struct {
 	// Store holds the responses. Nil means a memstore bounded to
 	// DefaultMaxBytes, which Close closes. A store given here belongs to
-	// the caller, who closes it.
+	// the caller, who closes it. Each persistent store has a constructor
+	// that returns one ready for this field, such as
+	// diskstore.OpenResponses(dir, nil) or sqlitestore.OpenResponses(path,
+	// nil).
 	Store store.Store[string, *cached.Response]
 	// Transport sends the requests the cache does not answer. Nil means
 	// http.DefaultTransport.
@@ -68,6 +71,16 @@ type Options struct {
 	// AllHeaders keys on every request header but IgnoredParams (aiohttp-client-cache's
 	// include_headers=True).
 	AllHeaders bool
+	// KeyFunc, if set, says what identifies a request beyond its method
+	// and URL, in place of its body, for APIs that need a key of their
+	// own (requests-cache's key_fn): the key is made of the method, the
+	// normalised URL, the keyed header fields and what KeyFunc returns.
+	// Authorization and Cookie stay keyed whatever it returns, unless
+	// IgnoredParams names them, so that responses never cross callers;
+	// requests for different URLs never share a key either. KeyFunc gets
+	// a copy of the request whose body it may read; an error from it
+	// sends the request on uncached. See keyer.Options.Func.
+	KeyFunc func(req *http.Request) (string, error)
 	// MaxBodyBytes is the largest response body stored; larger responses
 	// stream through uncached. Zero means middleware.DefaultMaxBodyBytes.
 	MaxBodyBytes int64
@@ -139,7 +152,10 @@ type Options struct {
 	// signed (encrypt-then-MAC).
 	Sealer *seal.Sealer
 
-	// Clock returns the current time; nil means time.Now.
+	// Clock returns the current time; nil means time.Now. It is the clock
+	// of the store New creates, and New gives it to a Store that tells
+	// the time and was built without a clock of its own (store.Clocked),
+	// so that the store expires entries by it as the cache does.
 	Clock func() time.Time
 	// Logger receives the cache's events (see middleware.EventHit for
 	// the schema): the request path's at Debug, so that a logger at Info
@@ -182,7 +198,8 @@ type Options struct {
 
 // Cache is an HTTP client cache: an http.RoundTripper that answers from its
 // store what it can and sends the rest on, with aiohttp-client-cache's cache operations
-// (clear, delete, has, list, delete expired, reset expiry).
+// (create_key, contains, get_response, keys, size, clear, delete, has,
+// list, delete expired, reset expiry, and the session's expire_after).
 type Cache struct {
 	rt        http.RoundTripper
 	mw        middleware.Middleware
@@ -192,6 +209,7 @@ type Cache struct {
 	filter    policy.Filter
 	clock     func() time.Time
 	keepStale time.Duration
+	session   middleware.SessionExpiry
 	workers   *middleware.Workers
 	counters  middleware.Counters
 	monitor   middleware.Monitor
@@ -236,7 +254,7 @@ func New(opts *Options) (*Cache, error) {
 		c.store, c.ownsStore = s, true
 	}
 	var err error
-	c.keyer, err = keyer.New(&keyer.Options{IgnoredParams: o.IgnoredParams, Headers: o.IncludeHeaders, AllHeaders: o.AllHeaders})
+	c.keyer, err = keyer.New(&keyer.Options{IgnoredParams: o.IgnoredParams, Headers: o.IncludeHeaders, AllHeaders: o.AllHeaders, Func: o.KeyFunc})
 	if err != nil {
 		return nil, fmt.Errorf("cachestack: %w", err)
 	}
@@ -244,7 +262,10 @@ func New(opts *Options) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cachestack: %w", err)
 	}
-	expiry, err := middleware.Expiry(&middleware.ExpiryOptions{ExpireAfter: o.ExpireAfter, URLs: o.URLExpiry})
+	if err := c.session.Set(o.ExpireAfter); err != nil {
+		return nil, fmt.Errorf("cachestack: Options.ExpireAfter: %w", err)
+	}
+	expiry, err := middleware.Expiry(&middleware.ExpiryOptions{Session: &c.session, URLs: o.URLExpiry})
 	if err != nil {
 		return nil, fmt.Errorf("cachestack: %w", err)
 	}
@@ -289,6 +310,9 @@ func New(opts *Options) (*Cache, error) {
 	}
 	c.mw = middleware.Chain(append(mws, st)...)
 	c.rt = c.mw(o.Transport)
+	if opts != nil && opts.Clock != nil && !c.ownsStore {
+		store.UseClock(c.store, opts.Clock)
+	}
 	return c, nil
 }
 
@@ -433,41 +457,20 @@ func (c *Cache) Clear(ctx context.Context) error {
 
 // DeleteURL deletes the response stored for a request with method (""
 // means GET) to url and no body or keyed headers (aiohttp-client-cache's
-// delete_url), and the redirect aliases that lead to it. Finding the
-// aliases lists the store once, when it can list (store.Lister) and a
-// response was stored under url.
+// delete_url), and the redirect aliases that lead to it, as Delete does
+// for its key.
 func (c *Cache) DeleteURL(ctx context.Context, method, url string) error {
 	key, err := c.keyOf(method, url)
 	if err != nil {
 		return err
 	}
-	_, err = c.get(ctx, key)
-	found := err == nil || errors.Is(err, codec.ErrFormat)
-	if err := c.store.Delete(ctx, key); err != nil {
-		return err
-	}
-	if err := c.store.Delete(ctx, middleware.PartsKey(key)); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	if _, ok := c.store.(store.Lister[string]); !ok || !found {
-		return nil
-	}
-	for ke, err := range c.entries(ctx) {
-		if err != nil {
-			return err
-		}
-		if ke.entry.Kind == cached.KindRedirect && ke.entry.Ref == key {
-			if err := c.store.Delete(ctx, ke.key); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return c.Delete(ctx, key)
 }
 
 // HasURL reports whether a response is stored for a request with method
-// ("" means GET) to url and no body or keyed headers. An expired response
-// that is still stored counts.
+// ("" means GET) to url and no body or keyed headers
+// (aiohttp-client-cache's has_url). An expired response that is still
+// stored counts.
 func (c *Cache) HasURL(ctx context.Context, method, url string) (bool, error) {
 	key, err := c.keyOf(method, url)
 	if err != nil {

@@ -12,8 +12,9 @@ import (
 type Info = middleware.Info
 
 // InfoOf returns whether resp came from the cache, when it was stored, when
-// it expires and whether it was served stale (aiohttp-client-cache's from_cache,
-// created_at, expires, is_expired).
+// it expires, whether it was served stale (aiohttp-client-cache's from_cache,
+// created_at, expires, is_expired), whether it was revalidated, and the key
+// it is stored under, which Cache.Get, Contains and Delete take.
 func InfoOf(resp *http.Response) Info { return middleware.InfoOf(resp) }
 
 // Disable returns a context whose requests bypass the cache (aiohttp-client-cache's

@@ -17,9 +17,17 @@
 // The feature set follows the Python library aiohttp-client-cache: allowed
 // methods and status codes, ignored parameters, keyed headers, expiry per
 // session, per URL pattern and per request (with the same precedence),
-// a filter function, disabling the cache for a request or a scope, and the
-// cache operations (Clear, DeleteURL, HasURL, URLs, Entries, DeleteExpired,
-// ResetExpiry).
+// a filter function, a key function (Options.KeyFunc), disabling the cache
+// for a request or a scope, and the cache operations: by key (Key,
+// Contains, Get, Keys, Len, Delete), by URL (DeleteURL, HasURL, URLs),
+// over every entry (Entries, Clear, DeleteExpired, ResetExpiry), and the
+// session's expiry at run time (SetExpiry).
+//
+// A persistent cache is one line more: each store that outlives the
+// process has an OpenResponses constructor whose result Options.Store
+// takes, such as
+//
+//	responses, err := sqlitestore.OpenResponses("~/.cache/myapp/http.sqlite", nil)
 //
 // A failing store never fails a request: the cache steps aside, the request
 // goes to the network, and the failure is logged and counted.

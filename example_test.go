@@ -243,3 +243,122 @@ func ExampleCache_inspection() {
 	// deleted by reset: 0
 	// deleted as expired: 1
 }
+
+// The reference library's inspection by key: the key of a request
+// (create_key), whether it is stored (contains), the stored response
+// (get_response), the keys, the size, and deleting by key.
+func ExampleCache_Key() {
+	origin := newOrigin("max-age=600")
+	defer origin.Close()
+
+	cache, err := cachestack.New(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cache.Close()
+	ctx := context.Background()
+
+	resp := fetch(cache.Client(), origin.URL+"/a")
+	req, _ := http.NewRequest("GET", origin.URL+"/a", nil)
+	key, err := cache.Key(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("stored under the request's key:", cachestack.InfoOf(resp).Key == key)
+
+	has, _ := cache.Contains(ctx, key)
+	fmt.Println("contains:", has)
+	e, err := cache.Get(ctx, key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("get: %d %q\n", e.StatusCode, e.Body)
+	n, _ := cache.Len(ctx)
+	fmt.Println("len:", n)
+	for k, err := range cache.Keys(ctx) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("key listed:", k == key)
+	}
+
+	_ = cache.Delete(ctx, key)
+	has, _ = cache.Contains(ctx, key)
+	fmt.Println("contains after delete:", has)
+	// Output:
+	// stored under the request's key: true
+	// contains: true
+	// get: 200 "hello\n"
+	// len: 1
+	// key listed: true
+	// contains after delete: false
+}
+
+// Changing the session's expiry while the cache runs: responses stored
+// afterwards get the new one.
+func ExampleCache_SetExpiry() {
+	origin := newOrigin("")
+	defer origin.Close()
+
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	cache, err := cachestack.New(&cachestack.Options{
+		ExpireAfter:        policy.After(time.Hour),
+		IgnoreCacheControl: true,
+		Clock:              func() time.Time { return now },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cache.Close()
+	client := cache.Client()
+
+	fetch(client, origin.URL+"/a")
+	if err := cache.SetExpiry(policy.After(5 * time.Minute)); err != nil {
+		log.Fatal(err)
+	}
+	fetch(client, origin.URL+"/b")
+	for _, p := range []string{"/a", "/b"} {
+		fmt.Println(p, "expires in", cachestack.InfoOf(fetch(client, origin.URL+p)).Expires.Sub(now))
+	}
+	fmt.Println("session expiry:", cache.Expiry())
+	// Output:
+	// /a expires in 1h0m0s
+	// /b expires in 5m0s
+	// session expiry: after 5m0s
+}
+
+// A key function for an API that needs one: here responses depend on the
+// X-Tenant field and nothing else the request carries beyond its URL. The
+// request's credentials stay keyed whatever the function returns.
+func ExampleOptions_keyFunc() {
+	origin := newOrigin("max-age=600")
+	defer origin.Close()
+
+	cache, err := cachestack.New(&cachestack.Options{
+		KeyFunc: func(req *http.Request) (string, error) {
+			return req.Header.Get("X-Tenant"), nil
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cache.Close()
+	client := cache.Client()
+
+	for _, r := range []struct{ tenant, id string }{{"acme", "1"}, {"acme", "2"}, {"globex", "3"}} {
+		req, _ := http.NewRequest("GET", origin.URL, nil)
+		req.Header.Set("X-Tenant", r.tenant)
+		req.Header.Set("X-Request-Id", r.id)
+		resp, err := client.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		fmt.Println(r.tenant, r.id, "from cache:", cachestack.InfoOf(resp).FromCache)
+	}
+	// Output:
+	// acme 1 from cache: false
+	// acme 2 from cache: true
+	// globex 3 from cache: false
+}

@@ -21,6 +21,7 @@ var (
 	_ store.Store[string, int] = (*Bound[string, int])(nil)
 	_ store.Lister[string]     = (*Bound[string, int])(nil)
 	_ store.Clearer            = (*Bound[string, int])(nil)
+	_ store.Clocked            = (*Bound[string, int])(nil)
 )
 
 // Bind lifts a byte store into a typed one. The returned store also has
@@ -96,3 +97,7 @@ func (b *Bound[K, V]) Clear(ctx context.Context) error {
 	}
 	return errors.ErrUnsupported
 }
+
+// UseClock gives now to the byte store when it is a store.Clocked, and
+// reports whether the byte store uses it; see store.Clocked.
+func (b *Bound[K, V]) UseClock(now func() time.Time) bool { return store.UseClock(b.s, now) }

@@ -41,7 +41,7 @@
 //
 // The key is the lower-case hex encoding of the first 16 bytes of the
 // SHA-256 digest of the key material. The material is the version string
-// "cachestack/keyer/v1" followed by records, each
+// "cachestack/keyer/v2" followed by records, each
 //
 //	record = tag (1 byte) ‖ uvarint(len(data)) ‖ data
 //
@@ -68,6 +68,8 @@
 //	         like a query, IgnoredParams removed;
 //	     'R' the raw bytes otherwise (including JSON that fails the
 //	         conditions above).
+//	'X'  with Options.Func, the string it returns, in place of the body
+//	     record (always present, even when empty)
 //
 // Header records appear only for fields named in Options.Headers, or, with
 // Options.AllHeaders, for every field but the excluded ones (see

@@ -1,8 +1,10 @@
 package keyer_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"strings"
 
@@ -86,4 +88,36 @@ func ExampleKeyer_KeyOf() {
 	fromURL, _ := k.KeyOf("GET", "https://EXAMPLE.com:443/a?x=1")
 	fmt.Println(fromReq == fromURL, len(fromURL.Key))
 	// Output: true 32
+}
+
+// A key function for an API whose POST bodies carry a field that changes
+// on every call (here a request id) and says nothing about the response:
+// the key is made of what Func returns in place of the body, and of the
+// method, the URL and the request's credentials, as always.
+func ExampleOptions_func() {
+	k, err := keyer.New(&keyer.Options{Func: func(req *http.Request) (string, error) {
+		var body struct {
+			Query string `json:"query"`
+		}
+		if err := json.NewDecoder(req.Body).Decode(&body); err != nil {
+			return "", err
+		}
+		return body.Query, nil
+	}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	key := func(body string) string {
+		req, _ := http.NewRequest("POST", "https://api.example.com/search", strings.NewReader(body))
+		r, _, err := k.Key(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return r.Key
+	}
+	fmt.Println(key(`{"query":"go","request_id":1}`) == key(`{"query":"go","request_id":2}`))
+	fmt.Println(key(`{"query":"go","request_id":1}`) == key(`{"query":"rust","request_id":1}`))
+	// Output:
+	// true
+	// false
 }

@@ -1,11 +1,13 @@
 package keyer
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -34,6 +36,7 @@ const (
 	tagJSON     = 'J'
 	tagForm     = 'F'
 	tagRaw      = 'R'
+	tagFunc     = 'X'
 )
 
 // ErrBodyTooLarge is returned by Keyer.Key when a request body is larger than
@@ -84,6 +87,26 @@ type Options struct {
 	// 0 means DefaultMaxBodyBytes (1 MiB). A larger body makes Key return
 	// ErrBodyTooLarge. Negative is an error.
 	MaxBodyBytes int64
+	// Func, if set, says what identifies a request beyond its method and
+	// URL, in place of its body: the key is then made of the method, the
+	// normalised URL (IgnoredParams removed), the userinfo, the Host
+	// field, the keyed header fields (Authorization and Cookie unless
+	// IgnoredParams names them, Headers, or every field with AllHeaders)
+	// and the string Func returns. It is the counterpart of the key_fn
+	// of requests-cache, aiohttp-client-cache's sibling, with the
+	// credentials kept in: requests made with different credentials or
+	// cookies never share a key, whatever Func returns. Requests for
+	// different URLs or with different methods never share a key either.
+	//
+	// Func sees the request as the cache received it, with a body it may
+	// read: Key reads the body first (within MaxBodyBytes; a larger one is
+	// ErrBodyTooLarge, and the request is sent uncached) and hands Func a
+	// copy. Func must be safe for concurrent use and give the same answer
+	// for the same request. An error from Func is returned by Key, and
+	// the cache sends the request on uncached. For KeyOf, Func receives a
+	// GET (or the method given) for the URL, without header fields or
+	// body.
+	Func func(req *http.Request) (string, error)
 }
 
 // Keyer computes cache keys. It is safe for concurrent use.
@@ -94,6 +117,7 @@ type Keyer struct {
 	selected      map[string]struct{} // canonical names from Options.Headers
 	allHeaders    bool
 	maxBody       int64
+	fn            func(*http.Request) (string, error)
 	pool          sync.Pool // *scratch
 }
 
@@ -112,6 +136,7 @@ func New(opts *Options) (*Keyer, error) {
 	k := &Keyer{
 		allHeaders: o.AllHeaders,
 		maxBody:    o.MaxBodyBytes,
+		fn:         o.Func,
 	}
 	if k.maxBody == 0 {
 		k.maxBody = DefaultMaxBodyBytes
@@ -230,15 +255,39 @@ func (k *Keyer) Key(req *http.Request) (r Result, out *http.Request, err error) 
 	}
 
 	out = req
+	var body []byte
 	if req.Body != nil && req.Body != http.NoBody {
-		var body []byte
 		body, out, err = k.readBody(req)
 		if err != nil {
 			return Result{}, out, err
 		}
-		s.mat = k.appendBody(s, s.mat, body, req.Header)
+		if k.fn == nil {
+			s.mat = k.appendBody(s, s.mat, body, req.Header)
+		}
+	}
+	if k.fn != nil {
+		if s.mat, err = k.appendFunc(s.mat, out, body); err != nil {
+			return Result{}, out, err
+		}
 	}
 	return s.result(""), out, nil
+}
+
+// appendFunc appends the record of what Options.Func says of req, whose
+// body (read by Key) is body. Func gets a copy of req with a body of its
+// own to read, so that req's stays whole for the transport.
+func (k *Keyer) appendFunc(dst []byte, req *http.Request, body []byte) ([]byte, error) {
+	r := req
+	if len(body) > 0 {
+		r = new(http.Request)
+		*r = *req
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	v, err := k.fn(r)
+	if err != nil {
+		return dst, fmt.Errorf("keyer: Options.Func: %w", err)
+	}
+	return appendRecord(dst, tagFunc, v), nil
 }
 
 // KeyOf returns the key of a request with the given method and URL, no
@@ -261,6 +310,16 @@ func (k *Keyer) KeyOf(method, rawURL string) (Result, error) {
 		return Result{}, err
 	}
 	s.mat = s.appendHead(s.mat[:0], method, u)
+	if k.fn != nil {
+		if method == "" {
+			method = http.MethodGet
+		}
+		req := &http.Request{Method: method, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{}, Body: http.NoBody, Host: u.Host}
+		if s.mat, err = k.appendFunc(s.mat, req, nil); err != nil {
+			return Result{}, err
+		}
+	}
 	return s.result(rawURL), nil
 }
 

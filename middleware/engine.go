@@ -301,9 +301,9 @@ func (x *exchange) hit(req *http.Request, e *cached.Response, now time.Time, sta
 		e = withoutNoCacheFields(e)
 	}
 	if r := x.answerStored(req, e, now, stale, status); r != nil {
-		return r
+		return withKey(r, x.key)
 	}
-	return hitResponse(req, e, now, stale, status)
+	return withKey(hitResponse(req, e, now, stale, status), x.key)
 }
 
 // lookup returns the stored response for req, following a Vary index to
@@ -492,6 +492,7 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 	}
 	x.teeReq, x.teeEntry = req, entry
 	x.tee.start(resp.Body, resp.ContentLength, st.maxBody, x)
+	x.tee.key = &x.key
 	resp.Body = &x.tee
 	return resp, nil
 }
@@ -529,9 +530,9 @@ func (x *exchange) refreshed(req *http.Request, e *cached.Response, notModified 
 		status = "fwd=request; fwd-status=304"
 	}
 	if r := x.answerStored(req, u, received, false, status); r != nil {
-		return r
+		return withKey(r, x.key)
 	}
-	return hitResponse(req, u, received, false, status)
+	return withKey(hitResponse(req, u, received, false, status), x.key)
 }
 
 // storable decides whether resp may be stored and, if so, returns the entry

@@ -25,7 +25,7 @@ func TestInfoFromHeader(t *testing.T) {
 		{"hit never expires", []string{"cachestack; hit"}, "30", Info{FromCache: true, Created: now.Add(-30 * time.Second)}},
 		{"hit with ttl", []string{"cachestack; hit; ttl=60"}, "0", Info{FromCache: true, Created: now, Expires: now.Add(time.Minute)}},
 		{"stale hit", []string{"cachestack; hit; ttl=-5"}, "65", Info{FromCache: true, Created: now.Add(-65 * time.Second), Expires: now.Add(-5 * time.Second), Stale: true}},
-		{"revalidated", []string{"cachestack; fwd=stale; fwd-status=304; ttl=60"}, "0", Info{FromCache: true, Created: now, Expires: now.Add(time.Minute)}},
+		{"revalidated", []string{"cachestack; fwd=stale; fwd-status=304; ttl=60"}, "0", Info{FromCache: true, Revalidated: true, Created: now, Expires: now.Add(time.Minute)}},
 		{"stale if error", []string{"cachestack; fwd=stale; fwd-status=503; detail=stale-if-error; ttl=-10"}, "", Info{FromCache: true, Expires: now.Add(-10 * time.Second), Stale: true}},
 		{"ours after an upstream member", []string{"upstream; fwd=uri-miss, cachestack; hit"}, "", Info{FromCache: true}},
 		{"forwarded after revalidation failed", []string{"cachestack; fwd=stale; fwd-status=200"}, "", Info{}},

@@ -199,6 +199,7 @@ type hitBody struct {
 	bytes.Reader
 	entry *cached.Response
 	stale bool
+	key   string // where entry is stored, for InfoOf
 }
 
 func (b *hitBody) Close() error { return nil }
@@ -215,6 +216,7 @@ type teeBody struct {
 	max  int64
 	over bool
 	sink teeSink
+	key  *string // where the response is stored once read, for InfoOf
 }
 
 // teeSink receives a teed body read to its end.

@@ -4,8 +4,21 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
 	"slices"
+
+	"github.com/cachestack/cachestack/cached"
+	"github.com/cachestack/cachestack/policy"
 )
+
+// VariantKey is the key under which the variant of a varying response
+// (RFC 9111 §4.1) that answers a request with header h is stored, given the
+// request's key and the Vary index stored under it (an entry of kind
+// cached.KindVariants): code that reads the stored response for a request
+// (as Cache.Response does) finds it there.
+func VariantKey(key string, index *cached.Response, h http.Header) string {
+	return variantKey(key, index.Ref, policy.VaryKey(index.Vary, h))
+}
 
 // variantKey is the storage key of one variant of a response that varies
 // (RFC 9111 §4.1): a digest of the URL's key, the generation of its Vary

@@ -93,7 +93,9 @@ type Store struct {
 	lowWater  int64
 	grace     time.Duration
 	now       func() time.Time
-	stampTime bool // Options.Clock was set: stamp written files with it
+	stampTime atomic.Bool // a clock was given: stamp written files with it
+	clock     store.Clock // the clock, when Options.Clock is nil
+	ownNow    bool        // Options.Clock was set
 	log       *slog.Logger
 	id        string // the directory's id, from its marker
 	tempPre   string // tempPrefix, id, "-": the names of its temporary files
@@ -167,16 +169,17 @@ func New(dir string, opts *Options) (*Store, error) {
 		o.TempGrace = DefaultTempGrace
 	}
 	s := &Store{
-		maxBytes:  o.MaxBytes,
-		maxEntry:  o.MaxEntryBytes,
-		lowWater:  o.MaxBytes / lowWaterDen * lowWaterNum,
-		grace:     o.TempGrace,
-		now:       o.Clock,
-		stampTime: o.Clock != nil,
-		log:       o.Logger,
+		maxBytes: o.MaxBytes,
+		maxEntry: o.MaxEntryBytes,
+		lowWater: o.MaxBytes / lowWaterDen * lowWaterNum,
+		grace:    o.TempGrace,
+		now:      o.Clock,
+		ownNow:   o.Clock != nil,
+		log:      o.Logger,
 	}
+	s.stampTime.Store(s.ownNow)
 	if s.now == nil {
-		s.now = time.Now
+		s.now = s.clock.Now
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -411,7 +414,7 @@ func (s *Store) writeTemp(dir string, head, value []byte, now time.Time) (string
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil && s.stampTime {
+	if err == nil && s.stampTime.Load() {
 		err = os.Chtimes(tmp, time.Time{}, now)
 	}
 	if err != nil {

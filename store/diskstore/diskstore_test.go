@@ -705,3 +705,8 @@ func listKeys(t *testing.T, s *diskstore.Store) []string {
 	}
 	return keys
 }
+
+func TestUseClock(t *testing.T) {
+	t.Parallel()
+	storetest.UseClock(t, storetest.Bytes(func(t *testing.T) store.Store[string, []byte] { return open(t, t.TempDir(), nil) }))
+}

@@ -146,6 +146,8 @@ type Store struct {
 	timeout    time.Duration
 	pageSize   int32
 	clock      func() time.Time
+	settable   store.Clock // the clock, when Options.Clock is nil
+	ownClock   bool        // Options.Clock was set
 
 	closed   atomic.Bool
 	tooLarge atomic.Int64
@@ -193,10 +195,7 @@ func New(client API, table string, opts *Options) (*Store, error) {
 	if o.PageSize == 0 {
 		o.PageSize = DefaultPageSize
 	}
-	if o.Clock == nil {
-		o.Clock = time.Now
-	}
-	return &Store{
+	s := &Store{
 		api:        client,
 		table:      aws.String(table),
 		create:     o.CreateTable,
@@ -204,7 +203,12 @@ func New(client API, table string, opts *Options) (*Store, error) {
 		timeout:    o.Timeout,
 		pageSize:   int32(o.PageSize),
 		clock:      o.Clock,
-	}, nil
+		ownClock:   o.Clock != nil,
+	}
+	if s.clock == nil {
+		s.clock = s.settable.Now
+	}
+	return s, nil
 }
 
 // checkTable reports what makes t an invalid DynamoDB table name: 3 to 255

@@ -605,3 +605,8 @@ func TestNativeExpiryDeletes(t *testing.T) {
 		"the server drops the expired item")
 	assert.True(t, raw("kept"), "the item without expires stays")
 }
+
+func TestUseClock(t *testing.T) {
+	c := newClient(t)
+	storetest.UseClock(t, storetest.Bytes(func(t *testing.T) store.Store[string, []byte] { return open(t, c, nil) }))
+}

@@ -52,7 +52,9 @@ type Store[K comparable, V any] struct {
 	seed    maphash.Seed
 	size    func(V) int64
 	now     func() time.Time
-	isBytes bool // V is []byte: copy on Set and Get
+	clock   store.Clock // the clock, when Options.Clock is nil
+	ownNow  bool        // Options.Clock was set
+	isBytes bool        // V is []byte: copy on Set and Get
 	closed  atomic.Bool
 }
 
@@ -80,9 +82,6 @@ func New[K comparable, V any](opts *Options[V]) (*Store[K, V], error) {
 	if o.Size == nil {
 		o.Size = values.SizeFunc[V]()
 	}
-	if o.Clock == nil {
-		o.Clock = time.Now
-	}
 	n := shardCount(o.MaxBytes, o.MaxEntries)
 	s := &Store[K, V]{
 		shards:  make([]shard[K, V], n),
@@ -90,7 +89,11 @@ func New[K comparable, V any](opts *Options[V]) (*Store[K, V], error) {
 		seed:    maphash.MakeSeed(),
 		size:    o.Size,
 		now:     o.Clock,
+		ownNow:  o.Clock != nil,
 		isBytes: values.IsBytes[V](),
+	}
+	if s.now == nil {
+		s.now = s.clock.Now
 	}
 	for i := range s.shards {
 		sh := &s.shards[i]

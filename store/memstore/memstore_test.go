@@ -335,3 +335,12 @@ func assertKeys[V any](t *testing.T, s *memstore.Store[string, V], want ...strin
 	}
 	assert.ElementsMatch(t, want, got)
 }
+
+func TestUseClock(t *testing.T) {
+	t.Parallel()
+	storetest.UseClock(t, storetest.Bytes(func(t *testing.T) store.Store[string, []byte] {
+		s, err := memstore.New[string, []byte](nil)
+		require.NoError(t, err)
+		return s
+	}))
+}

@@ -96,6 +96,8 @@ type Store struct {
 	batchSize  int32
 	purgeEvery time.Duration
 	clock      func() time.Time
+	settable   store.Clock // the clock, when Options.Clock is nil
+	ownClock   bool        // Options.Clock was set
 
 	closed atomic.Bool
 
@@ -227,18 +229,20 @@ func newStore(client *mongo.Client, opts *Options, uriDB string) (*Store, error)
 	if o.PurgeInterval == 0 {
 		o.PurgeInterval = DefaultPurgeInterval
 	}
-	if o.Clock == nil {
-		o.Clock = time.Now
-	}
-	return &Store{
+	s := &Store{
 		client:     client,
 		coll:       client.Database(o.Database).Collection(o.Collection),
 		timeout:    o.Timeout,
 		batchSize:  int32(o.BatchSize),
 		purgeEvery: o.PurgeInterval,
 		clock:      o.Clock,
+		ownClock:   o.Clock != nil,
 		stop:       make(chan struct{}),
-	}, nil
+	}
+	if s.clock == nil {
+		s.clock = s.settable.Now
+	}
+	return s, nil
 }
 
 // checkDatabase reports what makes db an invalid MongoDB database name.

@@ -506,3 +506,8 @@ func TestServerKilled(t *testing.T) {
 	t.Cleanup(func() { _ = s.Close() })
 	servertest.ServerKilled(t, p, s, 2*time.Second)
 }
+
+func TestUseClock(t *testing.T) {
+	c := newClient(t)
+	storetest.UseClock(t, storetest.Bytes(func(t *testing.T) store.Store[string, []byte] { return open(t, c, nil) }))
+}

@@ -117,6 +117,8 @@ type Store struct {
 	touchAfter time.Duration
 	pageSize   int
 	now        func() time.Time
+	clock      store.Clock // the clock, when Options.Clock is nil
+	ownNow     bool        // Options.Clock was set
 	lockKey    string
 	closed     atomic.Bool
 	q          queries
@@ -235,9 +237,6 @@ func defaults(opts *Options) (Options, error) {
 	if o.PageSize == 0 {
 		o.PageSize = DefaultPageSize
 	}
-	if o.Clock == nil {
-		o.Clock = time.Now
-	}
 	return o, nil
 }
 
@@ -326,6 +325,10 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, owns bool, o *Options) (*
 		touchAfter: o.TouchAfter,
 		pageSize:   o.PageSize,
 		now:        o.Clock,
+		ownNow:     o.Clock != nil,
+	}
+	if s.now == nil {
+		s.now = s.clock.Now
 	}
 	if err := s.setup(ctx); err != nil {
 		return nil, fmt.Errorf("pgstore: table %s: %w", s.tableName(), err)

@@ -529,3 +529,8 @@ func TestTimeout(t *testing.T) {
 	require.NoError(t, tx.Rollback(ctx))
 	require.NoError(t, owned.Set(ctx, "locked", []byte("w"), 0))
 }
+
+func TestUseClock(t *testing.T) {
+	pool := newPool(t)
+	storetest.UseClock(t, storetest.Bytes(func(t *testing.T) store.Store[string, []byte] { return open(t, pool, nil) }))
+}

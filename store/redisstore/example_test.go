@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cachestack/cachestack"
 	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/codec"
 	"github.com/cachestack/cachestack/store"
@@ -124,4 +125,23 @@ func ExampleNewBus() {
 
 	// tier is a store.Store[string, *cached.Response]: cachestack.Options.Store.
 	fmt.Println(bus.Channel(), tier.Coherent())
+}
+
+// A cache kept in Redis in one line. OpenResponses needs no server to
+// succeed, so this example runs anywhere; its requests go to the network
+// while Redis cannot be reached.
+func ExampleOpenResponses() {
+	s, err := redisstore.OpenResponses("127.0.0.1:6379", &redisstore.Options{Namespace: "myapp"})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close() // closes the client OpenResponses made
+
+	c, err := cachestack.New(&cachestack.Options{Store: s})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	_ = c.Client() // an *http.Client whose responses are kept in Redis
+	// Output:
 }

@@ -75,6 +75,8 @@ type Store[K Key, V any] struct {
 	max     int64
 	size    func(V) int64
 	now     func() time.Time
+	clock   store.Clock // the clock, when Options.Clock is nil
+	ownNow  bool        // Options.Clock was set
 	sync    bool
 	isBytes bool // V is []byte: copy on Set and Get
 }
@@ -115,9 +117,6 @@ func New[K Key, V any](opts *Options[V]) (*Store[K, V], error) {
 	if o.Size == nil {
 		o.Size = values.SizeFunc[V]()
 	}
-	if o.Clock == nil {
-		o.Clock = time.Now
-	}
 	c, err := ristretto.NewCache(&ristretto.Config[K, entry[K, V]]{
 		NumCounters:        o.NumCounters,
 		MaxCost:            o.MaxBytes,
@@ -127,14 +126,19 @@ func New[K Key, V any](opts *Options[V]) (*Store[K, V], error) {
 	if err != nil {
 		return nil, fmt.Errorf("ristrettostore: %w", err)
 	}
-	return &Store[K, V]{
+	s := &Store[K, V]{
 		c:       c,
 		max:     o.MaxBytes,
 		size:    o.Size,
 		now:     o.Clock,
+		ownNow:  o.Clock != nil,
 		sync:    o.Synchronous,
 		isBytes: values.IsBytes[V](),
-	}, nil
+	}
+	if s.now == nil {
+		s.now = s.clock.Now
+	}
+	return s, nil
 }
 
 // Get returns the value stored under key. For []byte values it returns a

@@ -325,3 +325,9 @@ func TestMissDoesNotAllocate(t *testing.T) {
 	allocs := testing.AllocsPerRun(1000, func() { _, _ = s.Get(ctx, "missing") })
 	assert.Zero(t, allocs)
 }
+
+func TestUseClock(t *testing.T) {
+	t.Parallel()
+	h := storetest.Bytes(func(t *testing.T) store.Store[string, []byte] { return newStore[[]byte](t, nil) })
+	storetest.UseClock(t, h)
+}

@@ -129,6 +129,8 @@ type Store struct {
 	touchAfter int64 // nanoseconds
 	pageSize   int
 	now        func() time.Time
+	clock      store.Clock   // the clock, when Options.Clock is nil
+	ownNow     bool          // Options.Clock was set
 	wsem       chan struct{} // one write transaction at a time in this process
 	closed     atomic.Bool
 	q          queries
@@ -293,9 +295,6 @@ func defaults(opts *Options) (Options, error) {
 	}
 	if o.PageSize == 0 {
 		o.PageSize = DefaultPageSize
-	}
-	if o.Clock == nil {
-		o.Clock = time.Now
 	}
 	return o, nil
 }
@@ -482,8 +481,12 @@ func newStore(db *sql.DB, owns bool, o *Options) (*Store, error) {
 		touchAfter: int64(o.TouchAfter),
 		pageSize:   o.PageSize,
 		now:        o.Clock,
+		ownNow:     o.Clock != nil,
 		wsem:       make(chan struct{}, 1),
 		q:          newQueries(o.Table),
+	}
+	if s.now == nil {
+		s.now = s.clock.Now
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -600,3 +600,10 @@ func TestKeysBoundedMemory(t *testing.T) {
 	t.Logf("live heap growth while listing %d keys of %d bytes: %d KB", n, keyLen, growth>>10)
 	assert.Less(t, growth, int64(1<<20), "listing holds more than a few pages")
 }
+
+func TestUseClock(t *testing.T) {
+	storetest.UseClock(t, storetest.Bytes(func(t *testing.T) store.Store[string, []byte] {
+		s, _ := open(t, nil)
+		return s
+	}))
+}

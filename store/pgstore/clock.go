@@ -1,0 +1,21 @@
+package pgstore
+
+import (
+	"time"
+
+	"github.com/cachestack/cachestack/store"
+)
+
+var _ store.Clocked = (*Store)(nil)
+
+// UseClock implements store.Clocked: a store built without Options.Clock
+// tells the time with now from then on, as if it had been built with it; a
+// store built with one keeps it and returns false. cachestack.New calls it
+// with its Options.Clock.
+func (s *Store) UseClock(now func() time.Time) bool {
+	if s.ownNow || now == nil {
+		return false
+	}
+	s.clock.Set(now)
+	return true
+}

@@ -299,9 +299,13 @@ func (x *exchange) directives(e *cached.Response) policy.ResponseDirectives {
 func storedDirectives(h cached.Header) policy.ResponseDirectives {
 	var buf [2]string
 	lines := buf[:0]
-	for k, v := range h.All() {
+	f := h.Fields()
+	for k, n, ok := f.Next(); ok && k <= "Cache-Control"; k, n, ok = f.Next() { // in name order
 		if k == "Cache-Control" {
-			lines = append(lines, v)
+			for range n {
+				lines = append(lines, f.Value())
+			}
+			break
 		}
 	}
 	return policy.ParseResponseCacheControl(lines...)

@@ -130,23 +130,23 @@ func hitHeader(h cached.Header, values []string, age, status string) http.Header
 	// Age's stored values are dropped; Age and this cache's Cache-Status
 	// member take at most two more.
 	out := make(http.Header, h.Len()+2)
-	i, start, field := 0, 0, ""
-	hasStatus := false
-	for k, v := range h.All() {
-		if k != field {
-			if field != "" {
-				i = closeField(out, field, values, start, i, status)
-			}
-			field, start = k, i
+	i, hasStatus := 0, false
+	f := h.Fields()
+	for k, n, ok := f.Next(); ok; k, n, ok = f.Next() {
+		if k == "Age" {
+			continue // replaced; Next skips its values
 		}
-		if k != "Age" {
-			values[i] = v
+		start := i
+		for range n {
+			values[i] = f.Value()
 			i++
 		}
-		hasStatus = hasStatus || k == "Cache-Status"
-	}
-	if field != "" {
-		i = closeField(out, field, values, start, i, status)
+		if k == "Cache-Status" {
+			values[i] = status
+			i++
+			hasStatus = true
+		}
+		out[k] = values[start:i:i]
 	}
 	values[i] = age
 	out["Age"] = values[i : i+1 : i+1]
@@ -155,21 +155,6 @@ func hitHeader(h cached.Header, values []string, age, status string) http.Header
 		out["Cache-Status"] = values[i+1 : i+2 : i+2]
 	}
 	return out
-}
-
-// closeField sets out[field] to values[start:i], this cache's status
-// member appended when the field is Cache-Status, and returns the index
-// past it.
-func closeField(out http.Header, field string, values []string, start, i int, status string) int {
-	switch field {
-	case "Age":
-		return i
-	case "Cache-Status":
-		values[i] = status
-		i++
-	}
-	out[field] = values[start:i:i]
-	return i
 }
 
 // setCacheStatus appends this cache's member to a forwarded response's

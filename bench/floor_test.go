@@ -70,3 +70,28 @@ func (c *floorCache) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, nil
 }
+
+// TestFloorServesHits checks what the hit benchmarks rely on of the
+// floor: its second request is a hit, with the origin's fields (Vary
+// included) and body, and the caller may change the header it got.
+func TestFloorServesHits(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t, 1<<10, withVary(apiFields))
+	s := floorSubject()
+	rt, url := warm(t, s, o, 0)
+	before := o.hits.Load()
+	var r bodyReader
+	for range 3 {
+		resp := r.get(t, rt, newRequest(t, url))
+		if !s.hit(resp) || r.buf.Len() != 1<<10 {
+			t.Fatalf("hit %v, %d bytes", s.hit(resp), r.buf.Len())
+		}
+		if got := resp.Header.Get("Vary"); got != "Accept-Encoding" {
+			t.Errorf("Vary = %q", got)
+		}
+		resp.Header.Set("Vary", "changed by the caller")
+	}
+	if o.hits.Load() != before {
+		t.Fatal("a hit reached the origin")
+	}
+}

@@ -330,3 +330,21 @@ func TestFields(t *testing.T) {
 		}
 	}))
 }
+
+func ExampleHeader_Fields() {
+	h := cached.NewHeader(http.Header{
+		"Cache-Control": {"max-age=60", "public"},
+		"Content-Type":  {"application/json"},
+	})
+	f := h.Fields()
+	for name, n, ok := f.Next(); ok; name, n, ok = f.Next() {
+		fmt.Print(name, ":")
+		for range n {
+			fmt.Print(" ", f.Value())
+		}
+		fmt.Println()
+	}
+	// Output:
+	// Cache-Control: max-age=60 public
+	// Content-Type: application/json
+}

@@ -297,3 +297,47 @@ func (r *reader) item() string {
 	r.i += n
 	return s
 }
+
+// Fields returns a cursor over the header's fields, in name order: a
+// loop over Next and Value reads them without the closure an iterator
+// (All) costs, for the code that reads a stored header on every hit.
+func (h Header) Fields() Fields {
+	r := reader{s: h.s}
+	n := r.uvarint()
+	r.uvarint()
+	return Fields{r: r, left: n}
+}
+
+// Fields is a cursor over a Header's fields; see Header.Fields. Its zero
+// value has no fields.
+type Fields struct {
+	r      reader
+	left   int // fields not yet reached
+	values int // values of the current field not yet read
+}
+
+// Next moves to the next field, skipping the values of the current one
+// that were not read, and returns its name and number of values (at least
+// one); ok is false past the last field.
+func (f *Fields) Next() (name string, values int, ok bool) {
+	for ; f.values > 0; f.values-- {
+		f.r.item()
+	}
+	if f.left == 0 {
+		return "", 0, false
+	}
+	f.left--
+	name = f.r.item()
+	f.values = f.r.uvarint()
+	return name, f.values, true
+}
+
+// Value returns the next value of the current field, "" when all of them
+// have been read.
+func (f *Fields) Value() string {
+	if f.values == 0 {
+		return ""
+	}
+	f.values--
+	return f.r.item()
+}

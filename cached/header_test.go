@@ -278,3 +278,73 @@ func ExampleHeader() {
 	// Vary=Accept-Encoding
 	// application/json text/plain
 }
+
+// TestFields: the cursor reads what All yields, with or without reading
+// every value, and allocates nothing.
+func TestFields(t *testing.T) {
+	h := cached.NewHeader(http.Header{
+		"Cache-Control": {"max-age=60", "public"},
+		"Content-Type":  {"text/plain"},
+		"Set-Cookie":    {"a=1", "b=2", "c=3"},
+		"Age":           {"5"},
+	})
+	type kv struct{ k, v string }
+	var want, got []kv
+	for k, v := range h.All() {
+		want = append(want, kv{k, v})
+	}
+	f := h.Fields()
+	for {
+		k, n, ok := f.Next()
+		if !ok {
+			break
+		}
+		for range n {
+			got = append(got, kv{k, f.Value()})
+		}
+		assert.Equal(t, "", f.Value(), "past the field's values")
+	}
+	assert.Equal(t, want, got)
+
+	// Values left unread are skipped.
+	var names []string
+	f = h.Fields()
+	for k, _, ok := f.Next(); ok; k, _, ok = f.Next() {
+		names = append(names, k)
+	}
+	assert.Equal(t, []string{"Age", "Cache-Control", "Content-Type", "Set-Cookie"}, names)
+
+	var zero cached.Fields
+	_, _, ok := zero.Next()
+	assert.False(t, ok)
+	empty := cached.Header{}.Fields()
+	_, _, ok = empty.Next()
+	assert.False(t, ok)
+
+	assert.Zero(t, testing.AllocsPerRun(10, func() {
+		f := h.Fields()
+		for _, n, ok := f.Next(); ok; _, n, ok = f.Next() {
+			for range n {
+				_ = f.Value()
+			}
+		}
+	}))
+}
+
+func ExampleHeader_Fields() {
+	h := cached.NewHeader(http.Header{
+		"Cache-Control": {"max-age=60", "public"},
+		"Content-Type":  {"application/json"},
+	})
+	f := h.Fields()
+	for name, n, ok := f.Next(); ok; name, n, ok = f.Next() {
+		fmt.Print(name, ":")
+		for range n {
+			fmt.Print(" ", f.Value())
+		}
+		fmt.Println()
+	}
+	// Output:
+	// Cache-Control: max-age=60 public
+	// Content-Type: application/json
+}

@@ -612,7 +612,9 @@ func TestKeyAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() {
 		_, _, _ = k.Key(req)
 	})
-	assert.LessOrEqual(t, allocs, 2.0)
+	// One: the key and the normalised URL share a string; the buffers
+	// come from the pool and the digest is computed on the stack.
+	assert.Equal(t, 1.0, allocs)
 
 	allocs = testing.AllocsPerRun(100, func() {
 		_, _ = k.KeyOf("GET", "https://api.example.com/v1/items?page=2")

@@ -203,7 +203,7 @@ func (x *exchange) judge(e *cached.Response, now time.Time) verdict {
 		return fresh
 	}
 	rd := &x.rd
-	sd := storedDirectives(e.Header)
+	sd := x.directives(e)
 	// §5.2.1.4, §5.2.2.4. The qualified form (no-cache="Set-Cookie") does
 	// not force validation: hit strips the fields it names. An unqualified
 	// no-cache next to it still does, as the most restrictive (§4.2.1).
@@ -251,7 +251,7 @@ func (x *exchange) staleIfError(e *cached.Response, now time.Time) bool {
 	}
 	window := x.store.staleIfError
 	if x.cc != nil {
-		sd := storedDirectives(e.Header)
+		sd := x.directives(e)
 		// RFC 9111 §4.2.4 and §5.2.2.2: a cache MUST NOT generate a stale
 		// response that must-revalidate or no-cache forbids, even with a
 		// stale-if-error directive beside it: the MUST of RFC 9111 wins
@@ -275,8 +275,8 @@ func (x *exchange) staleIfError(e *cached.Response, now time.Time) bool {
 // withoutNoCacheFields returns e, or a copy of it without the fields a
 // qualified no-cache names: they must not be sent in a response reused
 // without successful validation (RFC 9111 §5.2.2.4).
-func withoutNoCacheFields(e *cached.Response) *cached.Response {
-	sd := storedDirectives(e.Header)
+func (x *exchange) withoutNoCacheFields(e *cached.Response) *cached.Response {
+	sd := x.directives(e)
 	if len(sd.NoCacheFields) == 0 {
 		return e
 	}
@@ -285,14 +285,27 @@ func withoutNoCacheFields(e *cached.Response) *cached.Response {
 	return &c
 }
 
+// directives returns the Cache-Control directives of the stored response
+// e, parsed once for the exchange however many of its decisions read them.
+func (x *exchange) directives(e *cached.Response) policy.ResponseDirectives {
+	if x.sdOf != e {
+		x.sd, x.sdOf = storedDirectives(e.Header), e
+	}
+	return x.sd
+}
+
 // storedDirectives parses a stored response's Cache-Control, allocating
 // nothing for the usual one or two field lines.
 func storedDirectives(h cached.Header) policy.ResponseDirectives {
 	var buf [2]string
 	lines := buf[:0]
-	for k, v := range h.All() {
+	f := h.Fields()
+	for k, n, ok := f.Next(); ok && k <= "Cache-Control"; k, n, ok = f.Next() { // in name order
 		if k == "Cache-Control" {
-			lines = append(lines, v)
+			for range n {
+				lines = append(lines, f.Value())
+			}
+			break
 		}
 	}
 	return policy.ParseResponseCacheControl(lines...)

@@ -188,10 +188,14 @@ type exchange struct {
 	url     string           // the redacted, normalised URL
 	index   *cached.Response // the URL's Vary index, if it has one
 	entry   *cached.Response // the stored response found, kept for revalidation and stale-if-error
-	via     via
-	vary    []string      // Vary fields of the response being stored
-	retain  time.Duration // how long it stays stored once stale
-	async   bool          // a stale response may be refreshed in the background
+	// sd are the Cache-Control directives of the stored response sdOf,
+	// parsed once (directives).
+	sd     policy.ResponseDirectives
+	sdOf   *cached.Response
+	via    via
+	vary   []string      // Vary fields of the response being stored
+	retain time.Duration // how long it stays stored once stale
+	async  bool          // a stale response may be refreshed in the background
 	// byRequest: the stored response was fresh, but the request (its
 	// directives, or Refresh) did not allow its use (RFC 9211 fwd=request).
 	byRequest bool
@@ -298,7 +302,7 @@ func (x *exchange) hit(req *http.Request, e *cached.Response, now time.Time, sta
 		x.recordRedirects(req, e)
 	}
 	if x.cc != nil {
-		e = withoutNoCacheFields(e)
+		e = x.withoutNoCacheFields(e)
 	}
 	if r := x.answerStored(req, e, now, stale, status); r != nil {
 		return withKey(r, x.key)
@@ -379,7 +383,7 @@ func (x *exchange) identified(e *cached.Response, req *http.Request) *cached.Res
 // index is idx, that matches req (RFC 9111 §4.1), and its key. The
 // response is nil when none is stored.
 func (x *exchange) variant(ctx context.Context, primary string, idx *cached.Response, req *http.Request) (*cached.Response, string) {
-	key := variantKey(primary, idx.Ref, policy.VaryKey(idx.Vary, req.Header))
+	key := variantKeyOf(primary, idx.Ref, idx.Vary, req.Header)
 	v := x.store.lookup(ctx, key, x.protect)
 	if primary == x.primary {
 		v = x.identified(v, req) // a redirect's target is for another URL
@@ -745,7 +749,7 @@ func (x *exchange) save(req *http.Request, entry *cached.Response, retain time.D
 	}
 	x.index = idx
 	entry.VaryHeader = policy.VaryDigests(x.vary, req.Header)
-	x.key = variantKey(x.primary, idx.Ref, policy.VaryKey(x.vary, req.Header))
+	x.key = variantKeyOf(x.primary, idx.Ref, x.vary, req.Header)
 	st.save(ctx, x.key, entry, now, retain, x.protect)
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/cachestack/cachestack/cached"
 )
@@ -21,9 +22,29 @@ const cacheName = "cachestack"
 // " then status, then the remaining freshness as ttl (negative when stale).
 // The body reads the stored bytes, which are shared and never written.
 func hitResponse(req *http.Request, e *cached.Response, now time.Time, stale bool, status string) *http.Response {
-	// Age and Cache-Status share one allocation.
-	var buf [96]byte
-	b := strconv.AppendInt(buf[:0], int64(e.Age(now)/time.Second), 10)
+	// The response, its body, the backing array of its header's values
+	// and the text of Age and Cache-Status are one allocation for the
+	// usual headers (hitSmall, hitLarge); only the header's map is
+	// another.
+	n := e.Header.NumValues() + 2 // Age and this cache's Cache-Status member at most
+	var (
+		resp   *http.Response
+		body   *hitBody
+		values []string
+		text   *[96]byte
+	)
+	switch {
+	case n <= len(hitSmall{}.values):
+		a := new(hitSmall)
+		resp, body, values, text = &a.resp, &a.body, a.values[:n], &a.text
+	case n <= len(hitLarge{}.values):
+		a := new(hitLarge)
+		resp, body, values, text = &a.resp, &a.body, a.values[:n], &a.text
+	default:
+		a := new(hitAny)
+		resp, body, values, text = &a.resp, &a.body, make([]string, n), &a.text
+	}
+	b := strconv.AppendInt(text[:0], int64(e.Age(now)/time.Second), 10)
 	ageEnd := len(b)
 	b = append(b, cacheName+"; "...)
 	b = append(b, status...)
@@ -31,13 +52,15 @@ func hitResponse(req *http.Request, e *cached.Response, now time.Time, stale boo
 		b = append(b, "; ttl="...)
 		b = strconv.AppendInt(b, int64(e.Expires.Sub(now).Round(time.Second)/time.Second), 10)
 	}
-	both := string(b)
-	// The response and its body are one allocation.
-	a := &struct {
-		resp http.Response
-		body hitBody
-	}{body: hitBody{entry: e, stale: stale}}
-	body := &a.body
+	var both string
+	if len(b) <= len(text) && &b[0] == &text[0] {
+		// Still in text, which nothing writes to again: the strings
+		// share the response's allocation.
+		both = unsafe.String(&text[0], len(b))
+	} else {
+		both = string(b) // a status too long for text
+	}
+	*body = hitBody{entry: e, stale: stale}
 	cl := int64(len(e.Body))
 	if req.Method == http.MethodHead {
 		cl = -1
@@ -59,48 +82,71 @@ func hitResponse(req *http.Request, e *cached.Response, now time.Time, stale boo
 	if m, n, ok := http.ParseHTTPVersion(e.Proto); ok {
 		proto, major, minor = e.Proto, m, n
 	}
-	a.resp = http.Response{
+	*resp = http.Response{
 		Status:        statusLine(e.StatusCode),
 		StatusCode:    e.StatusCode,
 		Proto:         proto,
 		ProtoMajor:    major,
 		ProtoMinor:    minor,
-		Header:        hitHeader(e.Header, both[:ageEnd], both[ageEnd:]),
+		Header:        hitHeader(e.Header, values, both[:ageEnd], both[ageEnd:]),
 		Body:          body,
 		ContentLength: cl,
 		Request:       req,
 	}
-	return &a.resp
+	return resp
 }
+
+// hitSmall, hitLarge and hitAny are a hit's response with its body, the
+// backing array of its header's values (but for hitAny) and the bytes of
+// its Age and Cache-Status values, allocated together.
+type (
+	hitSmall struct {
+		resp   http.Response
+		body   hitBody
+		values [12]string
+		text   [96]byte
+	}
+	hitLarge struct {
+		resp   http.Response
+		body   hitBody
+		values [24]string
+		text   [96]byte
+	}
+	hitAny struct {
+		resp http.Response
+		body hitBody
+		text [96]byte
+	}
+)
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // hitHeader expands h for one caller with Age set to age and status
-// appended to Cache-Status: a new map, and one backing array for every
-// value, each field's slice capped at its own length so that the caller's
-// appends never write over another field.
-func hitHeader(h cached.Header, age, status string) http.Header {
+// appended to Cache-Status: a new map, and values (of length
+// h.NumValues()+2) as the backing array of every value, each field's
+// slice capped at its own length so that the caller's appends never write
+// over another field.
+func hitHeader(h cached.Header, values []string, age, status string) http.Header {
 	// Age's stored values are dropped; Age and this cache's Cache-Status
 	// member take at most two more.
-	values := make([]string, h.NumValues()+2)
 	out := make(http.Header, h.Len()+2)
-	i, start, field := 0, 0, ""
-	hasStatus := false
-	for k, v := range h.All() {
-		if k != field {
-			if field != "" {
-				i = closeField(out, field, values, start, i, status)
-			}
-			field, start = k, i
+	i, hasStatus := 0, false
+	f := h.Fields()
+	for k, n, ok := f.Next(); ok; k, n, ok = f.Next() {
+		if k == "Age" {
+			continue // replaced; Next skips its values
 		}
-		if k != "Age" {
-			values[i] = v
+		start := i
+		for range n {
+			values[i] = f.Value()
 			i++
 		}
-		hasStatus = hasStatus || k == "Cache-Status"
-	}
-	if field != "" {
-		i = closeField(out, field, values, start, i, status)
+		if k == "Cache-Status" {
+			values[i] = status
+			i++
+			hasStatus = true
+		}
+		out[k] = values[start:i:i]
 	}
 	values[i] = age
 	out["Age"] = values[i : i+1 : i+1]
@@ -109,21 +155,6 @@ func hitHeader(h cached.Header, age, status string) http.Header {
 		out["Cache-Status"] = values[i+1 : i+2 : i+2]
 	}
 	return out
-}
-
-// closeField sets out[field] to values[start:i], this cache's status
-// member appended when the field is Cache-Status, and returns the index
-// past it.
-func closeField(out http.Header, field string, values []string, start, i int, status string) int {
-	switch field {
-	case "Age":
-		return i
-	case "Cache-Status":
-		values[i] = status
-		i++
-	}
-	out[field] = values[start:i:i]
-	return i
 }
 
 // setCacheStatus appends this cache's member to a forwarded response's

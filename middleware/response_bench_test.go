@@ -58,7 +58,7 @@ func BenchmarkHitHeader(b *testing.B) {
 		b.Run("fields="+strconv.Itoa(len(h)+2), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				hitHeader(packed, "60", "cachestack; hit")
+				hitHeader(packed, make([]string, packed.NumValues()+2), "60", "cachestack; hit")
 			}
 		})
 	}

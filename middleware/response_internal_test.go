@@ -50,7 +50,7 @@ func TestHitHeader(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			stored := cached.NewHeader(tt.stored)
-			got := hitHeader(stored, "7", "cachestack; hit")
+			got := hitHeader(stored, make([]string, stored.NumValues()+2), "7", "cachestack; hit")
 			want := tt.want.Clone()
 			want["Age"] = []string{"7"}
 			want["Cache-Status"] = append(want["Cache-Status"], "cachestack; hit")

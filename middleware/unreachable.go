@@ -37,6 +37,6 @@ func (x *exchange) staleIfUnreachable(req *http.Request, e *cached.Response, now
 	if x.rd.HasStaleIfError || x.store.staleIfError > 0 {
 		return false // a bound the caller chose, which staleIfError applied
 	}
-	sd := storedDirectives(e.Header)
+	sd := x.directives(e)
 	return !sd.MustRevalidate && !sd.NoCache && !sd.HasStaleIfError && e.Expired(now)
 }

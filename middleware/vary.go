@@ -3,6 +3,7 @@ package middleware
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"net/http"
 	"slices"
@@ -25,19 +26,32 @@ func VariantKey(key string, index *cached.Response, h http.Header) string {
 // index, and the request's values for the Vary fields (policy.VaryKey,
 // which is unambiguous). A new index generation orphans the variants of the
 // old one, so deleting or replacing the index invalidates them all at once.
-func variantKey(primary, ref, values string) string {
-	h := sha256.New()
-	for _, s := range [...]string{primary, ref, values} {
-		var n [8]byte
-		l := uint64(len(s))
-		for i := range n {
-			n[i] = byte(l >> (56 - 8*i))
-		}
-		h.Write(n[:])
-		h.Write([]byte(s))
-	}
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+func variantKey[S ~string | ~[]byte](primary, ref string, values S) string {
+	// The digest of the three length-prefixed parts, written into one
+	// buffer (on the stack for the usual sizes): the hex key is the only
+	// allocation.
+	var buf [256]byte
+	m := buf[:0]
+	m = appendPart(m, primary)
+	m = appendPart(m, ref)
+	m = appendPart(m, values)
+	sum := sha256.Sum256(m)
+	var hx [32]byte
+	hex.Encode(hx[:], sum[:16])
+	return string(hx[:])
+}
+
+// appendPart appends s to dst after its length as 8 big-endian bytes.
+func appendPart[S ~string | ~[]byte](dst []byte, s S) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// variantKeyOf is the variant key of req's variant of the URL keyed
+// primary, whose Vary index lists fields under generation ref.
+func variantKeyOf(primary, ref string, fields []string, req http.Header) string {
+	var buf [128]byte
+	return variantKey(primary, ref, policy.AppendVaryKey(buf[:0], fields, req))
 }
 
 // newRef returns a fresh generation for a Vary index.

@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/cachestack/cachestack/policy"
@@ -134,4 +135,12 @@ func ExampleNoneMatch() {
 	notModified, ok := policy.NoneMatch([]string{`"v0", W/"v1"`}, `"v1"`)
 	fmt.Println(notModified, ok)
 	// Output: true true
+}
+
+func ExampleAppendVaryKey() {
+	fields, _ := policy.ParseVaryLines("Accept-Encoding, Accept-Language")
+	var buf [64]byte // on the stack: nothing is allocated for short values
+	key := policy.AppendVaryKey(buf[:0], fields, http.Header{"Accept-Encoding": {"br, GZIP"}})
+	fmt.Println(string(key))
+	// Output: 15:Accept-Encoding7:br,gzip15:Accept-Language-
 }

@@ -186,24 +186,36 @@ func VaryMatch(fields []string, star bool, stored, req http.Header) bool {
 // Accept-Language gives "15:Accept-Encoding4:gzip15:Accept-Language-".
 // VaryKey has no star: a response whose Vary has "*" must not be reused.
 func VaryKey(fields []string, req http.Header) string {
-	var b []byte
 	var buf [128]byte
+	return string(AppendVaryKey(buf[:0], fields, req))
+}
+
+// AppendVaryKey appends VaryKey(fields, req) to dst, so that a caller with
+// a buffer of its own computes it without allocating.
+func AppendVaryKey(dst []byte, fields []string, req http.Header) []byte {
 	for _, f := range fields {
 		k := http.CanonicalHeaderKey(f)
-		b = strconv.AppendInt(b, int64(len(k)), 10)
-		b = append(b, ':')
-		b = append(b, k...)
+		dst = strconv.AppendInt(dst, int64(len(k)), 10)
+		dst = append(dst, ':')
+		dst = append(dst, k...)
 		v := req[k]
 		if len(v) == 0 {
-			b = append(b, '-')
+			dst = append(dst, '-')
 			continue
 		}
-		nv := appendFieldValue(buf[:0], k, v)
-		b = strconv.AppendInt(b, int64(len(nv)), 10)
-		b = append(b, ':')
-		b = append(b, nv...)
+		// The normalised value goes straight into dst, after room for
+		// its length, which is then written in front of it.
+		n := len(dst)
+		dst = appendFieldValue(dst, k, v)
+		nv := len(dst) - n
+		var lb [20]byte
+		l := strconv.AppendInt(lb[:0], int64(nv), 10)
+		l = append(l, ':')
+		dst = append(dst, l...) // grow by len(l)
+		copy(dst[n+len(l):], dst[n:n+nv])
+		copy(dst[n:], l)
 	}
-	return string(b)
+	return dst
 }
 
 // varyDigestDomain starts what VaryDigests hashes, so its digests can never

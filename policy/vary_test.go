@@ -291,3 +291,22 @@ func canonical(fields []string) []string {
 	}
 	return out
 }
+
+// TestAppendVaryKey: AppendVaryKey is VaryKey into the caller's buffer,
+// which it fills without allocating.
+func TestAppendVaryKey(t *testing.T) {
+	fields := []string{"Accept", "Accept-Encoding", "Accept-Language", "X-Absent"}
+	for _, h := range []http.Header{
+		{},
+		{"Accept-Encoding": {"gzip"}},
+		{"Accept-Encoding": {"br ,  GZIP;q=1"}, "Accept-Language": {"en-GB, en;q=0.9"}, "Accept": {"text/html", "application/json;q=0.5"}},
+		{"Accept-Encoding": {strings.Repeat("x-encoding-long-name, ", 20)}},
+	} {
+		want := VaryKey(fields, h)
+		assert.Equal(t, want, string(AppendVaryKey(nil, fields, h)))
+		assert.Equal(t, "prefix"+want, string(AppendVaryKey([]byte("prefix"), fields, h)))
+	}
+	h := http.Header{"Accept-Encoding": {"gzip, deflate, br, zstd"}}
+	buf := make([]byte, 0, 256)
+	assert.Zero(t, testing.AllocsPerRun(10, func() { _ = AppendVaryKey(buf[:0], fields, h) }))
+}

@@ -22,10 +22,20 @@
 // drops it from the store, and the garbage collector frees it once the
 // last response built from it is gone. A response returned by Get stays
 // valid and unchanged for as long as the caller holds it, after its entry
-// is overwritten, deleted or evicted and after Close. It also keeps its
-// whole segment in memory while it is held: a caller that keeps many hits'
-// bodies for long keeps up to a segment (1 MiB at most) for each, on top
-// of MaxBytes. Copy a body you mean to keep.
+// is overwritten, deleted or evicted and after Close; a hit's body needs
+// no Close to release anything, and one never closed holds nothing once
+// the caller drops it.
+//
+// A response holds its whole segment in memory while it is held, so the
+// store bounds what evicted segments can take: it counts the evicted
+// segments that a Get returned a response over until the garbage
+// collector frees them (runtime.AddCleanup), and while they add up to more
+// than MaxBytes, Get returns a response over a copy of the record instead
+// (one more allocation and a copy of the body), which holds nothing of the
+// store's. Memory is then at most MaxBytes of segments, MaxBytes of evicted
+// segments still referenced, and those copies; a caller that holds
+// responses for long pays for them, and should copy a body it means to
+// keep.
 //
 // Responses are read-only, like every stored response (see
 // cached.Response): their Body is the store's memory.

@@ -1,10 +1,12 @@
 package slabstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"hash/maphash"
 	"iter"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +55,11 @@ type Store struct {
 	now     func() time.Time
 	segSize int
 	closed  atomic.Bool
+	// retired counts the bytes of evicted segments that a Get aliased and
+	// the garbage collector has not yet freed; over maxRetired, Get
+	// copies instead of aliasing.
+	retired    *atomic.Int64
+	maxRetired int64
 }
 
 var (
@@ -85,9 +92,14 @@ func New(opts *Options) (*Store, error) {
 		seed:    maphash.MakeSeed(),
 		now:     o.Clock,
 		segSize: seg,
+		retired: new(atomic.Int64),
+		// Up to MaxBytes of evicted segments held by responses, on top
+		// of MaxBytes of live ones.
+		maxRetired: o.MaxBytes,
 	}
 	for i := range s.shards {
 		sh := &s.shards[i]
+		sh.retired = s.retired
 		sh.max = o.MaxBytes / int64(n)
 		sh.segSize = seg
 		sh.index = make(map[uint64]uint64)
@@ -120,12 +132,16 @@ func (s *Store) Get(_ context.Context, key string) (*cached.Response, error) {
 	h := maphash.String(s.seed, key)
 	sh := &s.shards[h&s.mask]
 	sh.mu.RLock()
-	rec, ok := sh.lookup(h, key)
+	seg, rec, ok := sh.lookup(h, key)
 	if !ok {
 		sh.mu.RUnlock()
 		return nil, store.ErrNotFound
 	}
 	touch(rec)
+	copied := s.retired.Load() > s.maxRetired
+	if !copied && !seg.lent.Load() {
+		seg.lent.Store(true)
+	}
 	sh.mu.RUnlock()
 	// rec is never written again, but for its use count: read it unlocked.
 	if d := recordDeadline(rec); d != 0 {
@@ -133,6 +149,11 @@ func (s *Store) Get(_ context.Context, key string) (*cached.Response, error) {
 			sh.removeExpired(h, key, now)
 			return nil, store.ErrNotFound
 		}
+	}
+	if copied {
+		// Too much evicted memory is still held by responses: this one
+		// gets its own copy, and holds nothing of the store's.
+		rec = bytes.Clone(rec)
 	}
 	r, err := decode(rec)
 	if err != nil {
@@ -289,6 +310,7 @@ type segment struct {
 	id   uint32 // its place in the shard's sequence of segments
 	buf  []byte // len: the capacity; used: how much is written
 	used int
+	lent atomic.Bool // a Get returned a response over it
 }
 
 // shard is one lock's part of the store: a FIFO of segments, the newest
@@ -305,25 +327,26 @@ type shard struct {
 	segSize int
 	scratch []byte     // Set's buffer for a header's binary form
 	pending []*segment // taken out by newSegment, for evictPending
+	retired *atomic.Int64
 }
 
-// lookup returns the record of key, or false. The caller holds mu.
-func (sh *shard) lookup(h uint64, key string) ([]byte, bool) {
+// lookup returns the record of key and its segment, or false. The caller
+// holds mu.
+func (sh *shard) lookup(h uint64, key string) (*segment, []byte, bool) {
 	loc, ok := sh.index[h]
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
-	rec := sh.record(loc)
+	seg := sh.segs[uint32(loc>>32)-sh.segs[0].id]
+	rec := record(seg, loc)
 	if string(recordKey(rec)) != key { // another key of the same hash
-		return nil, false
+		return nil, nil, false
 	}
-	return rec, true
+	return seg, rec, true
 }
 
-// record returns the record at loc, which the index holds. The caller
-// holds mu.
-func (sh *shard) record(loc uint64) []byte {
-	seg := sh.segs[uint32(loc>>32)-sh.segs[0].id]
+// record returns the record at loc in seg.
+func record(seg *segment, loc uint64) []byte {
 	off := int(uint32(loc))
 	n := recordLen(seg.buf[off:])
 	return seg.buf[off : off+n : off+n]
@@ -332,7 +355,7 @@ func (sh *shard) record(loc uint64) []byte {
 // remove deletes key's entry, if the index holds it. The caller holds mu
 // for writing.
 func (sh *shard) remove(h uint64, key string) {
-	if _, ok := sh.lookup(h, key); ok {
+	if _, _, ok := sh.lookup(h, key); ok {
 		delete(sh.index, h)
 	}
 }
@@ -342,7 +365,7 @@ func (sh *shard) remove(h uint64, key string) {
 func (sh *shard) removeExpired(h uint64, key string, now int64) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if rec, ok := sh.lookup(h, key); ok {
+	if _, rec, ok := sh.lookup(h, key); ok {
 		if d := recordDeadline(rec); d != 0 && now >= d {
 			delete(sh.index, h)
 		}
@@ -395,9 +418,21 @@ func (sh *shard) newSegment(size int, now int64) *segment {
 func (sh *shard) evictPending(now int64) {
 	for i, old := range sh.pending {
 		sh.evict(old, now)
+		sh.retire(old)
 		sh.pending[i] = nil
 	}
 	sh.pending = sh.pending[:0]
+}
+
+// retire counts old, a segment just evicted, in the retired bytes if a Get
+// aliased it, until the garbage collector frees it.
+func (sh *shard) retire(old *segment) {
+	if !old.lent.Load() {
+		return
+	}
+	n := int64(len(old.buf))
+	sh.retired.Add(n)
+	runtime.AddCleanup(&old.buf[0], func(r *atomic.Int64) { r.Add(-n) }, sh.retired)
 }
 
 // evict drops the records of old, a segment just taken out of the shard,
@@ -449,7 +484,7 @@ func (sh *shard) liveKeys(buf []string, now int64) []string {
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
 	for _, loc := range sh.index {
-		rec := sh.record(loc)
+		rec := record(sh.segs[uint32(loc>>32)-sh.segs[0].id], loc)
 		if d := recordDeadline(rec); d != 0 && now >= d {
 			continue
 		}
@@ -460,6 +495,9 @@ func (sh *shard) liveKeys(buf []string, now int64) []string {
 
 // reset drops every segment and sets the index to index.
 func (sh *shard) reset(index map[uint64]uint64) {
+	for _, seg := range sh.segs {
+		sh.retire(seg)
+	}
 	clear(sh.segs)
 	sh.segs, sh.head, sh.bytes, sh.index = nil, nil, 0, index
 }

@@ -32,10 +32,13 @@
 // collector frees them (runtime.AddCleanup), and while they add up to more
 // than MaxBytes, Get returns a response over a copy of the record instead
 // (one more allocation and a copy of the body), which holds nothing of the
-// store's. Memory is then at most MaxBytes of segments, MaxBytes of evicted
-// segments still referenced, and those copies; a caller that holds
-// responses for long pays for them, and should copy a body it means to
-// keep.
+// store's. Memory is then at most MaxBytes of segments, up to twice
+// MaxBytes of evicted segments still referenced (the segments live when
+// the bound is passed may have been aliased before, and are evicted
+// later), and those copies. In a program that drops its responses, evicted
+// segments are garbage until the next collection, as memstore's evicted
+// entries are. A caller that holds responses for long pays for them, and
+// should copy a body it means to keep.
 //
 // Responses are read-only, like every stored response (see
 // cached.Response): their Body is the store's memory.

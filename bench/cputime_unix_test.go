@@ -7,13 +7,13 @@ import (
 	"time"
 )
 
-// cpuTime is the CPU time the process has used so far, user and system,
-// all threads: what a benchmark costs when the machine is shared, which
-// stretches wall time but not this.
-func cpuTime() time.Duration {
+// processCPU returns the CPU time the process has used, user and system,
+// on every thread: a benchmark's figure per operation that, unlike wall
+// time, other processes on a loaded machine do not inflate much.
+func processCPU() (time.Duration, bool) {
 	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, false
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
 }

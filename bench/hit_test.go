@@ -164,3 +164,10 @@ func BenchmarkHitRoundTripper(b *testing.B) {
 		}
 	}
 }
+
+// cpuTime is the CPU time the process has used so far (processCPU), or 0
+// where that is not measured.
+func cpuTime() time.Duration {
+	d, _ := processCPU()
+	return d
+}

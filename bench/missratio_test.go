@@ -148,7 +148,7 @@ type replayStore struct {
 // backends and, as a reference, an exact LRU with the same byte budget.
 func replayStores() []replayStore {
 	var out []replayStore
-	for _, name := range []string{"memory", "otter", "ristretto"} {
+	for _, name := range []string{"memory", "otter", "ristretto", "slab"} {
 		b, ok := backends.Lookup(name)
 		if !ok {
 			panic("no backend " + name)

@@ -106,49 +106,8 @@ var errBinary = errors.New("cached: not a header in binary form")
 // uvarint in its shortest form (so that equal headers stay ==), and
 // returns an error for anything else, leaving h unchanged.
 func (h *Header) UnmarshalBinary(data []byte) error {
-	d := data
-	next := func() (int, bool) {
-		v, n := binary.Uvarint(d)
-		if n <= 0 || v > uint64(len(data)) || n != uvarintLen(v) {
-			return 0, false
-		}
-		d = d[n:]
-		return int(v), true
-	}
-	item := func() ([]byte, bool) {
-		n, ok := next()
-		if !ok || n > len(d) {
-			return nil, false
-		}
-		s := d[:n]
-		d = d[n:]
-		return s, true
-	}
-	fields, ok1 := next()
-	values, ok2 := next()
-	if !ok1 || !ok2 {
-		return errBinary
-	}
-	var prev []byte
-	seen := 0
-	for i := range fields {
-		k, ok := item()
-		if !ok || i > 0 && string(k) <= string(prev) {
-			return errBinary
-		}
-		prev = k
-		c, ok := next()
-		if !ok || c == 0 {
-			return errBinary
-		}
-		for range c {
-			if _, ok := item(); !ok {
-				return errBinary
-			}
-		}
-		seen += c
-	}
-	if len(d) != 0 || seen != values {
+	fields, ok := checkBinary(data)
+	if !ok {
 		return errBinary
 	}
 	if fields == 0 {
@@ -157,6 +116,95 @@ func (h *Header) UnmarshalBinary(data []byte) error {
 	}
 	*h = Header{s: string(data)}
 	return nil
+}
+
+// HeaderFromBinary returns the header whose binary form (see AppendBinary)
+// is s, checked as UnmarshalBinary checks it, sharing s rather than copying
+// it. It is for stores that keep the binary form in memory of their own and
+// build a header for each read without allocating: s must never change
+// afterwards (a string built with unsafe.String over bytes that are written
+// later breaks the Header's immutability).
+func HeaderFromBinary(s string) (Header, error) {
+	fields, ok := checkBinary(s)
+	if !ok {
+		return Header{}, errBinary
+	}
+	if fields == 0 {
+		return Header{}, nil
+	}
+	return Header{s: s}, nil
+}
+
+// checkBinary reports whether data is a header's binary form, and its
+// number of fields.
+func checkBinary[T string | []byte](data T) (fields int, ok bool) {
+	d := data
+	next := func() (int, bool) {
+		v, n := uvarintOf(d)
+		if n <= 0 || v > uint64(len(data)) || n != uvarintLen(v) {
+			return 0, false
+		}
+		d = d[n:]
+		return int(v), true
+	}
+	item := func() (T, bool) {
+		n, ok := next()
+		if !ok || n > len(d) {
+			return d[:0], false
+		}
+		s := d[:n]
+		d = d[n:]
+		return s, true
+	}
+	fields, ok1 := next()
+	values, ok2 := next()
+	if !ok1 || !ok2 {
+		return 0, false
+	}
+	var prev T
+	seen := 0
+	for i := range fields {
+		k, ok := item()
+		if !ok || i > 0 && string(k) <= string(prev) {
+			return 0, false
+		}
+		prev = k
+		c, ok := next()
+		if !ok || c == 0 {
+			return 0, false
+		}
+		for range c {
+			if _, ok := item(); !ok {
+				return 0, false
+			}
+		}
+		seen += c
+	}
+	if len(d) != 0 || seen != values {
+		return 0, false
+	}
+	return fields, true
+}
+
+// uvarintOf is binary.Uvarint over a string or a byte slice.
+func uvarintOf[T string | []byte](b T) (uint64, int) {
+	var x uint64
+	var s uint
+	for i := 0; i < len(b); i++ {
+		if i == binary.MaxVarintLen64 {
+			return 0, -(i + 1) // overflow
+		}
+		c := b[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				return 0, -(i + 1) // overflow
+			}
+			return x | uint64(c)<<s, i + 1
+		}
+		x |= uint64(c&0x7f) << s
+		s += 7
+	}
+	return 0, 0
 }
 
 // Len returns the number of fields.

@@ -234,9 +234,13 @@ func FuzzHeaderBinary(f *testing.F) {
 	f.Add([]byte{2, 2, 1, 'B', 1, 1, 'x', 1, 'A', 1, 1, 'y'})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var h cached.Header
-		if h.UnmarshalBinary(b) != nil {
+		err := h.UnmarshalBinary(b)
+		shared, err2 := cached.HeaderFromBinary(string(b))
+		require.Equal(t, err == nil, err2 == nil, "HeaderFromBinary accepts what UnmarshalBinary accepts")
+		if err != nil {
 			return
 		}
+		require.True(t, shared == h, "HeaderFromBinary and UnmarshalBinary agree")
 		again, err := h.MarshalBinary()
 		require.NoError(t, err)
 		require.Equal(t, b, again, "what UnmarshalBinary accepts, MarshalBinary writes back as it was")

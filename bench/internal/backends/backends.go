@@ -27,6 +27,7 @@ import (
 	"github.com/cachestack/cachestack/store/pgstore"
 	"github.com/cachestack/cachestack/store/redisstore"
 	"github.com/cachestack/cachestack/store/ristrettostore"
+	"github.com/cachestack/cachestack/store/slabstore"
 	"github.com/cachestack/cachestack/store/sqlitestore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -117,6 +118,7 @@ func All() []Backend {
 		{"memory", Typed, openMemory},
 		{"ristretto", Typed, openRistretto},
 		{"otter", Typed, openOtter},
+		{"slab", Typed, openSlab},
 		{"memory-bytes", Bytes, bytesStore(func(c Config) (store.Store[string, []byte], error) {
 			return memstore.New[string, []byte](&memstore.Options[[]byte]{MaxBytes: c.MaxBytes})
 		})},
@@ -173,6 +175,14 @@ func openRistretto(c Config) (*Instance, error) {
 
 func openOtter(c Config) (*Instance, error) {
 	s, err := otterstore.New[string, *cached.Response](&otterstore.Options[*cached.Response]{MaxBytes: c.MaxBytes})
+	if err != nil {
+		return nil, err
+	}
+	return &Instance{Store: s}, nil
+}
+
+func openSlab(c Config) (*Instance, error) {
+	s, err := slabstore.New(&slabstore.Options{MaxBytes: c.MaxBytes})
 	if err != nil {
 		return nil, err
 	}

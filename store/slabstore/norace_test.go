@@ -1,0 +1,5 @@
+//go:build !race
+
+package slabstore_test
+
+const raceEnabled = false

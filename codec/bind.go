@@ -96,3 +96,8 @@ func (b *Bound[K, V]) Clear(ctx context.Context) error {
 	}
 	return errors.ErrUnsupported
 }
+
+// Leaser hands out the byte store's store.Leaser, when it has one, so that
+// a typed store over a shared one can take part in coalescing across
+// processes (see store.LeaserOf).
+func (b *Bound[K, V]) Leaser() (store.Leaser[K], bool) { return store.LeaserOf[K](b.s) }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cachestack/cachestack/policy"
 )
@@ -101,14 +102,15 @@ func (c *coalesceStage) do(x *exchange, req *http.Request) (*http.Response, erro
 		cl = &call{done: make(chan struct{}), cancel: cancel, header: req.Header.Clone()}
 		shared := req.WithContext(fctx)
 		bg := *x
-		if r := c.w.tryGo(c.w.coalesce, "", func(_ context.Context) { c.run(cl, id, &bg, shared) }); r != goStarted {
+		deadline, _ := ctx.Deadline()
+		if r := c.w.tryGo(c.w.coalesce, "", func(_ context.Context) { c.run(cl, id, &bg, shared, deadline) }); r != goStarted {
 			c.mu.Unlock()
 			cancel()
 			if r == goFull {
 				x.store.add(MetricCoalesceSaturated, 1)
 				x.store.fault(ctx, rateSaturated, EventSaturated, slog.String("reason", "coalescing workers busy; request sent alone"))
 			}
-			return x.forward(req) // no worker free: go alone
+			return x.forwardLeased(req, time.Time{}) // no worker free: go alone
 		}
 		c.calls[id] = cl
 	}
@@ -124,7 +126,9 @@ func (c *coalesceStage) do(x *exchange, req *http.Request) (*http.Response, erro
 	switch {
 	case cl.err != nil:
 		return nil, cl.err
-	case cl.unshared, !cl.matches(req), cl.private && !c.claim(cl):
+	case cl.unshared, joined && !cl.matches(req), cl.private && !c.claim(cl):
+		// The request that started the flight matches its response
+		// even when it has Vary: *.
 		return x.forward(req)
 	}
 	resp := cl.response(req)
@@ -184,8 +188,10 @@ func (c *coalesceStage) leave(id string, cl *call) {
 }
 
 // run performs the shared request and reads its response in full, which
-// also stores it when it is storable.
-func (c *coalesceStage) run(cl *call, id string, x *exchange, req *http.Request) {
+// also stores it when it is storable. deadline is the first caller's, if
+// it has one, which bounds a wait for another process's fetch (see
+// LeaseOptions).
+func (c *coalesceStage) run(cl *call, id string, x *exchange, req *http.Request, deadline time.Time) {
 	defer func() {
 		if p := recover(); p != nil {
 			// A panic beneath the cache (the transport, a filter) must
@@ -203,7 +209,7 @@ func (c *coalesceStage) run(cl *call, id string, x *exchange, req *http.Request)
 		cl.cancel()
 		close(cl.done)
 	}()
-	resp, err := x.forward(req)
+	resp, err := x.forwardLeased(req, deadline)
 	if err != nil {
 		cl.err = err
 		return

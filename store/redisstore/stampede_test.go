@@ -3,9 +3,9 @@ package redisstore_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"log/slog"
 	"strconv"
 	"sync"
 	"testing"
@@ -32,13 +32,20 @@ type countingOrigin struct {
 	mu     sync.Mutex
 	hits   map[string]int
 	header http.Header
-	gate   chan struct{} // nil: no gate
-	ends   chan struct{} // closed when the test ends
-	seen   chan string   // each request's path, as it arrives
+	gate   chan struct{}            // nil: no gate
+	hold   func(path string, n int) // called before the n-th request for path is answered
+	ends   chan struct{}            // closed when the test ends
+	seen   chan string              // each request's path, as it arrives
 }
 
 func newCountingOrigin(t *testing.T, header http.Header, gated bool) *countingOrigin {
-	o := &countingOrigin{hits: map[string]int{}, header: header, ends: make(chan struct{}), seen: make(chan string, 1024)}
+	return newHoldingOrigin(t, header, gated, nil)
+}
+
+// newHoldingOrigin is newCountingOrigin with a hold, called before each
+// request is answered.
+func newHoldingOrigin(t *testing.T, header http.Header, gated bool, hold func(path string, n int)) *countingOrigin {
+	o := &countingOrigin{hits: map[string]int{}, header: header, ends: make(chan struct{}), seen: make(chan string, 1024), hold: hold}
 	if gated {
 		o.gate = make(chan struct{})
 	}
@@ -55,6 +62,9 @@ func newCountingOrigin(t *testing.T, header http.Header, gated bool) *countingOr
 			case <-r.Context().Done():
 				return
 			}
+		}
+		if o.hold != nil {
+			o.hold(r.URL.Path, n)
 		}
 		for k, v := range o.header {
 			w.Header()[k] = v

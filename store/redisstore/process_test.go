@@ -367,26 +367,31 @@ func TestStampede(t *testing.T) {
 // on its own, none waited out MaxWait.
 func TestStampedeHolderKilled(t *testing.T) {
 	const n, m = 4, 4
-	ttl := time.Second
+	ttl := 2 * time.Second
 	c, addrs := fleetAddrs(t, false)
 	ns := open(t, c, nil).Namespace()
 	o := newCountingOrigin(t, http.Header{"Cache-Control": {"max-age=60"}}, true) // the first request never ends
 	e := fleetEnv{addrs: addrs, ns: ns, urls: []string{o.URL + "/x"}, m: m, ttl: ttl, maxWait: 30 * ttl}
 
+	// Every process is started and ready before the holder takes the
+	// lease, so that the others wait for it well within its TTL.
 	holder := startChild(t, e)
 	holder.expect(t, "ready")
-	_, err := io.WriteString(holder.stdin, "go\n")
-	require.NoError(t, err)
-	o.arrived(t, "/x") // the holder has the lease and waits for the origin
-
 	var others []*child
 	for range n - 1 {
 		ch := startChild(t, e)
 		ch.expect(t, "ready")
+		others = append(others, ch)
+	}
+	_, err := io.WriteString(holder.stdin, "go\n")
+	require.NoError(t, err)
+	o.arrived(t, "/x") // the holder has the lease and waits for the origin
+	for _, ch := range others {
 		_, err := io.WriteString(ch.stdin, "go\n")
 		require.NoError(t, err)
+	}
+	for _, ch := range others {
 		ch.expect(t, "wait ")
-		others = append(others, ch)
 	}
 	require.NoError(t, holder.cmd.Process.Kill())
 	killed := time.Now()

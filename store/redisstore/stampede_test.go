@@ -115,6 +115,9 @@ func leaseCache(t *testing.T, c redis.UniversalClient, ns string, lo *middleware
 	cache, err := cachestack.New(&cachestack.Options{
 		Store: codec.Bind(s, codec.Response()), Transport: transport,
 		Coalesce: true, CoalesceAcrossProcesses: lo,
+		// A loaded machine, or the race detector, can make a lookup
+		// miss the default deadline; these tests are about leases.
+		GetTimeout: 2 * time.Second, SetTimeout: 2 * time.Second, DeleteTimeout: 2 * time.Second,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = cache.Close() })

@@ -36,6 +36,7 @@ type countingOrigin struct {
 	hold   func(path string, n int) // called before the n-th request for path is answered
 	ends   chan struct{}            // closed when the test ends
 	seen   chan string              // each request's path, as it arrives
+	times  []time.Time              // when each request arrived
 }
 
 func newCountingOrigin(t *testing.T, header http.Header, gated bool) *countingOrigin {
@@ -53,6 +54,7 @@ func newHoldingOrigin(t *testing.T, header http.Header, gated bool, hold func(pa
 		o.mu.Lock()
 		o.hits[r.URL.Path]++
 		n := o.hits[r.URL.Path]
+		o.times = append(o.times, time.Now())
 		o.mu.Unlock()
 		o.seen <- r.URL.Path
 		if o.gate != nil && n == 1 {

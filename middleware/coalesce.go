@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/cachestack/cachestack/policy"
 )
@@ -102,15 +101,14 @@ func (c *coalesceStage) do(x *exchange, req *http.Request) (*http.Response, erro
 		cl = &call{done: make(chan struct{}), cancel: cancel, header: req.Header.Clone()}
 		shared := req.WithContext(fctx)
 		bg := *x
-		deadline, _ := ctx.Deadline()
-		if r := c.w.tryGo(c.w.coalesce, "", func(_ context.Context) { c.run(cl, id, &bg, shared, deadline) }); r != goStarted {
+		if r := c.w.tryGo(c.w.coalesce, "", func(_ context.Context) { c.run(cl, id, &bg, shared) }); r != goStarted {
 			c.mu.Unlock()
 			cancel()
 			if r == goFull {
 				x.store.add(MetricCoalesceSaturated, 1)
 				x.store.fault(ctx, rateSaturated, EventSaturated, slog.String("reason", "coalescing workers busy; request sent alone"))
 			}
-			return x.forwardLeased(req, time.Time{}) // no worker free: go alone
+			return x.forwardLeased(req) // no worker free: go alone
 		}
 		c.calls[id] = cl
 	}
@@ -188,10 +186,10 @@ func (c *coalesceStage) leave(id string, cl *call) {
 }
 
 // run performs the shared request and reads its response in full, which
-// also stores it when it is storable. deadline is the first caller's, if
-// it has one, which bounds a wait for another process's fetch (see
-// LeaseOptions).
-func (c *coalesceStage) run(cl *call, id string, x *exchange, req *http.Request, deadline time.Time) {
+// also stores it when it is storable. A wait for another process's fetch
+// (see LeaseOptions) ends, like the request, when every caller has given
+// up.
+func (c *coalesceStage) run(cl *call, id string, x *exchange, req *http.Request) {
 	defer func() {
 		if p := recover(); p != nil {
 			// A panic beneath the cache (the transport, a filter) must
@@ -209,7 +207,7 @@ func (c *coalesceStage) run(cl *call, id string, x *exchange, req *http.Request,
 		cl.cancel()
 		close(cl.done)
 	}()
-	resp, err := x.forwardLeased(req, deadline)
+	resp, err := x.forwardLeased(req)
 	if err != nil {
 		cl.err = err
 		return

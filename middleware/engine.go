@@ -399,7 +399,7 @@ func (x *exchange) forwardShared(req *http.Request) (*http.Response, error) {
 	if x.coalesce != nil && x.coalesce.shareable(req) {
 		return x.coalesce.do(x, req)
 	}
-	return x.forwardLeased(req, time.Time{})
+	return x.forwardLeased(req)
 }
 
 // forward sends req to the next RoundTripper, conditionally when a stale

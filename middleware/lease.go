@@ -117,9 +117,10 @@ func (x *exchange) leasable(req *http.Request) bool {
 // forwardLeased sends req on as forward does, first taking the store's
 // lease on its key when coalescing across processes is on; when another
 // process holds it, it waits for that process's response to be stored and
-// answers from the store. deadline, when set, is the caller's, for a
-// shared request whose own context has none.
-func (x *exchange) forwardLeased(req *http.Request, deadline time.Time) (*http.Response, error) {
+// answers from the store. The wait ends with req's context: a shared
+// request's (Coalesce) ends when its last caller gives up, each caller
+// having waited no longer than its own context.
+func (x *exchange) forwardLeased(req *http.Request) (*http.Response, error) {
 	st := x.store
 	ls := st.lease
 	if ls == nil || !x.leasable(req) || !st.breakerClosed() {
@@ -156,11 +157,7 @@ func (x *exchange) forwardLeased(req *http.Request, deadline time.Time) (*http.R
 	if st.debugging(ctx) {
 		st.debug(ctx, EventLeaseWait, slog.String("key", x.primary), slog.String("url", x.url))
 	}
-	limit := ls.maxWait
-	if !deadline.IsZero() {
-		limit = min(limit, time.Until(deadline))
-	}
-	err = st.guard(ctx, limit, func(ctx context.Context) error { return ls.l.AwaitRelease(ctx, key) })
+	err = st.guard(ctx, ls.maxWait, func(ctx context.Context) error { return ls.l.AwaitRelease(ctx, key) })
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:

@@ -48,7 +48,8 @@ type coalesceStage struct {
 // their own; a response that varies (RFC 9111 §4.1) goes only to the
 // callers whose requests match it on the Vary fields, the others fetch
 // their own. Only GET and HEAD requests without a body are merged. Stack
-// it anywhere with the Store middleware.
+// it anywhere with the Store middleware. To merge misses across the
+// processes that share a store as well, see StoreOptions.Lease.
 func Coalesce(opts *CoalesceOptions) (Middleware, error) {
 	if opts == nil || opts.Workers == nil {
 		return nil, errors.New("middleware.Coalesce: CoalesceOptions.Workers is nil")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -128,21 +129,40 @@ func (x *exchange) forwardLeased(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	key := x.primary
-	var token string
-	var held bool
-	err := st.guard(ctx, st.timeouts[OpGet], func(ctx context.Context) error {
-		var err error
-		token, held, err = ls.l.Acquire(ctx, key, ls.ttl)
+	// A lease that Acquire takes after this request has stopped waiting
+	// for it is released at once, by whichever side learns last, so that
+	// no process waits for a lease nobody uses.
+	var (
+		mu     sync.Mutex
+		l      *heldLease
+		gaveUp bool
+	)
+	err := st.guard(ctx, st.timeouts[OpGet], func(c context.Context) error {
+		token, ok, err := ls.l.Acquire(c, key, ls.ttl)
+		if !ok {
+			return err
+		}
+		mu.Lock()
+		l = &heldLease{key: key, token: token}
+		late := gaveUp
+		mu.Unlock()
+		if late {
+			st.releaseLease(ctx, l)
+		}
 		return err
 	})
+	mu.Lock()
+	gaveUp = err != nil
+	held := l
+	mu.Unlock()
 	if err != nil {
+		st.releaseLease(ctx, held) // if Acquire took it just too late
 		if ctx.Err() == nil {
 			st.leaseFault(ctx, "acquire", key, err)
 		}
 		return x.forward(req)
 	}
-	if held {
-		l := &heldLease{key: key, token: token}
+	if l := held; l != nil {
 		// Another process may have stored the response, and released
 		// its lease, between this one's lookup and its lease.
 		if r := x.lookAgain(req); r != nil {

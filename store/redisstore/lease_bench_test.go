@@ -80,3 +80,35 @@ func BenchmarkLeaseWake(b *testing.B) {
 	}
 	b.ReportMetric(float64(wake.Microseconds())/1000/float64(b.N), "wake-ms")
 }
+
+// BenchmarkLeaseWakePubSub measures, for comparison with
+// BenchmarkLeaseWake, what a waiter notified by Redis pub/sub would see: a
+// SUBSCRIBE on a connection of its own (subscribe-ms), then the time from
+// a PUBLISH by the holder to the waiter's receipt (wake-ms). redisstore
+// polls instead; see AwaitRelease.
+func BenchmarkLeaseWakePubSub(b *testing.B) {
+	c := newClient(b)
+	ctx := b.Context()
+	channel := namespace(b)
+	var wake, subscribe time.Duration
+	for b.Loop() {
+		start := time.Now()
+		sub := c.Subscribe(ctx, channel)
+		_, err := sub.Receive(ctx) // the subscription's confirmation
+		require.NoError(b, err)
+		subscribe += time.Since(start)
+		done := make(chan time.Time, 1)
+		go func() {
+			_, err := sub.ReceiveMessage(ctx)
+			require.NoError(b, err)
+			done <- time.Now()
+		}()
+		time.Sleep(100 * time.Millisecond) // as long as BenchmarkLeaseWake's waiter waits
+		released := time.Now()
+		require.NoError(b, c.Publish(ctx, channel, "released").Err())
+		wake += (<-done).Sub(released)
+		require.NoError(b, sub.Close())
+	}
+	b.ReportMetric(float64(wake.Microseconds())/1000/float64(b.N), "wake-ms")
+	b.ReportMetric(float64(subscribe.Microseconds())/1000/float64(b.N), "subscribe-ms")
+}

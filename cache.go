@@ -129,6 +129,14 @@ type Options struct {
 	// Coalesce merges concurrent misses for the same key into one request
 	// to the origin (see middleware.Coalesce).
 	Coalesce bool
+	// CoalesceAcrossProcesses, when set, extends Coalesce to every
+	// process sharing Store: concurrent misses for one key send one
+	// request to the origin, and the other processes wait, at most
+	// MaxWait and never past their request's context, for its response
+	// to be stored (see middleware.LeaseOptions). Store must be able to
+	// take leases (store.Leaser): a codec.Bind over redisstore can. Nil,
+	// the default, leaves it off; a zero LeaseOptions means the defaults.
+	CoalesceAcrossProcesses *middleware.LeaseOptions
 	// ShareCredentials says the client acts for a single user: responses'
 	// Set-Cookie fields are stored and replayed on hits, and coalesced
 	// requests that carry credentials or cookies share one origin request.
@@ -278,6 +286,7 @@ func New(opts *Options) (*Cache, error) {
 		Metrics: o.Metrics, Monitor: &c.monitor, Workers: c.workers,
 		GetTimeout: o.GetTimeout, SetTimeout: o.SetTimeout, DeleteTimeout: o.DeleteTimeout, Breaker: o.Breaker,
 		WriteQueue: o.WriteQueue, WriteQueueBytes: o.WriteQueueBytes,
+		Lease: o.CoalesceAcrossProcesses,
 	})
 	if err != nil {
 		c.workers.Close()
@@ -380,6 +389,17 @@ func validate(o *Options) error {
 	}
 	if b := o.Breaker; b != nil && b.Failures >= 0 && (b.OpenFor < 0 || b.MaxOpenFor < 0 || (b.MaxOpenFor > 0 && b.MaxOpenFor < b.OpenFor)) {
 		return fmt.Errorf("cachestack: Options.Breaker is %+v, want OpenFor >= 0 and MaxOpenFor >= OpenFor", *b)
+	}
+	if l := o.CoalesceAcrossProcesses; l != nil {
+		if l.MaxWait < 0 || l.TTL < 0 || (l.TTL > 0 && l.TTL < time.Millisecond) {
+			return fmt.Errorf("cachestack: Options.CoalesceAcrossProcesses is %+v, want TTL 0 or >= 1ms and MaxWait >= 0", *l)
+		}
+		if o.Store == nil {
+			return bad("CoalesceAcrossProcesses", errors.New("the default in-memory store is not shared between processes; set Options.Store to one that is and can take leases, such as redisstore"))
+		}
+		if _, ok := store.LeaserOf[string](o.Store); !ok {
+			return bad("CoalesceAcrossProcesses", fmt.Errorf("the store, a %T, cannot take leases (it is no store.Leaser); use one that can, such as redisstore", o.Store))
+		}
 	}
 	if o.IgnoreCacheControl && o.Heuristic != nil {
 		return errors.New("cachestack: Options.Heuristic has no effect with Options.IgnoreCacheControl")

@@ -101,3 +101,8 @@ func (b *Bound[K, V]) Clear(ctx context.Context) error {
 // UseClock gives now to the byte store when it is a store.Clocked, and
 // reports whether the byte store uses it; see store.Clocked.
 func (b *Bound[K, V]) UseClock(now func() time.Time) bool { return store.UseClock(b.s, now) }
+
+// Leaser hands out the byte store's store.Leaser, when it has one, so that
+// a typed store over a shared one can take part in coalescing across
+// processes (see store.LeaserOf).
+func (b *Bound[K, V]) Leaser() (store.Leaser[K], bool) { return store.LeaserOf[K](b.s) }

@@ -48,7 +48,8 @@ type coalesceStage struct {
 // their own; a response that varies (RFC 9111 §4.1) goes only to the
 // callers whose requests match it on the Vary fields, the others fetch
 // their own. Only GET and HEAD requests without a body are merged. Stack
-// it anywhere with the Store middleware.
+// it anywhere with the Store middleware. To merge misses across the
+// processes that share a store as well, see StoreOptions.Lease.
 func Coalesce(opts *CoalesceOptions) (Middleware, error) {
 	if opts == nil || opts.Workers == nil {
 		return nil, errors.New("middleware.Coalesce: CoalesceOptions.Workers is nil")
@@ -108,7 +109,7 @@ func (c *coalesceStage) do(x *exchange, req *http.Request) (*http.Response, erro
 				x.store.add(MetricCoalesceSaturated, 1)
 				x.store.fault(ctx, rateSaturated, EventSaturated, slog.String("reason", "coalescing workers busy; request sent alone"))
 			}
-			return x.forward(req) // no worker free: go alone
+			return x.forwardLeased(req) // no worker free: go alone
 		}
 		c.calls[id] = cl
 	}
@@ -124,7 +125,9 @@ func (c *coalesceStage) do(x *exchange, req *http.Request) (*http.Response, erro
 	switch {
 	case cl.err != nil:
 		return nil, cl.err
-	case cl.unshared, !cl.matches(req), cl.private && !c.claim(cl):
+	case cl.unshared, joined && !cl.matches(req), cl.private && !c.claim(cl):
+		// The request that started the flight matches its response
+		// even when it has Vary: *.
 		return x.forward(req)
 	}
 	resp := cl.response(req)
@@ -184,7 +187,9 @@ func (c *coalesceStage) leave(id string, cl *call) {
 }
 
 // run performs the shared request and reads its response in full, which
-// also stores it when it is storable.
+// also stores it when it is storable. A wait for another process's fetch
+// (see LeaseOptions) ends, like the request, when every caller has given
+// up.
 func (c *coalesceStage) run(cl *call, id string, x *exchange, req *http.Request) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -203,7 +208,7 @@ func (c *coalesceStage) run(cl *call, id string, x *exchange, req *http.Request)
 		cl.cancel()
 		close(cl.done)
 	}()
-	resp, err := x.forward(req)
+	resp, err := x.forwardLeased(req)
 	if err != nil {
 		cl.err = err
 		return

@@ -351,3 +351,23 @@ func TestCoalesceErrors(t *testing.T) {
 		assert.Equal(t, int64(2), n.Load())
 	})
 }
+
+// TestCoalesceVaryStar: a response with Vary: * (RFC 9111 §4.1) matches no
+// other request, so it answers only the request that fetched it, without a
+// second fetch; every other caller fetches its own.
+func TestCoalesceVaryStar(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Vary", "*")
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "varies")
+	})
+	rt, _ := newCCStack(t, newClock(), ccOptions{coalesce: &middleware.CoalesceOptions{Workers: newWorkers(t, 0)}})
+	resp, err := rt.RoundTrip(mustRequest(t, context.Background(), http.MethodGet, o.URL, nil))
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, "varies", string(b))
+	assert.Equal(t, int64(1), o.hits.Load(), "the leader is answered by its own fetch")
+}

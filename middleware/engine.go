@@ -204,6 +204,9 @@ type exchange struct {
 	tee      teeBody
 	teeReq   *http.Request
 	teeEntry *cached.Response
+	// lease is the store's lease on the key while this exchange fetches
+	// for other processes too (see LeaseOptions).
+	lease *heldLease
 }
 
 // serve answers req from the store or sends it on.
@@ -400,7 +403,7 @@ func (x *exchange) forwardShared(req *http.Request) (*http.Response, error) {
 	if x.coalesce != nil && x.coalesce.shareable(req) {
 		return x.coalesce.do(x, req)
 	}
-	return x.forward(req)
+	return x.forwardLeased(req)
 }
 
 // forward sends req to the next RoundTripper, conditionally when a stale
@@ -515,6 +518,7 @@ func (x *exchange) refreshed(req *http.Request, e *cached.Response, notModified 
 	switch {
 	case ok:
 		x.save(req, u, fresh.retain)
+		x.leaseStored(req.Context(), x.primary, x.key)
 	case x.rd.NoStore:
 		// §5.2.1.5: nothing of this exchange is stored, and the stored
 		// response is left as it was.
@@ -709,9 +713,11 @@ func (x *exchange) teed(body []byte) {
 func (x *exchange) finish(req *http.Request, entry *cached.Response, body []byte) {
 	entry.Body = body
 	if !x.filter.accepts(entry) {
+		x.store.releaseLease(req.Context(), x.lease)
 		return
 	}
 	x.save(req, entry, x.retain)
+	x.leaseStored(req.Context(), x.primary, x.key)
 	if x.redirect != nil && req.Response != nil {
 		x.recordRedirects(req, entry)
 	}

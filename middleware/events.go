@@ -23,9 +23,10 @@ import (
 //	          since the last one logged
 //
 // The request path's events (hit, miss, stale, revalidated, stored,
-// not_stored) are logged at Debug, so a logger at Info, the default, is
-// silent while the cache works. Faults (store_error, store_timeout,
-// store_panic, corrupt, write_dropped, saturated) are logged at Warn, at
+// not_stored, lease_wait) are logged at Debug, so a logger at Info, the
+// default, is silent while the cache works. Faults (store_error,
+// store_timeout, store_panic, corrupt, write_dropped, saturated,
+// lease_error) are logged at Warn, at
 // most once per StoreOptions.LogEvery for each event (default one per
 // second), with the count of those dropped. breaker_open is logged at
 // Warn and breaker_closed at Info, every time.
@@ -44,6 +45,8 @@ const (
 	EventSaturated    = "saturated" // coalescing or refresh capacity full; reason says which
 	EventBreakerOpen  = "breaker_open"
 	EventBreakerClose = "breaker_closed"
+	EventLeaseWait    = "lease_wait"  // a miss waits for another process's fetch (StoreOptions.Lease); at Debug
+	EventLeaseError   = "lease_error" // a lease call failed; op says which (acquire, await, release)
 )
 
 // DefaultLogEvery is the least interval between two logged records of one
@@ -59,6 +62,7 @@ const (
 	rateCorrupt
 	rateWriteDropped
 	rateSaturated
+	rateLease
 	numRateEvents
 )
 

@@ -176,6 +176,7 @@ func TestWriteBackDropsWhatDoesNotFit(t *testing.T) {
 		for _, p := range []string{"/a", "/b", "/c", "/d"} {
 			_, took := timed(t, rt, "http://origin.test"+p)
 			assert.Zero(t, took)
+			synctest.Wait() // the writer has taken what it can
 		}
 		// /a is being written, /b waits in the queue, /c and /d do not fit.
 		assert.EqualValues(t, 2, n.WritesDropped.Load())

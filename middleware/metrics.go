@@ -32,6 +32,10 @@ const (
 	MetricWritesDropped                   // writes dropped because the write-back queue was full
 	MetricCoalesceSaturated               // misses not coalesced because every coalescing worker was busy
 	MetricRefreshSaturated                // refreshes not started because every refresh worker was busy
+	MetricLeaseWaits                      // misses that waited for another process's fetch (LeaseOptions)
+	MetricLeaseHits                       // of those, the ones answered from the store after the wait
+	MetricLeaseTimeouts                   // of those, the ones that waited LeaseOptions.MaxWait and fetched
+	MetricLeaseErrors                     // lease calls that failed or missed their deadline (the request went on without)
 	numMetrics
 )
 
@@ -39,6 +43,7 @@ var metricNames = [numMetrics]string{
 	"hits", "misses", "stale", "revalidated", "refreshes", "coalesced", "stored", "stored_bytes",
 	"bypassed", "store_errors", "store_timeouts", "store_panics", "store_skipped", "corrupt",
 	"too_large", "mismatched", "writes_dropped", "coalesce_saturated", "refresh_saturated",
+	"lease_waits", "lease_hits", "lease_timeouts", "lease_errors",
 }
 
 func (m Metric) String() string {
@@ -164,6 +169,14 @@ func (c *Counters) counter(m Metric) *atomic.Int64 {
 		return &c.CoalesceSaturated
 	case MetricRefreshSaturated:
 		return &c.RefreshSaturated
+	case MetricLeaseWaits:
+		return &c.LeaseWaits
+	case MetricLeaseHits:
+		return &c.LeaseHits
+	case MetricLeaseTimeouts:
+		return &c.LeaseTimeouts
+	case MetricLeaseErrors:
+		return &c.LeaseErrors
 	}
 	return nil
 }

@@ -122,6 +122,14 @@ type StoreOptions struct {
 	// Writers is the number of write-back goroutines; zero means
 	// DefaultWriters. Negative is an error.
 	Writers int
+
+	// Lease, when set, turns on coalescing across processes: concurrent
+	// misses for one key in processes sharing the store send one request
+	// to the origin, and the others wait, bounded, for its response to
+	// be stored (see LeaseOptions). The store must be a store.Leaser,
+	// or wrap one (codec.Bind, tierstore): redisstore is. Nil, the
+	// default, leaves it off.
+	Lease *LeaseOptions
 }
 
 // Counters count what a Store middleware did. All fields are safe to read
@@ -146,6 +154,10 @@ type Counters struct {
 	WritesDropped     atomic.Int64 // writes dropped: the write-back queue was full
 	CoalesceSaturated atomic.Int64 // misses sent alone: every coalescing worker was busy
 	RefreshSaturated  atomic.Int64 // stale responses served without a refresh: every refresh worker was busy
+	LeaseWaits        atomic.Int64 // misses that waited for another process's fetch (StoreOptions.Lease)
+	LeaseHits         atomic.Int64 // of those, the ones answered from the store after the wait
+	LeaseTimeouts     atomic.Int64 // of those, the ones that waited LeaseOptions.MaxWait and then fetched
+	LeaseErrors       atomic.Int64 // lease calls that failed or missed their deadline (the request went to the origin)
 }
 
 type storeStage struct {
@@ -175,7 +187,8 @@ type storeStage struct {
 	// stuckCalls counts the calls still running past their deadline.
 	stuckCalls atomic.Int64
 	maxStuck   int64
-	wb         *writeBack // nil: writes are made by the caller
+	wb         *writeBack  // nil: writes are made by the caller
+	lease      *leaseStage // nil: no coalescing across processes
 }
 
 // Store is the middleware that holds responses: on the way in it looks the
@@ -269,6 +282,11 @@ func Store(s store.Store[string, *cached.Response], opts *StoreOptions) (Middlew
 		timeouts: [numOps]time.Duration{cmpOr(o.GetTimeout, DefaultGetTimeout), cmpOr(o.SetTimeout, DefaultSetTimeout), cmpOr(o.DeleteTimeout, DefaultDeleteTimeout)},
 		owner:    o.Workers,
 		maxStuck: int64(cmpOr(o.MaxStuckCalls, DefaultMaxStuckCalls)),
+	}
+	if o.Lease != nil {
+		if st.lease, err = newLeaseStage(s, o.Lease, "middleware.Store: StoreOptions.Lease"); err != nil {
+			return nil, err
+		}
 	}
 	var bo BreakerOptions
 	if o.Breaker != nil {

@@ -51,6 +51,7 @@ type writeOp struct {
 	size    int64
 	ctx     context.Context // the caller's values, without its cancellation
 	started bool
+	after   []func() // called once the write is made or given up
 }
 
 func newWriteBack(st *storeStage, w *Workers, writers, queue int, maxBytes int64) (*writeBack, error) {
@@ -177,7 +178,6 @@ func (wb *writeBack) write(op *writeOp) {
 
 func (wb *writeBack) finish(op *writeOp) {
 	wb.mu.Lock()
-	defer wb.mu.Unlock()
 	wb.bytes -= op.size
 	if wb.waiting[op.key] == op {
 		delete(wb.waiting, op.key)
@@ -186,6 +186,26 @@ func (wb *writeBack) finish(op *writeOp) {
 		close(wb.flushed)
 		wb.flushed = nil
 	}
+	after := op.after
+	op.after = nil
+	wb.mu.Unlock()
+	for _, f := range after {
+		f()
+	}
+}
+
+// after arranges for f to be called once the write queued for key is made
+// or given up, and reports whether one was queued; if not, the caller
+// calls f itself.
+func (wb *writeBack) after(key string, f func()) bool {
+	wb.mu.Lock()
+	defer wb.mu.Unlock()
+	op := wb.waiting[key]
+	if op == nil {
+		return false
+	}
+	op.after = append(op.after, f)
+	return true
 }
 
 // flush waits until every write queued so far has been made, or ctx ends.

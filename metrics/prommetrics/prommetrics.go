@@ -47,6 +47,7 @@ var middlewareMetrics = [...]middleware.Metric{
 	middleware.MetricBypassed, middleware.MetricStoreErrors, middleware.MetricStoreTimeouts, middleware.MetricStorePanics,
 	middleware.MetricStoreSkipped, middleware.MetricCorrupt, middleware.MetricTooLarge, middleware.MetricMismatched,
 	middleware.MetricWritesDropped, middleware.MetricCoalesceSaturated, middleware.MetricRefreshSaturated,
+	middleware.MetricLeaseWaits, middleware.MetricLeaseHits, middleware.MetricLeaseTimeouts, middleware.MetricLeaseErrors,
 }
 
 var _ middleware.Metrics = (*Metrics)(nil)

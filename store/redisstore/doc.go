@@ -90,4 +90,20 @@
 // key holding another type, a cancelled context — is a *store.Error
 // ("redisstore get …") that unwraps to the client's error. New does no I/O:
 // it succeeds while Redis is down, and the calls then fail.
+//
+// # Leases
+//
+// A Store is a store.Leaser, which the cache uses to coalesce concurrent
+// misses across the processes that share it
+// (cachestack.Options.CoalesceAcrossProcesses, middleware.LeaseOptions):
+//
+//	Acquire       SET :lease:<ns>:<key> <random token> NX PX <ttl ms>
+//	Release       a script: DEL the lease key if it still holds the token
+//	AwaitRelease  PTTL :lease:<ns>:<key>, polled from 2ms, growing by half
+//	              up to 25ms, never past the lease's expiry
+//
+// A lease key starts with ':', which no entry key does, so Keys and Clear
+// never meet one; each is a single key, so leases work on a Redis Cluster
+// as on one server. A lease that is never released (its holder crashed)
+// ends when Redis expires it.
 package redisstore

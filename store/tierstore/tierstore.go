@@ -291,3 +291,7 @@ func (s *Store[K, V]) Close() error {
 func (s *Store[K, V]) NeverBlocks() bool {
 	return store.NeverBlocks(s.front) && store.NeverBlocks(s.back)
 }
+
+// Leaser hands out the back's store.Leaser, when it has one: the back is
+// the store other processes share (see store.LeaserOf).
+func (s *Store[K, V]) Leaser() (store.Leaser[K], bool) { return store.LeaserOf[K](s.back) }

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -762,4 +763,59 @@ func listKeys(t *testing.T, s *diskstore.Store) []string {
 		keys = append(keys, k)
 	}
 	return keys
+}
+
+// TestEvictionIsLRU replays a skewed random trace (Get, and Set on a miss)
+// through a store and through an exact least-recently-used model with the
+// same budget, counted in entry-file bytes: within one process the store
+// evicts exactly as the model does, so every request hits or misses in
+// both.
+func TestEvictionIsLRU(t *testing.T) {
+	t.Parallel()
+	const budget = 64 << 10
+	s := open(t, t.TempDir(), &diskstore.Options{MaxBytes: budget})
+	ctx := t.Context()
+	type ent struct {
+		key  string
+		size int64
+	}
+	var (
+		order []ent // front: least recently used
+		used  int64
+	)
+	find := func(key string) int {
+		return slices.IndexFunc(order, func(e ent) bool { return e.key == key })
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	requests := 3000
+	if testing.Short() {
+		requests = 1000
+	}
+	misses := 0
+	for range requests {
+		id := int(rng.ExpFloat64() * 40) // most requests to a few keys, a long tail
+		key := fmt.Sprintf("key-%d", id)
+		value := make([]byte, 200+id%7*300)
+		_, err := s.Get(ctx, key)
+		i := find(key)
+		if (err == nil) != (i >= 0) {
+			t.Fatalf("%s: store hit %v, exact LRU hit %v", key, err == nil, i >= 0)
+		}
+		if i >= 0 {
+			e := order[i]
+			order = append(slices.Delete(order, i, i+1), e)
+			continue
+		}
+		misses++
+		require.NoError(t, s.Set(ctx, key, value, 0))
+		e := ent{key, int64(36 + len(key) + len(value))}
+		order, used = append(order, e), used+e.size
+		for used > budget {
+			used -= order[0].size
+			order = order[1:]
+		}
+	}
+	assert.Equal(t, used, s.Bytes())
+	assert.Greater(t, misses, requests/10, "the trace must evict")
+	assert.Less(t, misses, requests*9/10, "the trace must hit")
 }

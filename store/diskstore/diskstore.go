@@ -893,3 +893,8 @@ func nameSum(name string) [sha256.Size]byte {
 	_, _ = hex.Decode(sum[:], []byte(name))
 	return sum
 }
+
+// ChecksValues reports true: Get verifies a CRC-32C of every value it
+// returns (codec.SelfChecking), so a codec over the store need not
+// verify its own checksum again.
+func (s *Store) ChecksValues() bool { return true }

@@ -237,10 +237,10 @@ func (s *Store) Bytes() int64 { return s.ix.used() }
 // directory learn of the use (see the package documentation). Get checks
 // ctx before it opens the file.
 //
-// An entry this process has indexed costs three system calls: open, one
-// read of the file's indexed size, close. Anything unexpected (a file
-// another process wrote or replaced, a damaged one) is read again the
-// careful way, with a stat first.
+// An entry this process has indexed costs three system calls on Unix:
+// open, one read of the size it indexed, close. Anything else (a file
+// another process wrote or replaced, an expired or damaged one) is read
+// again the careful way, with a stat first.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if s.closed.Load() {
 		return nil, store.Wrap(name, "get", key, store.ErrClosed)
@@ -251,6 +251,27 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	sum := sha256.Sum256([]byte(key))
 	path := s.path(&sum)
 	known, indexed := s.ix.use(&sum)
+	if indexed && known.size >= headerSize && known.size <= s.maxEntry {
+		buf, err := readExact(path, known.size)
+		if errors.Is(err, fs.ErrNotExist) {
+			s.forget(path, &sum)
+			return nil, store.ErrNotFound
+		}
+		if err == nil {
+			if h, k, value, err := decodeEntry(buf); err == nil && string(k) == key {
+				now := s.now()
+				if h.expires == 0 || now.UnixNano() < h.expires {
+					if now.UnixNano()-known.touched >= int64(TouchAfter) {
+						s.touch(path, &sum, known.id, now)
+					}
+					return value, nil // buf[off:], so its capacity ends where the buffer does
+				}
+			}
+		}
+		// Not the file the index knows (another process wrote or
+		// replaced it), expired, or not a valid entry: read it the
+		// careful way, below.
+	}
 	f, err := openFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -265,38 +286,12 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, store.Wrap(name, "get", key, err)
 	}
 	defer f.Close()
-	if indexed && known.size >= headerSize && known.size <= s.maxEntry {
-		buf := make([]byte, known.size)
-		if _, err := io.ReadFull(f, buf); err == nil {
-			h, k, value, err := decodeEntry(buf)
-			if err == nil && string(k) == key {
-				now := s.now()
-				if h.expires != 0 && now.UnixNano() >= h.expires {
-					if fi, err := f.Stat(); err == nil {
-						s.dropBad(path, &sum, fi)
-					}
-					return nil, store.ErrNotFound
-				}
-				if now.UnixNano()-known.touched >= int64(TouchAfter) {
-					s.touch(path, &sum, known.id, now)
-				}
-				return value, nil // buf[off:], so its capacity ends where the buffer does
-			}
-		}
-	}
-	// Not the file the index knows (another process wrote or replaced
-	// it) or not a valid entry: read it the careful way.
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, store.Wrap(name, "get", key, err)
 	}
 	if !fi.Mode().IsRegular() || fi.Size() > s.maxEntry {
 		return nil, store.ErrNotFound // not ours, or too large to read
-	}
-	if indexed {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return nil, store.Wrap(name, "get", key, err)
-		}
 	}
 	buf := make([]byte, fi.Size())
 	if _, err := io.ReadFull(f, buf); err != nil {

@@ -767,7 +767,7 @@ func (s *Store) scan(deep bool) error {
 				buf = nbuf
 				switch {
 				case class == gone, class == foreign:
-					s.ix.drop(&r.sum) // not ours to count
+					s.ix.dropStale(&r.sum, gen) // gone, or not ours to count
 					continue
 				case class == bad, h.expires != 0 && now.UnixNano() >= h.expires:
 					s.dropBad(path, &r.sum, ofi)

@@ -92,7 +92,7 @@ func (ix *index) put(sum *[sha256.Size]byte, e entryInfo) {
 	ix.pushFront(n)
 }
 
-// touched records that sum's file, if it is still file id, had its
+// setTouched records that sum's file, if it is still file id, had its
 // modification time set to t.
 func (ix *index) setTouched(sum *[sha256.Size]byte, id uint64, t int64) {
 	ix.mu.Lock()
@@ -107,6 +107,17 @@ func (ix *index) drop(sum *[sha256.Size]byte) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if n, ok := ix.m[*sum]; ok {
+		ix.unlink(n)
+		delete(ix.m, *sum)
+		ix.bytes -= n.size
+	}
+}
+
+// dropStale forgets sum's file unless it was put since scan gen began.
+func (ix *index) dropStale(sum *[sha256.Size]byte, gen uint64) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if n, ok := ix.m[*sum]; ok && n.gen < gen {
 		ix.unlink(n)
 		delete(ix.m, *sum)
 		ix.bytes -= n.size

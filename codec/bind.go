@@ -15,6 +15,29 @@ import (
 type Bound[K comparable, V any] struct {
 	s store.Store[K, []byte]
 	c Codec[V]
+	// unchecked decodes without the codec's checksum: set when the
+	// byte store checks its values itself (SelfChecking) and the codec
+	// can skip its own check.
+	unchecked func([]byte) (V, error)
+}
+
+// SelfChecking is implemented by byte stores that stand for the integrity
+// of the bytes their Get returns: diskstore verifies a CRC-32C of every
+// value it reads; bigcachestore's bytes never leave the process's memory,
+// where a typed store's entries are not checked either. Bind over such a
+// store decodes Response entries without verifying their checksum a
+// second time, which for a large body is most of a hit's cost. Entries
+// still carry the checksum, so they stay verifiable when copied elsewhere.
+type SelfChecking interface {
+	// ChecksValues reports whether the store verifies, or never exposes
+	// to damage, the bytes Get returns.
+	ChecksValues() bool
+}
+
+// uncheckedCodec is implemented by codecs that can decode without their
+// integrity check, for a store that makes its own (SelfChecking).
+type uncheckedCodec[V any] interface {
+	unmarshalUnchecked(b []byte) (V, error)
 }
 
 var (
@@ -33,8 +56,17 @@ var (
 // keep references into them (Response does, for the body); the byte store
 // contract guarantees those bytes are the caller's. Set hands the store the
 // freshly encoded bytes.
+//
+// Over a store that is SelfChecking, Response's entries are decoded
+// without verifying their checksum again (the store has).
 func Bind[K comparable, V any](s store.Store[K, []byte], c Codec[V]) *Bound[K, V] {
-	return &Bound[K, V]{s: s, c: c}
+	b := &Bound[K, V]{s: s, c: c}
+	if sc, ok := s.(SelfChecking); ok && sc.ChecksValues() {
+		if u, ok := c.(uncheckedCodec[V]); ok {
+			b.unchecked = u.unmarshalUnchecked
+		}
+	}
+	return b
 }
 
 // Get returns the decoded value stored under key. Errors from the byte store
@@ -47,7 +79,12 @@ func (b *Bound[K, V]) Get(ctx context.Context, key K) (V, error) {
 		var zero V
 		return zero, err
 	}
-	v, err := b.c.Unmarshal(raw)
+	var v V
+	if b.unchecked != nil {
+		v, err = b.unchecked(raw)
+	} else {
+		v, err = b.c.Unmarshal(raw)
+	}
 	if err != nil {
 		var zero V
 		return zero, store.Wrap("codec", "get", key, formatError(err))

@@ -249,3 +249,45 @@ func TestBindConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// checkingStore is a byteStore that declares it checks its values itself.
+type checkingStore struct{ *byteStore }
+
+func (checkingStore) ChecksValues() bool { return true }
+
+// TestBindSelfChecking damages an entry's checksum field: Bind over a
+// store that checks its own values decodes it (the codec does not verify
+// it again), and over any other store it is ErrChecksum. Malformed
+// metadata is ErrFormat either way.
+func TestBindSelfChecking(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	r := &cached.Response{Method: "GET", URL: "https://example.test/", StatusCode: 200, Proto: "HTTP/1.1", Body: []byte("body")}
+	b, err := codec.Response().Marshal(r)
+	require.NoError(t, err)
+	b[5] ^= 0xff // in the checksum field
+	for _, tt := range []struct {
+		name    string
+		give    store.Store[string, []byte]
+		wantErr error
+	}{
+		{"plain", newByteStore(), codec.ErrChecksum},
+		{"self-checking", checkingStore{newByteStore()}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			require.NoError(t, tt.give.Set(ctx, "k", b, 0))
+			require.NoError(t, tt.give.Set(ctx, "junk", append(slices.Clone(b[:8]), 0xa1, 0xff), 0))
+			typed := codec.Bind(tt.give, codec.Response())
+			got, err := typed.Get(ctx, "k")
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, r.Body, got.Body)
+				assert.Equal(t, r.URL, got.URL)
+			}
+			_, err = typed.Get(ctx, "junk")
+			require.ErrorIs(t, err, codec.ErrFormat)
+		})
+	}
+}

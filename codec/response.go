@@ -215,6 +215,28 @@ func (responseCodec) Unmarshal(b []byte) (*cached.Response, error) {
 	if checksum(b) != binary.BigEndian.Uint32(b[crcOffset:]) {
 		return nil, ErrChecksum
 	}
+	return decodeEntry(b)
+}
+
+// unmarshalUnchecked is Unmarshal without the checksum, for bytes whose
+// store has verified them (SelfChecking). It is as strict about the rest
+// of the format: malformed metadata is still ErrFormat, never a panic.
+func (responseCodec) unmarshalUnchecked(b []byte) (*cached.Response, error) {
+	if len(b) < crcOffset || string(b[:len(magic)]) != magic {
+		return nil, fmt.Errorf("%w: not a cached response (bad magic)", ErrFormat)
+	}
+	if v := b[len(magic)]; v != formatVersion {
+		return nil, fmt.Errorf("%w: cached response version %d, want %d", ErrFormat, v, formatVersion)
+	}
+	if len(b) < prefixLen {
+		return nil, fmt.Errorf("%w: cached response cut short in its checksum", ErrFormat)
+	}
+	return decodeEntry(b)
+}
+
+// decodeEntry decodes entry b, whose prefix has been checked, after its
+// checksum field.
+func decodeEntry(b []byte) (*cached.Response, error) {
 	meta := b[prefixLen:]
 	// The metadata must be a definite-length map; anything else (null, an
 	// array...) would decode silently into an empty entry.

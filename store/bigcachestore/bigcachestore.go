@@ -326,3 +326,8 @@ func (s *Store) expired(b []byte) bool {
 	expires := int64(binary.LittleEndian.Uint64(b))
 	return expires != 0 && s.now().UnixNano() >= expires
 }
+
+// ChecksValues reports true (codec.SelfChecking): the values never leave
+// the process's memory, where a typed store's entries are not checked
+// either, so a codec over the store need not verify its checksum.
+func (s *Store) ChecksValues() bool { return true }

@@ -48,10 +48,6 @@ const (
 	dirPerm     = 0o700
 )
 
-// lowWater is the fraction of MaxBytes an eviction goes down to, so that
-// a store near its budget does not scan on every Set.
-const lowWaterNum, lowWaterDen = 9, 10
-
 // Options configure a Store. A nil *Options, like the zero value, means
 // the defaults.
 type Options struct {
@@ -78,8 +74,8 @@ type Options struct {
 	// grace period. Nil means time.Now. A store with a Clock stamps the
 	// files it writes with the Clock's time, so that recency follows it.
 	Clock func() time.Time
-	// Logger receives failures that no call returns: a failed eviction
-	// scan after a successful Set. Nil discards them.
+	// Logger receives failures that no call returns: an entry file that
+	// eviction could not remove. Nil discards them.
 	Logger *slog.Logger
 }
 
@@ -90,7 +86,6 @@ type Store struct {
 	dir       string
 	maxBytes  int64
 	maxEntry  int64
-	lowWater  int64
 	grace     time.Duration
 	now       func() time.Time
 	stampTime atomic.Bool // a clock was given: stamp written files with it
@@ -100,20 +95,15 @@ type Store struct {
 	id        string // the directory's id, from its marker
 	tempPre   string // tempPrefix, id, "-": the names of its temporary files
 
-	used   atomic.Int64 // bytes of entry files, as this process knows them
 	closed atomic.Bool
 
-	// While a scan counts the files, changes are not applied to used:
-	// the scan cannot tell whether it saw a file before or after another
-	// goroutine changed it. Additions are kept in pending and added to
-	// the scan's count at its end, removals are dropped, so the count can
-	// err high (a file counted twice, or counted though removed) but never
-	// low, and the budget holds.
-	countMu  sync.RWMutex
-	scanning bool // guarded by countMu
-	pending  atomic.Int64
-	evictMu  sync.Mutex              // one scan at a time
-	stripes  [lockStripes]sync.Mutex // by the key hash's first byte
+	// ix is the entry files this process knows, in order of use. A key's
+	// entry in ix changes only under its stripe's lock, with the file
+	// system change it records, so that for this process's own writes
+	// and removals ix matches the directory exactly.
+	ix      *index
+	scanMu  sync.Mutex              // one scan at a time
+	stripes [lockStripes]sync.Mutex // by the key hash's first byte
 }
 
 var (
@@ -135,8 +125,9 @@ var (
 // dir ("~", a project directory) is never taken over. It also refuses a
 // directory marked by a newer, incompatible release.
 //
-// New scans the directory: it counts the entry files' bytes, removes its
-// own temporary files older than the grace period, and evicts down to the
+// New scans the directory once: it indexes the entry files (their sizes
+// and modification times, without opening them), removes its own
+// temporary files older than the grace period, and evicts down to the
 // budget if the directory is over it.
 func New(dir string, opts *Options) (*Store, error) {
 	var o Options
@@ -171,11 +162,11 @@ func New(dir string, opts *Options) (*Store, error) {
 	s := &Store{
 		maxBytes: o.MaxBytes,
 		maxEntry: o.MaxEntryBytes,
-		lowWater: o.MaxBytes / lowWaterDen * lowWaterNum,
 		grace:    o.TempGrace,
 		now:      o.Clock,
 		ownNow:   o.Clock != nil,
 		log:      o.Logger,
+		ix:       newIndex(),
 	}
 	s.stampTime.Store(s.ownNow)
 	if s.now == nil {
@@ -202,16 +193,12 @@ func New(dir string, opts *Options) (*Store, error) {
 	if err := os.Remove(probe.Name()); err != nil {
 		return nil, fmt.Errorf("diskstore: cache directory %q: %w", s.dir, err)
 	}
-	s.evictMu.Lock()
-	defer s.evictMu.Unlock()
+	s.scanMu.Lock()
+	defer s.scanMu.Unlock()
 	if err := s.scan(false); err != nil {
 		return nil, fmt.Errorf("diskstore: scanning cache directory %q: %w", s.dir, err)
 	}
-	if s.used.Load() > s.maxBytes {
-		if err := s.scan(true); err != nil {
-			return nil, fmt.Errorf("diskstore: evicting in cache directory %q: %w", s.dir, err)
-		}
-	}
+	s.evict()
 	return s, nil
 }
 
@@ -238,18 +225,25 @@ func (s *Store) Dir() string { return s.dir }
 // Bytes returns the bytes of entry files as this process knows them: exact
 // for what this process wrote and deleted since its last scan, plus what
 // that scan found (see the package documentation).
-func (s *Store) Bytes() int64 { return s.used.Load() }
+func (s *Store) Bytes() int64 { return s.ix.used() }
 
 // Get returns the value stored under key, in a fresh slice the caller owns
-// (the file is read once into a new buffer, and the value is returned from
-// it without a further copy). A missing, expired, corrupt, truncated or
-// foreign file is a miss, store.ErrNotFound. An expired or damaged entry
-// file is removed; a file that is not an entry file this package wrote (it
-// does not start with the entry magic, or is not a regular file) is left
-// alone, and so is one larger than MaxEntryBytes, which Get does not read.
-// A hit whose file was last touched TouchAfter ago or more has its
-// modification time set to now, which is what eviction orders by. Get
-// checks ctx before it opens the file.
+// (the file is read once into a buffer of its size, and the value is
+// returned from it without a further copy). A missing, expired, corrupt,
+// truncated or foreign file is a miss, store.ErrNotFound. An expired or
+// damaged entry file is removed; a file that is not an entry file this
+// package wrote (it does not start with the entry magic, or is not a
+// regular file) is left alone, and so is one larger than MaxEntryBytes,
+// which Get does not read. A hit makes the entry the most recently used;
+// one whose file was last touched TouchAfter ago or more also has its
+// modification time set to now, which is how other processes sharing the
+// directory learn of the use (see the package documentation). Get checks
+// ctx before it opens the file.
+//
+// An entry this process has indexed costs three system calls on Unix:
+// open, one read of the size it indexed, close. Anything else (a file
+// another process wrote or replaced, an expired or damaged one) is read
+// again the careful way, with a stat first.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if s.closed.Load() {
 		return nil, store.Wrap(name, "get", key, store.ErrClosed)
@@ -259,9 +253,34 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 	sum := sha256.Sum256([]byte(key))
 	path := s.path(&sum)
+	known, indexed := s.ix.use(&sum)
+	if indexed && known.size >= headerSize && known.size <= s.maxEntry {
+		buf, err := readExact(path, known.size)
+		if errors.Is(err, fs.ErrNotExist) {
+			s.forget(path, &sum)
+			return nil, store.ErrNotFound
+		}
+		if err == nil {
+			if h, k, value, err := decodeEntry(buf); err == nil && string(k) == key {
+				now := s.now()
+				if h.expires == 0 || now.UnixNano() < h.expires {
+					if now.UnixNano()-known.touched >= int64(TouchAfter) {
+						s.touch(path, &sum, known.id, now)
+					}
+					return value, nil // buf[off:], so its capacity ends where the buffer does
+				}
+			}
+		}
+		// Not the file the index knows (another process wrote or
+		// replaced it), expired, or not a valid entry: read it the
+		// careful way, below.
+	}
 	f, err := openFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
+			if indexed {
+				s.forget(path, &sum)
+			}
 			return nil, store.ErrNotFound
 		}
 		if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
@@ -280,7 +299,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	buf := make([]byte, fi.Size())
 	if _, err := io.ReadFull(f, buf); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			s.dropBad(path, sum[0], fi) // shrank under us: not a file we wrote
+			s.dropBad(path, &sum, fi) // shrank under us: not a file we wrote
 			return nil, store.ErrNotFound
 		}
 		return nil, store.Wrap(name, "get", key, err)
@@ -290,18 +309,49 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 	h, k, value, err := decodeEntry(buf)
 	if err != nil || string(k) != key {
-		s.dropBad(path, sum[0], fi)
+		s.dropBad(path, &sum, fi)
 		return nil, store.ErrNotFound
 	}
 	now := s.now()
 	if h.expires != 0 && now.UnixNano() >= h.expires {
-		s.dropBad(path, sum[0], fi)
+		s.dropBad(path, &sum, fi)
 		return nil, store.ErrNotFound
 	}
+	s.learn(path, &sum, fi)
 	if now.Sub(fi.ModTime()) >= TouchAfter {
-		_ = os.Chtimes(path, time.Time{}, now) // best effort: recency only
+		s.touch(path, &sum, fileID(fi), now)
 	}
 	return value, nil // b[off:], so its capacity ends where the buffer does
+}
+
+// touch sets the modification time of the entry file at path, file id, to
+// now: best effort, for recency only.
+func (s *Store) touch(path string, sum *[sha256.Size]byte, id uint64, now time.Time) {
+	if os.Chtimes(path, time.Time{}, now) == nil {
+		s.ix.setTouched(sum, id, now.UnixNano())
+	}
+}
+
+// learn indexes the entry file at path, which a Get found valid as fi,
+// if it is still there: a file another process wrote, or replaced.
+func (s *Store) learn(path string, sum *[sha256.Size]byte, fi os.FileInfo) {
+	mu := &s.stripes[sum[0]%lockStripes]
+	mu.Lock()
+	defer mu.Unlock()
+	if cur, err := os.Lstat(path); err == nil && os.SameFile(cur, fi) && cur.Size() == fi.Size() {
+		s.ix.put(sum, entryInfo{size: fi.Size(), id: fileID(fi), touched: cur.ModTime().UnixNano()})
+	}
+}
+
+// forget drops key's entry from the index if its file has gone (another
+// process removed it).
+func (s *Store) forget(path string, sum *[sha256.Size]byte) {
+	mu := &s.stripes[sum[0]%lockStripes]
+	mu.Lock()
+	defer mu.Unlock()
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		s.ix.drop(sum)
+	}
 }
 
 // Set writes key's entry to a temporary file next to its place and renames
@@ -316,10 +366,10 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 // link, a directory), or its fan-out directory is not a directory, Set
 // leaves it and returns an error.
 //
-// When the bytes this process knows of go over MaxBytes, Set scans the
-// directory and evicts the least recently used entries down to 90% of
-// MaxBytes before it returns; other Sets that go over budget meanwhile
-// wait for that scan. Set checks ctx before it writes.
+// When the bytes this process knows of go over MaxBytes, Set removes the
+// least recently used entries from its index until they are within
+// MaxBytes, before it returns; it reads no directory and no header to do
+// so. Set checks ctx before it writes.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if ttl < 0 {
 		return store.Wrap(name, "set", key, store.ErrNegativeTTL)
@@ -334,7 +384,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	path := s.path(&sum)
 	size := int64(headerSize) + int64(len(key)) + int64(len(value))
 	if size > s.maxEntry {
-		if err := s.remove(path, sum[0], nil); err != nil {
+		if err := s.remove(path, &sum, nil); err != nil {
 			return store.Wrap(name, "set", key, err)
 		}
 		return store.Wrap(name, "set", key, store.ErrTooLarge)
@@ -348,34 +398,28 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := fanDir(fan); err != nil {
 		return store.Wrap(name, "set", key, err)
 	}
-	tmp, err := s.writeTemp(fan, encodeHeader(key, value, expires), value, now)
+	tmp, id, err := s.writeTemp(fan, encodeHeader(key, value, expires), value, now)
 	if err != nil {
 		return store.Wrap(name, "set", key, err)
 	}
 	mu := &s.stripes[sum[0]%lockStripes]
 	mu.Lock()
-	var old int64
-	fi, own, err := owned(path)
+	_, own, err := owned(path)
 	if err == nil && own == notOurs {
 		err = fmt.Errorf("%s is not an entry file diskstore wrote; left in place", path)
 	}
 	if err == nil {
-		if own == ours {
-			old = fi.Size()
-		}
 		err = os.Rename(tmp, path)
 	}
 	if err == nil {
-		s.account(size-old, size)
+		s.ix.put(&sum, entryInfo{size: size, id: id, touched: now.UnixNano()})
 	}
 	mu.Unlock()
 	if err != nil {
 		_ = os.Remove(tmp)
 		return store.Wrap(name, "set", key, err)
 	}
-	if s.used.Load() > s.maxBytes {
-		s.evict()
-	}
+	s.evict()
 	return nil
 }
 
@@ -400,16 +444,23 @@ func fanDir(dir string) error {
 }
 
 // writeTemp writes head and value to a new temporary file in dir, named
-// with the directory's id, and returns its name.
-func (s *Store) writeTemp(dir string, head, value []byte, now time.Time) (string, error) {
+// with the directory's id, and returns its name and identity (fileID).
+func (s *Store) writeTemp(dir string, head, value []byte, now time.Time) (string, uint64, error) {
 	f, err := os.CreateTemp(dir, s.tempPre+"*")
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	tmp := f.Name()
 	_, err = f.Write(head)
 	if err == nil {
 		_, err = f.Write(value)
+	}
+	var id uint64
+	if err == nil {
+		var fi os.FileInfo
+		if fi, err = f.Stat(); err == nil {
+			id = fileID(fi)
+		}
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -419,9 +470,9 @@ func (s *Store) writeTemp(dir string, head, value []byte, now time.Time) (string
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
-		return "", err
+		return "", 0, err
 	}
-	return tmp, nil
+	return tmp, id, nil
 }
 
 // Delete removes key's entry. Deleting a key that is not there succeeds,
@@ -436,7 +487,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return store.Wrap(name, "delete", key, err)
 	}
 	sum := sha256.Sum256([]byte(key))
-	if err := s.remove(s.path(&sum), sum[0], nil); err != nil {
+	if err := s.remove(s.path(&sum), &sum, nil); err != nil {
 		return store.Wrap(name, "delete", key, err)
 	}
 	return nil
@@ -501,7 +552,8 @@ func (s *Store) readKey(path string, buf []byte) (string, bool, []byte) {
 	h, key, fi, buf, class := s.readHeader(path, buf)
 	switch {
 	case class == bad, class == valid && h.expires != 0 && s.now().UnixNano() >= h.expires:
-		s.dropBad(path, hashByte(filepath.Base(path)), fi)
+		sum := nameSum(filepath.Base(path))
+		s.dropBad(path, &sum, fi)
 		return "", false, buf
 	case class != valid || fi.Size() > s.maxEntry:
 		return "", false, buf
@@ -597,7 +649,8 @@ func (s *Store) Clear(ctx context.Context) error {
 			path := filepath.Join(dir, e.Name())
 			switch {
 			case fan != "" && isEntryName(e.Name(), fan):
-				if err := s.remove(path, hashByte(e.Name()), nil); err != nil {
+				sum := nameSum(e.Name())
+				if err := s.remove(path, &sum, nil); err != nil {
 					return store.Wrap(name, "clear", "", err)
 				}
 			default:
@@ -608,12 +661,12 @@ func (s *Store) Clear(ctx context.Context) error {
 	return nil
 }
 
-// Sweep scans the directory as an eviction does, whatever the budget: it
-// removes expired entries, files with a bad header and temporary files
-// older than the grace period, evicts least recently used entries down to
-// 90% of MaxBytes if the directory is over MaxBytes, and re-establishes
-// the byte count from what it found. Processes sharing a directory may
-// call it periodically to hold the shared budget between their Sets.
+// Sweep scans the directory whatever the budget: it reads every entry
+// file's header, removes expired entries, files with a bad header and
+// temporary files older than the grace period, brings the index up to
+// date with what other processes wrote and removed, and evicts the least
+// recently used entries down to MaxBytes. Processes sharing a directory
+// may call it periodically to hold the shared budget between their Sets.
 func (s *Store) Sweep(ctx context.Context) error {
 	if s.closed.Load() {
 		return store.Wrap(name, "sweep", "", store.ErrClosed)
@@ -621,11 +674,12 @@ func (s *Store) Sweep(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return store.Wrap(name, "sweep", "", err)
 	}
-	s.evictMu.Lock()
-	defer s.evictMu.Unlock()
+	s.scanMu.Lock()
+	defer s.scanMu.Unlock()
 	if err := s.scan(true); err != nil {
 		return store.Wrap(name, "sweep", "", err)
 	}
+	s.evict()
 	return nil
 }
 
@@ -636,64 +690,58 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// evict scans and evicts until the bytes known are within budget, or a
-// scan makes no progress. Only one scan runs at a time; a Set that finds
-// the store over budget waits for the scan in progress, then checks again.
+// evict removes the least recently used entries in the index until the
+// bytes it knows are within MaxBytes. It reads no directory and no
+// header: the index says what to remove.
 func (s *Store) evict() {
-	s.evictMu.Lock()
-	defer s.evictMu.Unlock()
-	for prev := int64(-1); ; {
-		used := s.used.Load()
-		if used <= s.maxBytes || used == prev {
+	for {
+		sum, e, ok := s.ix.over(s.maxBytes)
+		if !ok {
 			return
 		}
-		prev = used
-		if err := s.scan(true); err != nil {
-			s.log.Warn("diskstore: eviction scan failed", "dir", s.dir, "err", err)
-			return
-		}
+		s.evictOne(&sum, e)
 	}
 }
 
-// fileRec is an entry file seen by a scan: 48 bytes, so that a scan of a
-// million entries holds about 50 MB.
-type fileRec struct {
-	sum   [sha256.Size]byte
-	size  int64
-	mtime int64 // Unix nanoseconds
+// evictOne removes the entry file for sum, which the index knew as e and
+// has let go, if it is still that file. A file another process put in
+// its place since is indexed again, as the most recently used; a file
+// this package did not write is left alone, and not counted.
+func (s *Store) evictOne(sum *[sha256.Size]byte, e entryInfo) {
+	path := s.path(sum)
+	mu := &s.stripes[sum[0]%lockStripes]
+	mu.Lock()
+	defer mu.Unlock()
+	if s.ix.has(sum) {
+		return // written again since it was let go: not the file to evict
+	}
+	fi, own, err := owned(path)
+	switch {
+	case err != nil:
+		s.log.Warn("diskstore: eviction could not check an entry file", "path", path, "err", err)
+		return
+	case own != ours:
+		return
+	case fi.Size() != e.size || (e.id != 0 && fileID(fi) != e.id):
+		s.ix.put(sum, entryInfo{size: fi.Size(), id: fileID(fi), touched: fi.ModTime().UnixNano()})
+		return
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.Warn("diskstore: eviction could not remove an entry file", "path", path, "err", err)
+	}
 }
 
-// unchanged reports whether fi is the file r describes, as far as its size
-// and modification time tell: a touch or a replacement changes the latter.
-func (r *fileRec) unchanged(fi os.FileInfo) bool {
-	return fi.Size() == r.size && fi.ModTime().UnixNano() == r.mtime
-}
-
-// scan walks the directory with evictMu held. It removes its own stale
-// temporary files, counts the bytes of files named like entries and
-// corrects the in-memory count by what it found. With deep set, it also
-// reads every entry's header, removing expired and invalid entry files and
-// leaving out of the count the files it did not write, and if the live
-// entries exceed MaxBytes it removes the least recently modified down to
-// the low-water mark, skipping any that changed since the scan saw them.
+// scan walks the directory with scanMu held and brings the index up to
+// date with it (index.merge). It removes its own stale temporary files
+// and indexes the regular files named like entries, by their size and
+// modification time. With deep set, it also reads every entry's header,
+// removing expired and invalid entry files and leaving out of the index
+// the files it did not write.
 func (s *Store) scan(deep bool) error {
-	s.countMu.Lock()
-	s.scanning = true
-	s.pending.Store(0)
-	s.countMu.Unlock()
-	counted := false
-	defer func() {
-		if !counted { // an error ended the scan: keep the count as it was, plus what was added
-			s.countMu.Lock()
-			s.used.Add(s.pending.Load())
-			s.scanning = false
-			s.countMu.Unlock()
-		}
-	}()
+	gen := s.ix.startScan()
 	var (
-		seen, live int64
-		recs       []fileRec
-		buf        []byte
+		recs []fileRec
+		buf  []byte
 	)
 	now := s.now()
 	fans, err := s.fanDirs()
@@ -716,59 +764,35 @@ func (s *Store) scan(deep bool) error {
 			if err != nil || !fi.Mode().IsRegular() {
 				continue // gone, or not ours
 			}
-			seen += fi.Size()
+			r := fileRec{sum: nameSum(e.Name()), size: fi.Size(), id: fileID(fi), mtime: fi.ModTime().UnixNano()}
 			if deep {
 				h, _, ofi, nbuf, class := s.readHeader(path, buf)
 				buf = nbuf
 				switch {
 				case class == gone, class == foreign:
-					seen -= fi.Size()
+					s.ix.dropStale(&r.sum, gen) // gone, or not ours to count
 					continue
 				case class == bad, h.expires != 0 && now.UnixNano() >= h.expires:
-					if s.dropBad(path, hashByte(e.Name()), ofi) {
-						seen -= fi.Size()
-					}
+					s.dropBad(path, &r.sum, ofi)
 					continue
 				}
+				r.size, r.id, r.mtime = ofi.Size(), fileID(ofi), ofi.ModTime().UnixNano()
 			}
-			live += fi.Size()
-			if deep {
-				r := fileRec{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
-				_, _ = hex.Decode(r.sum[:], []byte(e.Name()))
-				recs = append(recs, r)
-			}
+			recs = append(recs, r)
 		}
 	}
-	// The scan's count, plus what was added while it counted, replaces
-	// the count (see Store.countMu). Removals below subtract as they go.
-	s.countMu.Lock()
-	s.used.Store(seen + s.pending.Load())
-	s.scanning = false
-	s.countMu.Unlock()
-	counted = true
-	if !deep || live <= s.maxBytes {
-		return nil
-	}
-	slices.SortFunc(recs, func(a, b fileRec) int { return cmp.Compare(a.mtime, b.mtime) })
-	for i := range recs {
-		if live <= s.lowWater {
-			break
-		}
-		r := &recs[i]
-		if s.remove(s.path(&r.sum), r.sum[0], r.unchanged) == nil {
-			live -= r.size
-		}
-	}
+	slices.SortFunc(recs, func(a, b fileRec) int { return cmp.Compare(b.mtime, a.mtime) })
+	s.ix.merge(gen, recs)
 	return nil
 }
 
-// remove removes the entry file at path under its stripe's lock and
-// subtracts its size from the count. It removes only a file this package
-// wrote (see owned): a missing file, or anything else, is left alone and
-// is not an error. With same set, it removes the file only if same
-// approves of it; otherwise it returns errChanged.
-func (s *Store) remove(path string, hb byte, same func(os.FileInfo) bool) error {
-	mu := &s.stripes[hb%lockStripes]
+// remove removes the entry file at path, for the key hash sum, under its
+// stripe's lock, and drops it from the index. It removes only a file this
+// package wrote (see owned): a missing file, or anything else, is left
+// alone and is not an error. With same set, it removes the file only if
+// same approves of it; otherwise it returns errChanged.
+func (s *Store) remove(path string, sum *[sha256.Size]byte, same func(os.FileInfo) bool) error {
+	mu := &s.stripes[sum[0]%lockStripes]
 	mu.Lock()
 	defer mu.Unlock()
 	fi, own, err := owned(path)
@@ -776,42 +800,27 @@ func (s *Store) remove(path string, hb byte, same func(os.FileInfo) bool) error 
 		return err
 	}
 	if own != ours {
-		return nil // nothing there, or not ours to remove
+		s.ix.drop(sum) // nothing there, or not ours to count
+		return nil
 	}
 	if same != nil && !same(fi) {
 		return errChanged
 	}
-	if err := os.Remove(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	s.account(-fi.Size(), 0)
+	s.ix.drop(sum)
 	return nil
-}
-
-// account applies a change of delta bytes to the count, or, while a scan
-// is counting, records the bytes added (see Store.countMu).
-func (s *Store) account(delta, added int64) {
-	s.countMu.RLock()
-	if s.scanning {
-		s.pending.Add(added)
-	} else {
-		s.used.Add(delta)
-	}
-	s.countMu.RUnlock()
 }
 
 var errChanged = errors.New("diskstore: file changed")
 
 // dropBad removes an expired or invalid entry file that a reader opened,
-// unless it has been replaced since, and reports whether it is no longer
-// to be counted: removed, gone, or not ours.
-func (s *Store) dropBad(path string, hb byte, opened os.FileInfo) bool {
-	return s.remove(path, hb, func(fi os.FileInfo) bool {
+// unless it has been replaced since.
+func (s *Store) dropBad(path string, sum *[sha256.Size]byte, opened os.FileInfo) {
+	_ = s.remove(path, sum, func(fi os.FileInfo) bool {
 		return os.SameFile(fi, opened) && fi.ModTime().Equal(opened.ModTime())
-	}) == nil
+	})
 }
 
 // removeStaleTemp removes the file at path, named e, if it is a temporary
@@ -876,9 +885,14 @@ func isLowerHex(s string) bool {
 	return true
 }
 
-// hashByte returns the first byte of the hash an entry name spells.
-func hashByte(name string) byte {
-	var b [1]byte
-	_, _ = hex.Decode(b[:], []byte(name[:2]))
-	return b[0]
+// nameSum returns the hash an entry name spells.
+func nameSum(name string) [sha256.Size]byte {
+	var sum [sha256.Size]byte
+	_, _ = hex.Decode(sum[:], []byte(name))
+	return sum
 }
+
+// ChecksValues reports true: Get verifies a CRC-32C of every value it
+// returns (codec.SelfChecking), so a codec over the store need not
+// verify its own checksum again.
+func (s *Store) ChecksValues() bool { return true }

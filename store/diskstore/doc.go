@@ -121,16 +121,17 @@
 //
 // A positive ttl is stored in the header as an absolute time by the
 // store's Clock (Options.Clock, default time.Now). Get and Keys treat an
-// entry whose expiry has come as a miss and remove its file; eviction
-// scans and Sweep remove every expired file they pass. Nothing runs in the
+// entry whose expiry has come as a miss and remove its file; Sweep
+// removes every expired file; eviction takes expired entries as they come
+// to be the least recently used. Nothing runs in the
 // background: a Store owns no goroutines.
 //
 // # Bounded reads
 //
 // Options.MaxEntryBytes bounds one entry file: by default 16 MiB, or
 // MaxBytes if that is smaller. Set does not store a larger entry. Get
-// reads a file whole only if it is no larger (it checks the size before it
-// reads anything), so a huge file at an entry's path, planted or written
+// reads a file whole only if it is no larger (the size it indexed, or a
+// stat before it reads anything), so a huge file at an entry's path, planted or written
 // by a process with a larger bound, is a miss that costs one stat; Keys
 // and scans read only the header and key of a file, also within the bound.
 //
@@ -139,43 +140,50 @@
 // Options.MaxBytes (default 1 GiB) bounds the sum of the entry files'
 // lengths — header, key and value. It does not count file-system block
 // rounding, directories, temporary files of writes in progress, or files
-// that are not the store's entry files. (New's first count, which does not
-// open files, counts every regular file named like an entry; the first
-// scan that reads headers leaves out those without the magic.)
+// that are not the store's entry files. (New's scan, which does not open
+// files, counts every regular file named like an entry; eviction and
+// Sweep, which read them, leave out those without the magic.)
 //
-// Recency is the file's modification time: Set writes it, and a Get of an
-// entry last touched TouchAfter (a minute) ago or more sets it to now, so
-// reads cost at most one extra system call per entry per minute and
-// recency is known to within a minute. A store whose Options.Clock is set
-// stamps files with that clock's time instead of the system's.
+// Each store keeps an index in memory of the entry files it knows — each
+// file's size and identity (its inode number), in order of use — about
+// 150 bytes per entry. New builds it with one scan of the directory,
+// which stats the files without opening them and orders them by
+// modification time; Get, Set, Delete and every removal keep it up to
+// date, each under the key's lock together with the file system change
+// it records. When a Set takes the indexed bytes over MaxBytes, it removes
+// the least recently used entries until they are within MaxBytes: it
+// reads no directory and no header, and checks each file it removes with
+// one open and read (that it is still the file it indexed, and ours).
+// Within one process, eviction is exact LRU.
 //
-// Each store keeps in memory the bytes of entry files it knows: New counts
-// the directory, and Set, Delete and removals adjust the count exactly for
-// this process's own changes. When a Set takes the count over MaxBytes, it
-// scans the directory: it reads every header, removes expired and invalid
-// files and stale temporary files, and, if the live entries still exceed
-// MaxBytes, removes the least recently modified down to 90% of MaxBytes.
-// The scan then replaces the count with what it found. Sets in the same
-// process that go over budget during a scan wait for it.
+// Recency across processes: a process orders entries by its own use. It
+// does not read access times (often disabled, or updated lazily, by
+// mount options). A Get of an entry last touched TouchAfter (a minute) ago
+// or more sets the file's modification time to now, so reads cost at most
+// one extra system call per entry per minute and other processes see the
+// use to within a minute. A process learns of another's work in three
+// ways: a Get that finds a file its index lacks, or that differs from
+// what it indexed, indexes it as the most recently used; a Get or an
+// eviction that finds a file gone drops it; and Sweep re-scans the
+// directory, reading every header, and brings the index up to date, files
+// this process has not used going behind those it has, oldest
+// modification time last. A store whose Options.Clock is set stamps
+// files with that clock's time instead of the system's.
 //
 // What is guaranteed:
 //
 //   - With one process using the directory, whenever no Set is in
 //     progress, the entry files total at most MaxBytes. While Sets run,
 //     the excess is at most the entries those Sets are writing.
-//   - Whichever process scans (at New, on going over budget, or in Sweep)
-//     brings the whole directory — every process's entries — within
-//     MaxBytes at that moment, entries written during the scan aside.
+//   - New and Sweep bring the whole directory — every process's entries —
+//     within MaxBytes at that moment, entries written during the scan
+//     aside.
 //
-// What is not: between scans, a process counts only its own writes, so
-// with P processes sharing a directory it may hold up to about P times
-// MaxBytes until one of them scans. Processes that need the shared bound
-// held more tightly call Sweep periodically.
-//
-// An eviction scan opens every entry file, and keeps 48 bytes in memory
-// per entry until it is done: about 50 MB for a full default cache of a
-// million 1 KiB entries. Eviction removes only entry files the store
-// wrote.
+// What is not: between scans, a process counts only the files it wrote
+// or found, so with P processes sharing a directory it may hold up to
+// about P times MaxBytes until one of them scans. Processes that need the
+// shared bound held more tightly call Sweep periodically. Eviction removes
+// only entry files the store wrote.
 //
 // # Ownership
 //

@@ -167,7 +167,7 @@ func replayStores() []replayStore {
 	}
 	disk, _ := backends.Lookup("disk")
 	out = append(out, replayStore{name: "disk", open: func(budget int64) (store.Store[string, *cached.Response], func(), error) {
-		dir, err := backends.TempDir("replay-disk")
+		dir, err := backends.TempDir("", "replay-disk")
 		if err != nil {
 			return nil, nil, err
 		}

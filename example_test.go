@@ -2,6 +2,7 @@ package cachestack_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -15,6 +16,7 @@ import (
 	"github.com/cachestack/cachestack/keyer"
 	"github.com/cachestack/cachestack/middleware"
 	"github.com/cachestack/cachestack/policy"
+	"github.com/cachestack/cachestack/store"
 	"github.com/cachestack/cachestack/store/memstore"
 )
 
@@ -292,6 +294,59 @@ func ExampleCache_Key() {
 	// len: 1
 	// key listed: true
 	// contains after delete: false
+}
+
+// Response finds what a request would be answered with, following a
+// response that varies on request header fields to the variant for the
+// request's values; Get on the request's key reports ErrVaries instead,
+// since several responses are stored for it.
+func ExampleCache_Response() {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Vary", "Accept-Language")
+		fmt.Fprint(w, "hello in ", r.Header.Get("Accept-Language"))
+	}))
+	defer origin.Close()
+
+	cache, err := cachestack.New(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cache.Close()
+	ctx := context.Background()
+	request := func(lang string) *http.Request {
+		req, _ := http.NewRequest("GET", origin.URL+"/greet", nil)
+		req.Header.Set("Accept-Language", lang)
+		return req
+	}
+	for _, lang := range []string{"fr", "de"} {
+		resp, err := cache.Client().Do(request(lang))
+		if err != nil {
+			log.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+
+	key, _ := cache.Key(request("fr"))
+	_, err = cache.Get(ctx, key)
+	fmt.Println("get by the request's key:", errors.Is(err, cachestack.ErrVaries))
+	for _, lang := range []string{"de", "fr", "en"} {
+		e, err := cache.Response(ctx, request(lang))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			fmt.Println(lang + ": not stored")
+		case err != nil:
+			log.Fatal(err)
+		default:
+			fmt.Printf("%s: %q\n", lang, e.Body)
+		}
+	}
+	// Output:
+	// get by the request's key: true
+	// de: "hello in de"
+	// fr: "hello in fr"
+	// en: not stored
 }
 
 // Changing the session's expiry while the cache runs: responses stored

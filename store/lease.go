@@ -37,6 +37,8 @@ type Leaser[K comparable] interface {
 // tierstore) to hand out the Leaser of the store beneath them, if it has
 // one.
 type LeaserSource[K comparable] interface {
+	// Leaser returns the Leaser of the wrapped store, and false when it
+	// has none.
 	Leaser() (Leaser[K], bool)
 }
 

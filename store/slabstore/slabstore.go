@@ -52,7 +52,9 @@ type Store struct {
 	shards  []shard
 	mask    uint64
 	seed    maphash.Seed
-	now     func() time.Time
+	now     func() time.Time // Options.Clock, or clock.Now
+	clock   store.Clock      // the clock, when Options.Clock is nil
+	ownNow  bool             // Options.Clock was set
 	segSize int
 	closed  atomic.Bool
 	// retired counts the bytes of evicted segments that a Get aliased and
@@ -67,6 +69,7 @@ var (
 	_ store.Lister[string]                  = (*Store)(nil)
 	_ store.Clearer                         = (*Store)(nil)
 	_ store.NonBlocking                     = (*Store)(nil)
+	_ store.Clocked                         = (*Store)(nil)
 )
 
 // New returns an empty store. It fails when opts.MaxBytes is negative or
@@ -82,20 +85,21 @@ func New(opts *Options) (*Store, error) {
 	if o.MaxBytes < 1<<20 {
 		return nil, fmt.Errorf("slabstore: Options.MaxBytes is %d, want 0 or at least 1 MiB (1048576)", o.MaxBytes)
 	}
-	if o.Clock == nil {
-		o.Clock = time.Now
-	}
 	n, seg := layout(o.MaxBytes)
 	s := &Store{
 		shards:  make([]shard, n),
 		mask:    uint64(n - 1),
 		seed:    maphash.MakeSeed(),
 		now:     o.Clock,
+		ownNow:  o.Clock != nil,
 		segSize: seg,
 		retired: new(atomic.Int64),
 		// Up to MaxBytes of evicted segments held by responses, on top
 		// of MaxBytes of live ones.
 		maxRetired: o.MaxBytes,
+	}
+	if s.now == nil {
+		s.now = s.clock.Now
 	}
 	for i := range s.shards {
 		sh := &s.shards[i]
@@ -270,6 +274,17 @@ func (s *Store) Close() error {
 		sh.mu.Unlock()
 	}
 	return nil
+}
+
+// UseClock implements store.Clocked: a store built without Options.Clock
+// tells the time with now from then on; a store built with one keeps it and
+// returns false. cachestack.New calls it with its Options.Clock.
+func (s *Store) UseClock(now func() time.Time) bool {
+	if s.ownNow || now == nil {
+		return false
+	}
+	s.clock.Set(now)
+	return true
 }
 
 // NeverBlocks reports true: the store is in memory and its calls never

@@ -49,6 +49,16 @@ func TestConformance(t *testing.T) {
 	}
 }
 
+func TestUseClock(t *testing.T) {
+	t.Parallel()
+	storetest.UseClock(t, storetest.Responses(func(t *testing.T) store.Store[string, *cached.Response] {
+		return newStore(t, &slabstore.Options{MaxBytes: 1 << 20})
+	}))
+	// A store built with a clock keeps it.
+	s := newStore(t, &slabstore.Options{MaxBytes: 1 << 20, Clock: time.Now})
+	assert.False(t, s.UseClock(time.Now))
+}
+
 func newStore(t testing.TB, opts *slabstore.Options) *slabstore.Store {
 	t.Helper()
 	s, err := slabstore.New(opts)

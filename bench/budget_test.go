@@ -54,11 +54,12 @@ func TestHitBudgets(t *testing.T) {
 					t.Errorf("%s: %.0f allocations, %.0f at %s: the cost depends on the body size", sz.name, allocs, first, sizes[0].name)
 				}
 				if be.Kind == backends.Typed {
-					if allocs > hitBudget {
-						t.Errorf("%s: %.0f allocations via http.Client, budget %d", sz.name, allocs, hitBudget)
+					extra := typedExtra[be.Name]
+					if allocs > float64(hitBudget+extra) {
+						t.Errorf("%s: %.0f allocations via http.Client, budget %d", sz.name, allocs, hitBudget+extra)
 					}
-					if bare > bareBudget {
-						t.Errorf("%s: %.0f allocations as a bare RoundTripper, budget %d", sz.name, bare, bareBudget)
+					if bare > float64(bareBudget+extra) {
+						t.Errorf("%s: %.0f allocations as a bare RoundTripper, budget %d", sz.name, bare, bareBudget+extra)
 					}
 				}
 				if sz.n < 16<<10 {
@@ -91,6 +92,13 @@ const (
 	hitBudget  = 11
 	bareBudget = 7
 )
+
+// typedExtra are the allocations a typed store adds to hitBudget and
+// bareBudget on a hit, with the reason. slabstore holds no Go objects per
+// entry, so each Get builds the *cached.Response over its segment: one for
+// the Vary index and one for the variant, plus the index's list of Vary
+// fields and its stored Vary values (measured: 15 and 11).
+var typedExtra = map[string]int{"slab": 4}
 
 // sizeBound names the server backends whose client allocates more
 // objects for a larger reply, with the reason; the check that a hit costs

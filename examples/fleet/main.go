@@ -17,14 +17,22 @@
 // the same namespace. Each fetches the same URL; only the first reaches the
 // origin. The namespace is cleared at the end.
 //
-// # Where fleet-wide options go
+// # What each instance runs
 //
-// newInstance is the one place an instance's cache is configured. Today it
-// shares the store and coalesces concurrent misses within the instance
-// (Options.Coalesce). Options that coordinate the instances themselves —
-// one origin request for a miss across the whole fleet (stampede
-// protection), or an in-memory front tier kept coherent with Redis — are
-// set there too, beside Store, when cachestack offers them.
+// newInstance is the one place an instance's cache is configured:
+//
+//   - a memory front over the shared Redis (tierstore.NewCoherent), so a
+//     hit costs no network round trip, kept coherent by a redisstore.Bus:
+//     another instance's write or delete drops the key from this front
+//     within 2 × BusOptions.PingInterval (500 ms by default), and if the
+//     bus loses Redis the front falls back to FrontTTL;
+//   - Options.Coalesce, one origin request per key within the instance;
+//   - Options.CoalesceAcrossProcesses, one origin request per key across
+//     the fleet: a miss takes a lease in Redis, and other instances that
+//     miss the same key meanwhile wait for the entry (at most MaxWait, and
+//     never past their own context) instead of asking the origin.
+//
+// The README's "Running on many machines" says what each guarantees.
 package main
 
 import (
@@ -42,7 +50,10 @@ import (
 	"github.com/cachestack/cachestack"
 	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/codec"
+	"github.com/cachestack/cachestack/middleware"
+	"github.com/cachestack/cachestack/store/memstore"
 	"github.com/cachestack/cachestack/store/redisstore"
+	"github.com/cachestack/cachestack/store/tierstore"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -70,21 +81,25 @@ func main() {
 type instance struct {
 	client *redis.Client
 	cache  *cachestack.Cache
-	store  *redisstore.Store
+	store  *tierstore.Store[string, *cached.Response]
 }
 
 // newInstance connects to Redis and builds the instance's cache over the
 // shared namespace.
 func newInstance(addr, namespace string) (*instance, error) {
 	client := redis.NewClient(&redis.Options{Addr: addr})
-	raw, err := redisstore.New(client, &redisstore.Options{Namespace: namespace})
+	tier, err := newTier(client, namespace)
 	if err != nil {
 		client.Close()
 		return nil, err
 	}
 	cache, err := cachestack.New(&cachestack.Options{
-		Store:    codec.Bind[string, *cached.Response](raw, codec.Response()),
+		Store:    tier,
 		Coalesce: true,
+		CoalesceAcrossProcesses: &middleware.LeaseOptions{
+			TTL:     5 * time.Second, // longer than a fetch; the longest a crashed instance delays the others
+			MaxWait: 2 * time.Second, // then a waiting instance fetches on its own
+		},
 		// A lookup slower than GetTimeout is a miss that goes to the origin
 		// (the default, 50ms, suits a Redis close by); writes go to Redis in
 		// the background, after the caller has its response, and one slower
@@ -94,16 +109,46 @@ func newInstance(addr, namespace string) (*instance, error) {
 		SetTimeout: time.Second,
 	})
 	if err != nil {
-		raw.Close()
+		tier.Close()
 		client.Close()
 		return nil, err
 	}
-	return &instance{client: client, cache: cache, store: raw}, nil
+	return &instance{client: client, cache: cache, store: tier}, nil
+}
+
+// newTier is the instance's store: a memory front of decoded responses
+// over the shared Redis namespace, kept coherent by a bus of
+// invalidations on the same client.
+func newTier(client *redis.Client, namespace string) (*tierstore.Store[string, *cached.Response], error) {
+	raw, err := redisstore.New(client, &redisstore.Options{Namespace: namespace})
+	if err != nil {
+		return nil, err
+	}
+	back := codec.Bind[string, *cached.Response](raw, codec.Response())
+	front, err := memstore.New[string](&memstore.Options[*cached.Response]{MaxBytes: 64 << 20})
+	if err != nil {
+		back.Close()
+		return nil, err
+	}
+	bus, err := redisstore.NewBus(client, &redisstore.BusOptions{Namespace: namespace})
+	if err != nil {
+		front.Close()
+		back.Close()
+		return nil, err
+	}
+	tier, err := tierstore.NewCoherent(front, back, bus, &tierstore.Options{FrontTTL: time.Minute})
+	if err != nil {
+		front.Close()
+		back.Close()
+		return nil, err
+	}
+	return tier, nil
 }
 
 // Close waits (up to five seconds) for the writes the instance queued, so
 // that what it fetched is in Redis for the others, then closes the cache,
-// the store and the client, in that order.
+// the store (its front, its Redis store and its bus) and the client, in
+// that order.
 func (in *instance) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -75,7 +75,9 @@ func TestCoalesceConcurrentMisses(t *testing.T) {
 	}
 	// Every caller has missed the store and joined the one request, which
 	// waits at the origin.
-	require.Eventually(t, func() bool { return counters.Misses.Load() == callers }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool {
+		return counters.Misses.Load() == callers && middleware.CoalesceWaiters(rt) == callers
+	}, 10*time.Second, time.Millisecond)
 	for i := 0; i < callers; i += 10 {
 		cancels[i]()
 	}
@@ -310,7 +312,11 @@ func TestCoalesceHead(t *testing.T) {
 			}
 		})
 	}
-	require.Eventually(t, func() bool { return counters.Misses.Load() == 3 }, 10*time.Second, time.Millisecond)
+	// A miss is counted before the caller joins the flight: wait until all
+	// three have joined, or a late one would start a second request.
+	require.Eventually(t, func() bool {
+		return counters.Misses.Load() == 3 && middleware.CoalesceWaiters(rt) == 3
+	}, 10*time.Second, time.Millisecond)
 	close(release)
 	wg.Wait()
 	assert.Equal(t, int64(1), o.hits.Load())

@@ -575,16 +575,20 @@ func runRm(ctx context.Context, e env, c *common, opts any, args []string) error
 	return withBackend(ctx, c, args, true, func(b *backend) error {
 		out := bufio.NewWriter(e.stdout)
 		defer out.Flush()
-		removed := map[string]bool{}
-		remove := func(key string, r *cached.Response) error {
-			if err := b.s.Delete(ctx, key); err != nil {
-				return err
+		// What matches is collected first and removed by the library's
+		// Cache.Delete, which also removes the parts of a partial
+		// response and the redirects recorded to what it removed.
+		var keys, removed []string // removed: "METHOD URL" of responses, for -v
+		seen := map[string]bool{}
+		remove := func(key string, r *cached.Response) {
+			if seen[key] {
+				return
 			}
-			removed[key] = true
-			if f.verbose && r.Kind == cached.KindResponse {
-				fmt.Fprintf(out, "removed %s %s\n", r.Method, r.URL)
+			seen[key] = true
+			keys = append(keys, key)
+			if r.Kind == cached.KindResponse {
+				removed = append(removed, r.Method+" "+r.URL)
 			}
-			return nil
 		}
 		var missing []string
 		for _, key := range f.keys {
@@ -598,9 +602,7 @@ func runRm(ctx context.Context, e env, c *common, opts any, args []string) error
 			case err != nil:
 				return err
 			}
-			if err := remove(key, r); err != nil {
-				return err
-			}
+			remove(key, r)
 		}
 		if len(ms) > 0 {
 			t, err := walk(ctx, b, func(key string, r *cached.Response) error {
@@ -614,10 +616,10 @@ func runRm(ctx context.Context, e env, c *common, opts any, args []string) error
 						hit = true
 					}
 				}
-				if !hit {
-					return nil
+				if hit {
+					remove(key, r)
 				}
-				return remove(key, r)
+				return nil
 			})
 			if err != nil {
 				return err
@@ -626,15 +628,19 @@ func runRm(ctx context.Context, e env, c *common, opts any, args []string) error
 				return err
 			}
 		}
-		if len(removed) > 0 {
-			// Redirects recorded to what was removed lead nowhere now.
-			if _, err := walk(ctx, b, func(key string, r *cached.Response) error {
-				if r.Kind == cached.KindRedirect && removed[r.Ref] {
-					return b.s.Delete(ctx, key)
-				}
-				return nil
-			}); err != nil {
+		if len(keys) > 0 {
+			cache, err := cachestack.New(&cachestack.Options{Store: b.s})
+			if err != nil {
 				return err
+			}
+			defer cache.Close()
+			if err := cache.Delete(ctx, keys...); err != nil {
+				return err
+			}
+			if f.verbose {
+				for _, r := range removed {
+					fmt.Fprintf(out, "removed %s\n", r)
+				}
 			}
 		}
 		for _, m := range ms {

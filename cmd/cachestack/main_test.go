@@ -474,6 +474,20 @@ func exercise(t *testing.T, b backend) {
 	assert.Len(t, mine["/missing"], 1)
 	must(t, &out, args("rm", "--key", mine["/missing"][0].Key)...)
 
+	// rm takes the redirects that led to what it removed with it.
+	var home string
+	for _, e := range ls() {
+		if strings.Contains(e.URL, "/home") {
+			home = e.URL
+		}
+	}
+	require.NotEmpty(t, home, "leaktest's redirect target")
+	must(t, &out, args("rm", home)...)
+	var after stats
+	r = must(t, &out, args("stats", "--json")...)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &after), r.stdout)
+	assert.Less(t, after.Redirects, st.Redirects, "the redirect to %s is removed with it", home)
+
 	// purge removes what is stale.
 	r = must(t, &out, args("purge", "--json")...)
 	var purged struct{ Removed int }

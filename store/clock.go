@@ -42,6 +42,17 @@ func (c *Clock) Set(now func() time.Time) {
 	c.now.Store(&now)
 }
 
+// Use makes now the clock's source and reports true, unless own is true
+// (the store was built with a clock of its own, which it keeps) or now is
+// nil: what an adapter's UseClock does.
+func (c *Clock) Use(own bool, now func() time.Time) bool {
+	if own || now == nil {
+		return false
+	}
+	c.Set(now)
+	return true
+}
+
 // UseClock gives now to s if s is Clocked, and reports whether s now uses
 // it.
 func UseClock(s any, now func() time.Time) bool {

@@ -13,10 +13,9 @@ var _ store.Clocked = (*Store)(nil)
 // store built with one keeps it and returns false. cachestack.New calls it
 // with its Options.Clock.
 func (s *Store) UseClock(now func() time.Time) bool {
-	if s.ownNow || now == nil {
+	if !s.clock.Use(s.ownNow, now) {
 		return false
 	}
-	s.clock.Set(now)
 	s.stampTime.Store(true)
 	return true
 }

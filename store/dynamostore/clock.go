@@ -13,9 +13,5 @@ var _ store.Clocked = (*Store)(nil)
 // store built with one keeps it and returns false. cachestack.New calls it
 // with its Options.Clock.
 func (s *Store) UseClock(now func() time.Time) bool {
-	if s.ownClock || now == nil {
-		return false
-	}
-	s.settable.Set(now)
-	return true
+	return s.settable.Use(s.ownClock, now)
 }

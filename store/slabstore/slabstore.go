@@ -280,11 +280,7 @@ func (s *Store) Close() error {
 // tells the time with now from then on; a store built with one keeps it and
 // returns false. cachestack.New calls it with its Options.Clock.
 func (s *Store) UseClock(now func() time.Time) bool {
-	if s.ownNow || now == nil {
-		return false
-	}
-	s.clock.Set(now)
-	return true
+	return s.clock.Use(s.ownNow, now)
 }
 
 // NeverBlocks reports true: the store is in memory and its calls never

@@ -221,9 +221,11 @@ func touch(b []byte) {
 }
 
 // withVariant is a Vary index and its inline variant, decoded in one
-// allocation.
+// allocation with room for the usual short lists of strings: the index's
+// Vary fields and the variant's VaryHeader values.
 type withVariant struct {
 	index, variant cached.Response
+	strs           [4]string
 }
 
 // decode returns the response in record b (exactly one record). Its
@@ -235,21 +237,23 @@ func decode(b []byte) (*cached.Response, error) {
 	}
 	if binary.LittleEndian.Uint32(b[offLens+4*lenVariant:]) == 0 {
 		r := new(cached.Response)
-		if err := decodeInto(r, nil, b); err != nil {
+		if err := decodeInto(r, nil, b, nil); err != nil {
 			return nil, err
 		}
 		return r, nil
 	}
 	w := new(withVariant)
-	if err := decodeInto(&w.index, &w.variant, b); err != nil {
+	strs := w.strs[:]
+	if err := decodeInto(&w.index, &w.variant, b, &strs); err != nil {
 		return nil, err
 	}
 	return &w.index, nil
 }
 
 // decodeInto decodes record b into r, and its inline variant, if it has
-// one, into v, which is nil where a record may not have one.
-func decodeInto(r, v *cached.Response, b []byte) error {
+// one, into v, which is nil where a record may not have one. Lists of
+// strings are carved from *strs while it has room.
+func decodeInto(r, v *cached.Response, b []byte, strs *[]string) error {
 	if len(b) < headerLen {
 		return errRecord
 	}
@@ -290,12 +294,12 @@ func decodeInto(r, v *cached.Response, b []byte) error {
 	}
 	r.Header = h
 	if flags&flagVaryHeader != 0 {
-		if r.VaryHeader, err = decodeVaryHeader(field[lenVaryHeader]); err != nil {
+		if r.VaryHeader, err = decodeVaryHeader(field[lenVaryHeader], strs); err != nil {
 			return err
 		}
 	}
 	if flags&flagVary != 0 {
-		if r.Vary, err = decodeStrings(field[lenVary]); err != nil {
+		if r.Vary, err = decodeStrings(field[lenVary], strs); err != nil {
 			return err
 		}
 	}
@@ -306,7 +310,7 @@ func decodeInto(r, v *cached.Response, b []byte) error {
 		if v == nil {
 			return errRecord
 		}
-		if err := decodeInto(v, nil, vb); err != nil {
+		if err := decodeInto(v, nil, vb, strs); err != nil {
 			return err
 		}
 		r.Variant = v
@@ -353,7 +357,19 @@ func (f *fieldReader) item() string {
 	return s
 }
 
-func decodeVaryHeader(b []byte) (http.Header, error) {
+// carve returns a list of n strings: the next n of *strs when strs is not
+// nil and has room (the list's capacity is n, so appending to it cannot
+// reach the next), else a new one.
+func carve(strs *[]string, n int) []string {
+	if strs != nil && n <= len(*strs) {
+		vs := (*strs)[:n:n]
+		*strs = (*strs)[n:]
+		return vs
+	}
+	return make([]string, n)
+}
+
+func decodeVaryHeader(b []byte, strs *[]string) (http.Header, error) {
 	f := fieldReader{b: b}
 	n := f.u32()
 	h := make(http.Header, n)
@@ -363,7 +379,7 @@ func decodeVaryHeader(b []byte) (http.Header, error) {
 		if f.bad {
 			return nil, errRecord
 		}
-		vs := make([]string, c)
+		vs := carve(strs, c)
 		for i := range vs {
 			vs[i] = f.item()
 		}
@@ -375,13 +391,13 @@ func decodeVaryHeader(b []byte) (http.Header, error) {
 	return h, nil
 }
 
-func decodeStrings(b []byte) ([]string, error) {
+func decodeStrings(b []byte, strs *[]string) ([]string, error) {
 	f := fieldReader{b: b}
 	n := f.u32()
 	if f.bad {
 		return nil, errRecord
 	}
-	vs := make([]string, n)
+	vs := carve(strs, n)
 	for i := range vs {
 		vs[i] = f.item()
 	}

@@ -268,3 +268,49 @@ func firstIndexKey(t *testing.T, cs *countingStore) string {
 	t.Fatal("no Vary index stored")
 	return ""
 }
+
+// tooLargeIndexes refuses, as a store refuses what exceeds its budget, a
+// Vary index holding a variant inline, removing what the key held.
+type tooLargeIndexes struct {
+	store.Store[string, *cached.Response]
+	blocks bool // declare that it may block: writes go through the write-back queue
+}
+
+func (s tooLargeIndexes) Set(ctx context.Context, key string, e *cached.Response, ttl time.Duration) error {
+	if e.Variant != nil {
+		s.Store.Delete(ctx, key)
+		return store.ErrTooLarge
+	}
+	return s.Store.Set(ctx, key, e, ttl)
+}
+
+func (s tooLargeIndexes) NeverBlocks() bool { return !s.blocks }
+
+// TestVaryIndexTooLarge: an index the store refuses as too large with its
+// inline variant is stored without it, so that its variants stay
+// reachable, directly and through the write-back queue.
+func TestVaryIndexTooLarge(t *testing.T) {
+	t.Parallel()
+	for _, writeBack := range []bool{false, true} {
+		t.Run(fmt.Sprint("writeBack=", writeBack), func(t *testing.T) {
+			t.Parallel()
+			c := newClock()
+			o := encodingOrigin(t, c)
+			so := middleware.StoreOptions{Clock: c.Now, Logger: quiet, Counters: new(middleware.Counters), Monitor: new(middleware.Monitor)}
+			if writeBack {
+				so.Workers = newWorkers(t, 2)
+			}
+			st, err := middleware.Store(tooLargeIndexes{newMemstore(t, c), writeBack}, &so)
+			require.NoError(t, err)
+			m := mustMW(t)
+			rt := middleware.Chain(m(middleware.CacheControl(nil)), st)(testTransport(t))
+			h := header("Accept-Encoding", "gzip")
+			fetch(t, rt, o, o.URL, h)
+			require.NoError(t, so.Monitor.Flush(context.Background()))
+			_, body, contacted := fetch(t, rt, o, o.URL, h)
+			assert.False(t, contacted)
+			assert.Equal(t, "gzip #1", body)
+			assert.Zero(t, so.Counters.TooLarge.Load())
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -290,4 +291,74 @@ func TestBindSelfChecking(t *testing.T) {
 			require.ErrorIs(t, err, codec.ErrFormat)
 		})
 	}
+}
+
+// lendingStore is a byteStore whose View lends the slice it holds
+// (store.Viewer), and counts the reads of each kind.
+type lendingStore struct {
+	*byteStore
+	gets, views atomic.Int32
+}
+
+func (s *lendingStore) Get(ctx context.Context, key string) ([]byte, error) {
+	s.gets.Add(1)
+	return s.byteStore.Get(ctx, key)
+}
+
+func (s *lendingStore) View(_ context.Context, key string) ([]byte, error) {
+	s.views.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.m[key]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return b, nil
+}
+
+// scribbling is a codec that, as seal.Codec does, takes ownership of its
+// input and writes into it (it decodes a byte, then zeroes it), and does
+// not declare itself codec.InputPreserving.
+type scribbling struct{}
+
+func (scribbling) Marshal(v byte) ([]byte, error) { return []byte{v}, nil }
+func (scribbling) Unmarshal(b []byte) (byte, error) {
+	if len(b) != 1 {
+		return 0, codec.ErrFormat
+	}
+	v := b[0]
+	b[0] = 0
+	return v, nil
+}
+
+// TestBindViews: over a store.Viewer, Bind decodes the store's own bytes
+// (the decoded Body is the stored body, not a copy) when the codec only
+// reads them, and reads a copy through Get for a codec that writes into
+// its input, which then leaves the stored bytes as they were.
+func TestBindViews(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+
+	s := &lendingStore{byteStore: newByteStore()}
+	typed := codec.Bind(s, codec.Response())
+	r := &cached.Response{Method: "GET", URL: "https://example.test/", StatusCode: 200, Proto: "HTTP/1.1", Body: []byte("body")}
+	require.NoError(t, typed.Set(ctx, "k", r, 0))
+	got, err := typed.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, r.Body, got.Body)
+	stored := s.m["k"]
+	assert.Same(t, &stored[len(stored)-1], &got.Body[len(got.Body)-1], "the decoded body is a copy of the stored one")
+	assert.Equal(t, int32(1), s.views.Load(), "Views")
+	assert.Zero(t, s.gets.Load(), "Gets")
+
+	s = &lendingStore{byteStore: newByteStore()}
+	raw := codec.Bind[string, byte](s, scribbling{})
+	require.NoError(t, raw.Set(ctx, "k", 7, 0))
+	for range 2 {
+		v, err := raw.Get(ctx, "k")
+		require.NoError(t, err)
+		assert.Equal(t, byte(7), v, "the stored byte was zeroed by the previous decode")
+	}
+	assert.Zero(t, s.views.Load(), "Views")
+	assert.Equal(t, int32(2), s.gets.Load(), "Gets")
 }

@@ -17,7 +17,18 @@ import (
 	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/codec"
 	"github.com/cachestack/cachestack/store"
+	"github.com/cachestack/cachestack/store/memstore"
+	"github.com/cachestack/cachestack/store/otterstore"
+	"github.com/cachestack/cachestack/store/ristrettostore"
 )
+
+// must returns v, and panics on err: for stores made with valid options.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
 
 // byteStore is a minimal store.Store[string, []byte] for tests. It copies on
 // Set and Get, as the store contract requires of byte stores, and ignores ttl.
@@ -274,8 +285,13 @@ func TestBindSelfChecking(t *testing.T) {
 	}{
 		{"plain", newByteStore(), codec.ErrChecksum},
 		{"self-checking", checkingStore{newByteStore()}, nil},
+		// The in-memory stores: their bytes never leave the process.
+		{"memstore", must(memstore.New[string, []byte](nil)), nil},
+		{"otterstore", must(otterstore.New[string, []byte](nil)), nil},
+		{"ristrettostore", must(ristrettostore.New[string](&ristrettostore.Options[[]byte]{Synchronous: true})), nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Cleanup(func() { _ = tt.give.Close() })
 			require.NoError(t, tt.give.Set(ctx, "k", b, 0))
 			require.NoError(t, tt.give.Set(ctx, "junk", append(slices.Clone(b[:8]), 0xa1, 0xff), 0))
 			typed := codec.Bind(tt.give, codec.Response())

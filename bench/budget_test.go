@@ -14,8 +14,11 @@ import (
 // through the URL's Vary index to its variant. From a typed store a hit
 // costs at most hitBudget allocations through http.Client (four of them
 // http.Client's own) and bareBudget as a bare RoundTripper; as many
-// whatever the body size; and no copy of the body from a typed store,
-// exactly one from a byte store (its Get; decoding aliases it).
+// whatever the body size; and no copy of the body from a typed store or
+// from an in-memory byte store that lends its bytes (store.Viewer, read
+// through by codec.Bind), exactly one from any other byte store (its Get;
+// decoding aliases it). The in-process byte stores are held to
+// byteBudgets.
 func TestHitBudgets(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under the race detector")
@@ -52,6 +55,14 @@ func TestHitBudgets(t *testing.T) {
 					first = allocs
 				} else if (allocs > first+slack || allocs < first-slack) && sizeBound[be.Name] == "" {
 					t.Errorf("%s: %.0f allocations, %.0f at %s: the cost depends on the body size", sz.name, allocs, first, sizes[0].name)
+				}
+				if b, ok := byteBudgets[be.Name]; ok {
+					if allocs > float64(b[0]) {
+						t.Errorf("%s: %.0f allocations via http.Client, budget %d", sz.name, allocs, b[0])
+					}
+					if bare > float64(b[1]) {
+						t.Errorf("%s: %.0f allocations as a bare RoundTripper, budget %d", sz.name, bare, b[1])
+					}
 				}
 				if be.Kind == backends.Typed {
 					extra := typedExtra[be.Name]
@@ -100,6 +111,20 @@ const (
 // fields and its stored Vary values (measured: 15 and 11).
 var typedExtra = map[string]int{"slab": 4}
 
+// byteBudgets are the most allocations a hit from an in-process byte store
+// may cost, through http.Client and as a bare RoundTripper, with the
+// reason. Over a typed hit (hitBudget, bareBudget), decoding the Vary
+// index and the variant costs 9: a *cached.Response and its URL for each,
+// and the strings, slices and map of their header, Vary fields, stored
+// Vary values and reference (measured: 20 and 16). memstore lends its bytes
+// (store.Viewer), so nothing is copied; bigcache copies each value out of
+// its ring and makes a string of its key to compare it, 2 more for each
+// of the two lookups (measured: 24 and 20).
+var byteBudgets = map[string][2]int{
+	"memory-bytes": {20, 16},
+	"bigcache":     {24, 20},
+}
+
 // sizeBound names the server backends whose client allocates more
 // objects for a larger reply, with the reason; the check that a hit costs
 // as many allocations at every body size skips them.
@@ -112,8 +137,9 @@ var sizeBound = map[string]string{
 // makes more than one, at most: DynamoDB's protocol is JSON over HTTP, and
 // the AWS SDK reads the body into a growing buffer, checks its CRC32,
 // decodes the JSON and then the base64 of the binary attribute (7 copies
-// measured).
-var bodyCopies = map[string]int{"dynamodb": 8}
+// measured). memstore over bytes lends the bytes it holds (store.Viewer),
+// which codec.Bind decodes in place: no copy.
+var bodyCopies = map[string]int{"dynamodb": 8, "memory-bytes": 0}
 
 // perRun calls fn once, then n times, and returns the heap allocations
 // per call over the n, rounded down as testing.AllocsPerRun rounds them

@@ -3,8 +3,10 @@ package bench
 import (
 	"net/http"
 	"runtime"
+	"strconv"
 	"testing"
 
+	"github.com/cachestack/cachestack"
 	"github.com/cachestack/cachestack/bench/internal/backends"
 )
 
@@ -89,6 +91,44 @@ func TestHitBudgets(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMissBudget checks what a miss through the default stack over the
+// memory store allocates for its body: one copy, the tee's buffer of the
+// declared length, whatever the size (a tee growing by append would copy
+// a 64 KiB body about twice more). The origin is canned, so that only the
+// cache allocates the body.
+func TestMissBudget(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	mem, _ := backends.Lookup("memory")
+	for _, sz := range sizes {
+		if sz.n < 16<<10 {
+			continue // small bodies cannot be told apart from the rest
+		}
+		in, err := mem.Open(backends.Config{MaxBytes: missBudget})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { in.Close() })
+		c, err := cachestack.New(&cachestack.Options{Store: in.Store, Transport: newCanned(sz.n)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		i := 0
+		_, bytes := perRun(200, func() {
+			i++
+			get(t, c, newRequest(t, "http://127.0.0.1:1234/v1/items/42?i="+strconv.Itoa(i)))
+		})
+		if copies := int(bytes) / sz.n; copies != 1 {
+			t.Errorf("%s: %.0f bytes allocated per miss: %d copies of the body, want 1", sz.name, bytes, copies)
+		}
+		if st := c.Counters().Stored.Load(); st < int64(i) {
+			t.Errorf("%s: %d of %d misses stored", sz.name, st, i)
+		}
 	}
 }
 

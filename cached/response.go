@@ -76,6 +76,11 @@ type Response struct {
 // be revalidated first. It holds no pointers, so it costs an entry nothing
 // on a garbage collection cycle.
 type Reuse struct {
+	// StaleWhileRevalidate is RFC 5861 §3's stale-while-revalidate, when
+	// HasStaleWhileRevalidate.
+	StaleWhileRevalidate time.Duration
+	// StaleIfError is RFC 5861 §4's stale-if-error, when HasStaleIfError.
+	StaleIfError time.Duration
 	// Recorded reports that the other fields were derived from the
 	// response's Header. The zero Reuse records nothing: a response stored
 	// before Reuse existed, decoded from bytes, or built by hand.
@@ -86,13 +91,9 @@ type Reuse struct {
 	// §5.2.2.4.2), whose field names Header's Cache-Control holds.
 	NoCacheFields bool
 	// MustRevalidate is must-revalidate (§5.2.2.2).
-	MustRevalidate bool
-	// StaleWhileRevalidate is RFC 5861 §3's stale-while-revalidate.
-	StaleWhileRevalidate    time.Duration
+	MustRevalidate          bool
 	HasStaleWhileRevalidate bool
-	// StaleIfError is RFC 5861 §4's stale-if-error.
-	StaleIfError    time.Duration
-	HasStaleIfError bool
+	HasStaleIfError         bool
 }
 
 // Kind is what an entry holds.

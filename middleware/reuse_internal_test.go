@@ -49,3 +49,35 @@ func TestDirectivesOfOldEntries(t *testing.T) {
 		assert.Equal(t, e.Reuse, (&exchange{}).directives(e), "recorded: %q", tt.cc)
 	}
 }
+
+// BenchmarkStoredDirectives is what one hit pays to learn what a stored
+// response's Cache-Control says about its reuse: recorded (a typed store's
+// entry, stored by this version) or parsed from its header (an entry
+// decoded from bytes), for the header bench/'s origin sends.
+func BenchmarkStoredDirectives(b *testing.B) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	h := cached.NewHeader(http.Header{
+		"Cache-Control":  {"public, max-age=3600"},
+		"Content-Length": {"1024"},
+		"Content-Type":   {"application/octet-stream"},
+		"Date":           {now.Format(http.TimeFormat)},
+		"Etag":           {`"abc"`},
+		"Last-Modified":  {now.Add(-time.Hour).Format(http.TimeFormat)},
+		"Vary":           {"Accept-Encoding"},
+	})
+	for _, bb := range []struct {
+		name  string
+		reuse cached.Reuse
+	}{{"recorded", reuseOf(storedDirectives(h))}, {"parsed", cached.Reuse{}}} {
+		b.Run(bb.name, func(b *testing.B) {
+			e := &cached.Response{Header: h, Reuse: bb.reuse}
+			var sink cached.Reuse
+			var x exchange
+			for b.Loop() {
+				x.sdOf = nil // a new request's exchange
+				sink = x.directives(e)
+			}
+			_ = sink
+		})
+	}
+}

@@ -587,10 +587,16 @@ func (st *storeStage) verify(ctx context.Context, key string, e *cached.Response
 
 // save writes e under key, protected by ps, with a ttl that keeps it
 // retain past its expiry: through the write-back queue when there is one.
+// A response's Reuse is recorded from its header first, so that its hits
+// from a typed store do not parse the header again; e must not be shared
+// yet (every caller stores a response it has just built).
 func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, now time.Time, retain time.Duration, ps protectStage) {
 	ttl := StorageTTL(now, e.Expires, retain)
 	if ttl < 0 {
 		return
+	}
+	if e.Kind == cached.KindResponse {
+		e.Reuse = reuseOf(storedDirectives(e.Header))
 	}
 	if ps != nil {
 		p, err := ps.protect(key, e)

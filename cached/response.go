@@ -70,6 +70,41 @@ type Response struct {
 	// existed, and after the variant was deleted or changed other than by
 	// storing it again: readers then look the variant up by its key.
 	Variant *Response
+
+	// Reuse is what Header's Cache-Control says about reusing the
+	// response, recorded by the cache when it stored the response so
+	// that a hit need not parse Header again. It is derived from Header
+	// alone: code that gives a Response another Header resets it (to the
+	// zero Reuse, which records nothing and makes readers parse Header).
+	// Codecs do not encode it, so a response read from a byte store has
+	// the zero Reuse.
+	Reuse Reuse
+}
+
+// Reuse is what a stored response's Cache-Control directives (RFC 9111
+// §5.2.2, RFC 5861) say about reusing it, beyond its Expires: the
+// directives that decide whether it may be served, served stale, or must
+// be revalidated first. It holds no pointers, so it costs an entry nothing
+// on a garbage collection cycle.
+type Reuse struct {
+	// StaleWhileRevalidate is RFC 5861 §3's stale-while-revalidate, when
+	// HasStaleWhileRevalidate.
+	StaleWhileRevalidate time.Duration
+	// StaleIfError is RFC 5861 §4's stale-if-error, when HasStaleIfError.
+	StaleIfError time.Duration
+	// Recorded reports that the other fields were derived from the
+	// response's Header. The zero Reuse records nothing: a response stored
+	// before Reuse existed, decoded from bytes, or built by hand.
+	Recorded bool
+	// NoCache is the unqualified no-cache (§5.2.2.4).
+	NoCache bool
+	// NoCacheFields reports a qualified no-cache (no-cache="Set-Cookie",
+	// §5.2.2.4.2), whose field names Header's Cache-Control holds.
+	NoCacheFields bool
+	// MustRevalidate is must-revalidate (§5.2.2.2).
+	MustRevalidate          bool
+	HasStaleWhileRevalidate bool
+	HasStaleIfError         bool
 }
 
 // Kind is what an entry holds.
@@ -140,7 +175,9 @@ func headerSize(h http.Header) int64 {
 
 // Clone returns a copy that shares Body, Header and Variant with r (none is
 // ever modified in place) but owns VaryHeader and Vary, so the copy's fields
-// and times may be changed freely.
+// and times may be changed freely. The copy keeps r's Reuse, which describes
+// the Header they share; one that is given another Header needs another
+// Reuse.
 func (r *Response) Clone() *Response {
 	c := *r
 	c.VaryHeader = r.VaryHeader.Clone()

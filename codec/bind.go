@@ -19,6 +19,10 @@ type Bound[K comparable, V any] struct {
 	// byte store checks its values itself (SelfChecking) and the codec
 	// can skip its own check.
 	unchecked func([]byte) (V, error)
+	// view is the byte store's View, set when it is a store.Viewer and
+	// the codec preserves its input (InputPreserving): Get then decodes
+	// the store's own bytes, without the copy its Get makes.
+	view func(context.Context, K) ([]byte, error)
 }
 
 // SelfChecking is implemented by byte stores that stand for the integrity
@@ -33,6 +37,23 @@ type SelfChecking interface {
 	// to damage, the bytes Get returns.
 	ChecksValues() bool
 }
+
+// InputPreserving is implemented by codecs whose Unmarshal never writes
+// into the bytes it is given: it may keep references into them (Response
+// does, for the body), but it neither modifies them nor appends to them.
+// Bind hands such a codec the bytes of a store.Viewer as the store holds
+// them, shared and read-only, instead of a copy of them. Response is
+// InputPreserving; sign.Codec is when the codec it wraps is; seal.Codec,
+// which decrypts in place, is not.
+type InputPreserving interface {
+	// PreservesInput reports whether Unmarshal leaves its input as it
+	// was.
+	PreservesInput() bool
+}
+
+// PreservesInput reports true (InputPreserving): Unmarshal only reads its
+// input, and its Body aliases it.
+func (responseCodec) PreservesInput() bool { return true }
 
 // uncheckedCodec is implemented by codecs that can decode without their
 // integrity check, for a store that makes its own (SelfChecking).
@@ -54,13 +75,22 @@ var (
 //
 // Ownership: Get hands the bytes the store returned to the codec, which may
 // keep references into them (Response does, for the body); the byte store
-// contract guarantees those bytes are the caller's. Set hands the store the
-// freshly encoded bytes.
+// contract guarantees those bytes are the caller's. When the byte store is a
+// store.Viewer[K, []byte] and the codec is InputPreserving, Get reads
+// through View instead, so that a hit copies nothing: the value it returns
+// may then share memory with the store (Response's Body does), read-only,
+// as a typed in-memory store's values do. Set hands the store the freshly
+// encoded bytes.
 //
 // Over a store that is SelfChecking, Response's entries are decoded
 // without verifying their checksum again (the store has).
 func Bind[K comparable, V any](s store.Store[K, []byte], c Codec[V]) *Bound[K, V] {
 	b := &Bound[K, V]{s: s, c: c}
+	if v, ok := s.(store.Viewer[K, []byte]); ok {
+		if p, ok := c.(InputPreserving); ok && p.PreservesInput() {
+			b.view = v.View
+		}
+	}
 	if sc, ok := s.(SelfChecking); ok && sc.ChecksValues() {
 		if u, ok := c.(uncheckedCodec[V]); ok {
 			b.unchecked = u.unmarshalUnchecked
@@ -74,7 +104,15 @@ func Bind[K comparable, V any](s store.Store[K, []byte], c Codec[V]) *Bound[K, V
 // that fails to decode is returned as a *store.Error matching ErrFormat,
 // which the caller treats as a miss.
 func (b *Bound[K, V]) Get(ctx context.Context, key K) (V, error) {
-	raw, err := b.s.Get(ctx, key)
+	var (
+		raw []byte
+		err error
+	)
+	if b.view != nil {
+		raw, err = b.view(ctx, key)
+	} else {
+		raw, err = b.s.Get(ctx, key)
+	}
 	if err != nil {
 		var zero V
 		return zero, err

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,7 +17,18 @@ import (
 	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/codec"
 	"github.com/cachestack/cachestack/store"
+	"github.com/cachestack/cachestack/store/memstore"
+	"github.com/cachestack/cachestack/store/otterstore"
+	"github.com/cachestack/cachestack/store/ristrettostore"
 )
+
+// must returns v, and panics on err: for stores made with valid options.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
 
 // byteStore is a minimal store.Store[string, []byte] for tests. It copies on
 // Set and Get, as the store contract requires of byte stores, and ignores ttl.
@@ -273,8 +285,13 @@ func TestBindSelfChecking(t *testing.T) {
 	}{
 		{"plain", newByteStore(), codec.ErrChecksum},
 		{"self-checking", checkingStore{newByteStore()}, nil},
+		// The in-memory stores: their bytes never leave the process.
+		{"memstore", must(memstore.New[string, []byte](nil)), nil},
+		{"otterstore", must(otterstore.New[string, []byte](nil)), nil},
+		{"ristrettostore", must(ristrettostore.New[string](&ristrettostore.Options[[]byte]{Synchronous: true})), nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Cleanup(func() { _ = tt.give.Close() })
 			require.NoError(t, tt.give.Set(ctx, "k", b, 0))
 			require.NoError(t, tt.give.Set(ctx, "junk", append(slices.Clone(b[:8]), 0xa1, 0xff), 0))
 			typed := codec.Bind(tt.give, codec.Response())
@@ -290,4 +307,74 @@ func TestBindSelfChecking(t *testing.T) {
 			require.ErrorIs(t, err, codec.ErrFormat)
 		})
 	}
+}
+
+// lendingStore is a byteStore whose View lends the slice it holds
+// (store.Viewer), and counts the reads of each kind.
+type lendingStore struct {
+	*byteStore
+	gets, views atomic.Int32
+}
+
+func (s *lendingStore) Get(ctx context.Context, key string) ([]byte, error) {
+	s.gets.Add(1)
+	return s.byteStore.Get(ctx, key)
+}
+
+func (s *lendingStore) View(_ context.Context, key string) ([]byte, error) {
+	s.views.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.m[key]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return b, nil
+}
+
+// scribbling is a codec that, as seal.Codec does, takes ownership of its
+// input and writes into it (it decodes a byte, then zeroes it), and does
+// not declare itself codec.InputPreserving.
+type scribbling struct{}
+
+func (scribbling) Marshal(v byte) ([]byte, error) { return []byte{v}, nil }
+func (scribbling) Unmarshal(b []byte) (byte, error) {
+	if len(b) != 1 {
+		return 0, codec.ErrFormat
+	}
+	v := b[0]
+	b[0] = 0
+	return v, nil
+}
+
+// TestBindViews: over a store.Viewer, Bind decodes the store's own bytes
+// (the decoded Body is the stored body, not a copy) when the codec only
+// reads them, and reads a copy through Get for a codec that writes into
+// its input, which then leaves the stored bytes as they were.
+func TestBindViews(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+
+	s := &lendingStore{byteStore: newByteStore()}
+	typed := codec.Bind(s, codec.Response())
+	r := &cached.Response{Method: "GET", URL: "https://example.test/", StatusCode: 200, Proto: "HTTP/1.1", Body: []byte("body")}
+	require.NoError(t, typed.Set(ctx, "k", r, 0))
+	got, err := typed.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, r.Body, got.Body)
+	stored := s.m["k"]
+	assert.Same(t, &stored[len(stored)-1], &got.Body[len(got.Body)-1], "the decoded body is a copy of the stored one")
+	assert.Equal(t, int32(1), s.views.Load(), "Views")
+	assert.Zero(t, s.gets.Load(), "Gets")
+
+	s = &lendingStore{byteStore: newByteStore()}
+	raw := codec.Bind[string, byte](s, scribbling{})
+	require.NoError(t, raw.Set(ctx, "k", 7, 0))
+	for range 2 {
+		v, err := raw.Get(ctx, "k")
+		require.NoError(t, err)
+		assert.Equal(t, byte(7), v, "the stored byte was zeroed by the previous decode")
+	}
+	assert.Zero(t, s.views.Load(), "Views")
+	assert.Equal(t, int32(2), s.gets.Load(), "Gets")
 }

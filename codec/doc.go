@@ -73,6 +73,10 @@
 // Unmarshal takes ownership of the bytes it is given and may keep
 // references into them: the Body of a decoded Response aliases them. Byte
 // stores return bytes the caller owns (see package store), so Bound.Get
-// passes them straight to the codec. Marshal returns fresh bytes that
-// share nothing with the value, which Bound.Set hands to the store.
+// passes them straight to the codec. An in-memory byte store can also
+// lend its own bytes, read-only (store.Viewer): Bound.Get reads those when
+// the codec only reads its input (InputPreserving, as Response does), so
+// a hit copies nothing and the decoded value is shared with the store, as
+// a typed store's values are. Marshal returns fresh bytes that share
+// nothing with the value, which Bound.Set hands to the store.
 package codec

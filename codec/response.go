@@ -64,6 +64,9 @@ func seal(b []byte) {
 // (encoded as CBOR null) and an empty one (an empty map) stay distinct.
 // Times are *int64 Unix nanoseconds: absent is the zero time, so the Unix
 // epoch itself (a common Expires value) stays distinct from zero.
+// cached.Response.Reuse is not encoded: it is derived from the header, and
+// a decoded entry has the zero Reuse, which tells the cache to read the
+// header instead.
 type entry struct {
 	Method       string       `cbor:"1,keyasint,omitempty"`
 	URL          string       `cbor:"2,keyasint,omitempty"`

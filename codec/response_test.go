@@ -69,6 +69,7 @@ func assertSameResponse(t testing.TB, want, got *cached.Response) {
 	assert.Equal(t, want.Header, got.Header, "Header")
 	assert.Equal(t, want.VaryHeader, got.VaryHeader, "VaryHeader")
 	assert.Equal(t, want.Body, got.Body, "Body")
+	assert.Equal(t, want.Reuse, got.Reuse, "Reuse")
 	for _, tm := range []struct {
 		name      string
 		want, got time.Time
@@ -147,6 +148,13 @@ func TestResponseRoundTrip(t *testing.T) {
 			Expires: t0, Variant: sampleResponse()}},
 		{name: "redirect alias", give: &cached.Response{Kind: cached.KindRedirect, StatusCode: 301, Header: cached.NewHeader(http.Header{"Location": {"/new"}}), Ref: "0123abcd"}},
 		{name: "sealed envelope", give: &cached.Response{Kind: cached.KindSealed, Method: "GET", URL: "http://h/", Body: []byte("\x01protected\x00bytes")}},
+		{
+			// Reuse is derived from Header: not encoded, and read from the
+			// header again after decoding.
+			name: "reuse is not encoded",
+			give: &cached.Response{StatusCode: 200, Header: cached.NewHeader(http.Header{"Cache-Control": {"no-cache"}}), Reuse: cached.Reuse{Recorded: true, NoCache: true}},
+			want: &cached.Response{StatusCode: 200, Header: cached.NewHeader(http.Header{"Cache-Control": {"no-cache"}})},
+		},
 		{name: "odd strings", give: &cached.Response{Method: "PURGE", URL: "http://h/ü?x=%00", Proto: "HTTP/2.0", StatusCode: 999}},
 	}
 	c := codec.Response()

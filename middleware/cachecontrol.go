@@ -276,22 +276,43 @@ func (x *exchange) staleIfError(e *cached.Response, now time.Time) bool {
 // qualified no-cache names: they must not be sent in a response reused
 // without successful validation (RFC 9111 §5.2.2.4).
 func (x *exchange) withoutNoCacheFields(e *cached.Response) *cached.Response {
-	sd := x.directives(e)
-	if len(sd.NoCacheFields) == 0 {
+	if !x.directives(e).NoCacheFields {
 		return e
 	}
+	names := storedDirectives(e.Header).NoCacheFields // the rare case: Reuse records that there are some, not which
 	c := *e
-	c.Header = cached.NewHeaderFunc(e.Header.HTTP(), func(k string) bool { return !slices.Contains(sd.NoCacheFields, k) })
+	c.Header = cached.NewHeaderFunc(e.Header.HTTP(), func(k string) bool { return !slices.Contains(names, k) })
 	return &c
 }
 
-// directives returns the Cache-Control directives of the stored response
-// e, parsed once for the exchange however many of its decisions read them.
-func (x *exchange) directives(e *cached.Response) policy.ResponseDirectives {
+// directives returns what the Cache-Control of the stored response e says
+// about reusing it: as recorded when e was stored (storeStage.save), or
+// else, for an entry stored without it (decoded from bytes, written by an
+// older version), parsed from its header once for the exchange however many
+// of its decisions read it.
+func (x *exchange) directives(e *cached.Response) cached.Reuse {
+	if e.Reuse.Recorded {
+		return e.Reuse
+	}
 	if x.sdOf != e {
-		x.sd, x.sdOf = storedDirectives(e.Header), e
+		x.sd, x.sdOf = reuseOf(storedDirectives(e.Header)), e
 	}
 	return x.sd
+}
+
+// reuseOf returns the part of a response's directives that decides its
+// reuse once stored, as an entry records it.
+func reuseOf(d policy.ResponseDirectives) cached.Reuse {
+	return cached.Reuse{
+		Recorded:                true,
+		NoCache:                 d.NoCache,
+		NoCacheFields:           len(d.NoCacheFields) > 0,
+		MustRevalidate:          d.MustRevalidate,
+		StaleWhileRevalidate:    d.StaleWhileRevalidate,
+		HasStaleWhileRevalidate: d.HasStaleWhileRevalidate,
+		StaleIfError:            d.StaleIfError,
+		HasStaleIfError:         d.HasStaleIfError,
+	}
 }
 
 // storedDirectives parses a stored response's Cache-Control, allocating
@@ -351,6 +372,7 @@ func merge(e *cached.Response, notModified *http.Response, replaySetCookie bool)
 		}
 	}
 	u.Header = cached.NewHeader(h)
+	u.Reuse = cached.Reuse{} // the merged header's own is recorded when u is stored
 	return u, h
 }
 

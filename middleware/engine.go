@@ -188,9 +188,9 @@ type exchange struct {
 	url     string           // the redacted, normalised URL
 	index   *cached.Response // the URL's Vary index, if it has one
 	entry   *cached.Response // the stored response found, kept for revalidation and stale-if-error
-	// sd are the Cache-Control directives of the stored response sdOf,
-	// parsed once (directives).
-	sd     policy.ResponseDirectives
+	// sd is what the Cache-Control of the stored response sdOf says
+	// about its reuse, parsed once (directives) when sdOf did not record it.
+	sd     cached.Reuse
 	sdOf   *cached.Response
 	via    via
 	vary   []string      // Vary fields of the response being stored

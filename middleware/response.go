@@ -242,12 +242,13 @@ func (b *hitBody) Close() error { return nil }
 // value so that it can live inside what owns it (the exchange) rather than
 // cost an allocation of its own.
 type teeBody struct {
-	rc   io.ReadCloser
-	buf  []byte
-	max  int64
-	over bool
-	sink teeSink
-	key  *string // where the response is stored once read, for InfoOf
+	rc       io.ReadCloser
+	buf      []byte
+	max      int64
+	declared int64 // the body's Content-Length; -1: unknown
+	over     bool
+	sink     teeSink
+	key      *string // where the response is stored once read, for InfoOf
 }
 
 // teeSink receives a teed body read to its end.
@@ -256,14 +257,16 @@ type teeSink interface {
 }
 
 // teeFirstBuffer is the most a tee allocates before bytes arrive: a body
-// that declares a length gets a buffer of that length up to this, and
-// then grows with what it actually sends, so that responses that declare
-// large bodies and send little hold little.
-const teeFirstBuffer = 32 << 10
+// that declares a length gets a buffer of exactly that length up to this,
+// so that the usual body is buffered in one allocation and stored without
+// spare capacity. A longer declared body starts there and grows as its
+// bytes arrive, doubling but never past the declared length, so that a
+// response that declares a large body and sends little holds little.
+const teeFirstBuffer = 1 << 20
 
 // start prepares t to tee rc, whose length is contentLength (-1: unknown).
 func (t *teeBody) start(rc io.ReadCloser, contentLength, max int64, sink teeSink) {
-	*t = teeBody{rc: rc, max: max, sink: sink}
+	*t = teeBody{rc: rc, max: max, declared: contentLength, sink: sink}
 	switch {
 	case contentLength > max:
 		t.over = true
@@ -275,9 +278,13 @@ func (t *teeBody) start(rc io.ReadCloser, contentLength, max int64, sink teeSink
 func (t *teeBody) Read(p []byte) (int, error) {
 	n, err := t.rc.Read(p)
 	if n > 0 && !t.over {
-		if int64(len(t.buf)+n) > t.max {
+		switch need := int64(len(t.buf) + n); {
+		case need > t.max:
 			t.over, t.buf = true, nil
-		} else {
+		case need > int64(cap(t.buf)) && need <= t.declared:
+			grown := make([]byte, 0, min(max(need, 2*int64(cap(t.buf))), t.declared))
+			t.buf = append(append(grown, t.buf...), p[:n]...)
+		default:
 			t.buf = append(t.buf, p[:n]...)
 		}
 	}

@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"strconv"
@@ -120,6 +121,43 @@ func TestTeeGrowsWithTheBytesThatArrive(t *testing.T) {
 	assert.EqualValues(t, 1024, n)
 	assert.Len(t, got, 1024)
 	assert.LessOrEqual(t, cap(got), teeFirstBuffer)
+}
+
+// TestTeeAllocatesOnce checks that a body declaring its length is
+// buffered in one allocation of exactly that length, read in pieces as a
+// caller reads it, and that a body longer than teeFirstBuffer grows by
+// doubling, never past its declared length.
+func TestTeeAllocatesOnce(t *testing.T) {
+	tests := []struct {
+		size       int
+		wantAllocs float64
+	}{
+		{1 << 10, 1},
+		{64 << 10, 1},
+		{teeFirstBuffer, 1},
+		{3 << 20, 3}, // 1 MiB, 2 MiB, then the declared 3 MiB
+	}
+	for _, tt := range tests {
+		body := bytes.Repeat([]byte{'x'}, tt.size)
+		var r bytes.Reader
+		rc := io.NopCloser(&r)
+		p := make([]byte, 8<<10) // what io.Copy reads with
+		var got []byte
+		sink := sinkFunc(func(b []byte) { got = b })
+		var tee teeBody
+		allocs := testing.AllocsPerRun(5, func() {
+			r.Reset(body)
+			tee.start(rc, int64(tt.size), DefaultMaxBodyBytes, sink)
+			for {
+				if _, err := tee.Read(p); err != nil {
+					break
+				}
+			}
+		})
+		assert.Equal(t, tt.wantAllocs, allocs, "%d bytes", tt.size)
+		assert.Equal(t, body, got, "%d bytes", tt.size)
+		assert.Equal(t, tt.size, cap(got), "%d bytes: spare capacity", tt.size)
+	}
 }
 
 type sinkFunc func([]byte)

@@ -587,6 +587,9 @@ func (st *storeStage) verify(ctx context.Context, key string, e *cached.Response
 
 // save writes e under key, protected by ps, with a ttl that keeps it
 // retain past its expiry: through the write-back queue when there is one.
+// A response's Reuse is recorded from its header first, so that its hits
+// from a typed store do not parse the header again; e must not be shared
+// yet (every caller stores a response it has just built).
 //
 // A Vary index holding a variant inline (e.Variant) that the store refuses
 // as too large is written without it (set): the store dropped the old
@@ -596,6 +599,9 @@ func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, 
 	ttl := StorageTTL(now, e.Expires, retain)
 	if ttl < 0 {
 		return
+	}
+	if e.Kind == cached.KindResponse {
+		e.Reuse = reuseOf(storedDirectives(e.Header))
 	}
 	var bare *cached.Response // protected: made now; else by set, if needed
 	if ps != nil {

@@ -40,7 +40,10 @@ var (
 //
 // Ownership: Set stores a new sealed copy of the value, so the caller keeps
 // its slice. Get decrypts in place, over the bytes s returned, which the
-// caller owns (see package store), and returns a sub-slice of them.
+// caller owns (see package store), and returns a sub-slice of them; when s
+// lends its bytes (store.Viewer), Get reads those instead and decrypts into
+// a new slice, which saves s's copy. Either way the caller owns what Get
+// returns.
 func Wrap[K ~string](s store.Store[K, []byte], sealer *Sealer) *Store[K] {
 	return &Store[K]{s: s, sealer: sealer}
 }
@@ -50,11 +53,20 @@ func Wrap[K ~string](s store.Store[K, []byte], sealer *Sealer) *Store[K] {
 // entry that fails to open is returned as a *store.Error matching
 // ErrInvalid.
 func (s *Store[K]) Get(ctx context.Context, key K) ([]byte, error) {
-	sealed, err := s.s.Get(ctx, key)
+	var (
+		sealed []byte
+		err    error
+	)
+	v, lent := s.s.(store.Viewer[K, []byte])
+	if lent {
+		sealed, err = v.View(ctx, key) // read-only: not decrypted in place
+	} else {
+		sealed, err = s.s.Get(ctx, key)
+	}
 	if err != nil {
 		return nil, err
 	}
-	data, err := s.sealer.open(domainKey, string(key), sealed, true)
+	data, err := s.sealer.open(domainKey, string(key), sealed, !lent)
 	if err != nil {
 		return nil, store.Wrap("seal", "get", key, err)
 	}

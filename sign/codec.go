@@ -18,7 +18,9 @@ import (
 // Unmarshal of an entry that fails verification returns an error matching
 // ErrInvalid and codec.ErrFormat, and does not call c; the signer counts it
 // (Stats). Unmarshal hands c a sub-slice of its input, so c's ownership rules
-// carry over. Marshal errors are c's, unchanged. signer must not be nil.
+// carry over; verifying only reads it, so the codec is
+// codec.InputPreserving when c is. Marshal errors are c's, unchanged.
+// signer must not be nil.
 func Codec[V any](c codec.Codec[V], signer *Signer, context string) codec.Codec[V] {
 	return signedCodec[V]{c: c, signer: signer, context: context}
 }
@@ -44,4 +46,11 @@ func (sc signedCodec[V]) Unmarshal(b []byte) (V, error) {
 		return zero, err
 	}
 	return sc.c.Unmarshal(data)
+}
+
+// PreservesInput reports whether c preserves its input
+// (codec.InputPreserving): verifying does not write into it.
+func (sc signedCodec[V]) PreservesInput() bool {
+	p, ok := sc.c.(codec.InputPreserving)
+	return ok && p.PreservesInput()
 }

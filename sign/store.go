@@ -18,9 +18,10 @@ type Store[K ~string] struct {
 }
 
 var (
-	_ store.Store[string, []byte] = (*Store[string])(nil)
-	_ store.Lister[string]        = (*Store[string])(nil)
-	_ store.Clearer               = (*Store[string])(nil)
+	_ store.Store[string, []byte]  = (*Store[string])(nil)
+	_ store.Viewer[string, []byte] = (*Store[string])(nil)
+	_ store.Lister[string]         = (*Store[string])(nil)
+	_ store.Clearer                = (*Store[string])(nil)
 )
 
 // Wrap returns a store that signs what it sets in s with signer, binding
@@ -39,7 +40,9 @@ var (
 //
 // Ownership: Set stores a new signed copy of the value, so the caller keeps
 // its slice. Get returns a sub-slice of the bytes s returned, which the
-// caller owns (see package store).
+// caller owns (see package store). View (store.Viewer) verifies the bytes
+// of s's View, when s has one, and returns a sub-slice of them, shared and
+// read-only: codec.Bind over the returned store reads through it.
 func Wrap[K ~string](s store.Store[K, []byte], signer *Signer) *Store[K] {
 	return &Store[K]{s: s, signer: signer}
 }
@@ -53,6 +56,27 @@ func (s *Store[K]) Get(ctx context.Context, key K) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.verify(key, signed)
+}
+
+// View is Get over the wrapped store's View when it is a
+// store.Viewer[K, []byte], and Get otherwise: it returns a sub-slice of the
+// bytes the wrapped store lends, which must not be modified (see
+// store.Viewer). Verifying only reads them.
+func (s *Store[K]) View(ctx context.Context, key K) ([]byte, error) {
+	v, ok := s.s.(store.Viewer[K, []byte])
+	if !ok {
+		return s.Get(ctx, key)
+	}
+	signed, err := v.View(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return s.verify(key, signed)
+}
+
+// verify returns the value of the entry signed under key.
+func (s *Store[K]) verify(key K, signed []byte) ([]byte, error) {
 	data, err := s.signer.verify(domainKey, string(key), signed)
 	if err != nil {
 		return nil, store.Wrap("sign", "get", key, err)

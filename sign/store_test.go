@@ -211,3 +211,36 @@ func TestStoreUnderCodec(t *testing.T) {
 	require.ErrorIs(t, err, sign.ErrInvalid)
 	require.Nil(t, got)
 }
+
+// TestStoreView: over a store that lends its bytes (memstore), View
+// verifies them and returns a sub-slice of them, not a copy; over one that
+// does not, it is Get. Codec over a codec that preserves its input
+// preserves it too, so codec.Bind reads either through View.
+func TestStoreView(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	signer := newSigner(t, secret(0))
+	inner := newMem(t, nil)
+	st := sign.Wrap(inner, signer)
+	value := bytes.Repeat([]byte("v"), 1<<10)
+	require.NoError(t, st.Set(ctx, "k", value, 0))
+	a, err := st.View(ctx, "k")
+	require.NoError(t, err)
+	b, err := st.View(ctx, "k")
+	require.NoError(t, err)
+	require.Equal(t, value, a)
+	require.Same(t, &a[0], &b[0], "View copies")
+	lent, err := inner.View(ctx, "k")
+	require.NoError(t, err)
+	require.Same(t, &lent[len(lent)-1], &a[len(a)-1], "View's value is not the wrapped store's bytes")
+	require.Equal(t, len(a), cap(a), "View's value may be appended to in the store's memory")
+
+	plain := sign.Wrap(struct{ store.Store[string, []byte] }{inner}, signer)
+	c, err := plain.View(ctx, "k")
+	require.NoError(t, err)
+	require.Equal(t, value, c)
+	require.NotSame(t, &a[0], &c[0], "View of a store without View lent bytes")
+
+	require.True(t, sign.Codec(codec.Response(), signer, "r").(codec.InputPreserving).PreservesInput())
+	require.False(t, sign.Codec(codec.CBOR[int](), signer, "r").(codec.InputPreserving).PreservesInput())
+}

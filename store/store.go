@@ -15,6 +15,12 @@
 // in-memory store returns the value it holds, not a copy, so callers treat
 // them as read-only. Byte stores return a slice the caller may keep and
 // modify: it is never shared with the store's own buffers.
+//
+// A byte store that can hand out its bytes without that copy says so by
+// implementing Viewer: View returns the stored slice itself, shared and
+// read-only, as a typed store's values are. codec.Bind reads through View
+// when it can, so a hit from an in-memory byte store costs no copy of its
+// value.
 package store
 
 import (
@@ -121,6 +127,27 @@ var ErrTooLarge = errors.New("store: value too large")
 
 // ErrNegativeTTL is returned by Set when ttl is negative.
 var ErrNegativeTTL = errors.New("store: negative ttl")
+
+// Viewer is implemented by stores that can return a value without copying
+// it: the in-memory stores (memstore, ristrettostore, otterstore), whose
+// []byte values are copied once on Set and never written afterwards.
+//
+// View returns what Get would, but for []byte values it returns the
+// store's own slice instead of a copy, shared with the store and with every
+// other caller. The caller must treat it as read-only: it must not write
+// into it, nor append to it (its capacity may be the store's). In return
+// the value stays as it was for as long as the caller holds it, even after
+// the key is overwritten, deleted or evicted: a store implements View only
+// if it never reuses or changes the memory of a value it has handed out.
+// A store whose bytes live in buffers it reuses (bigcache's ring, a read
+// buffer) cannot implement it.
+//
+// Values of other types are returned as Get returns them. A wrapper may
+// implement View by passing it on, and fall back to Get where what it
+// wraps has no View: a value the caller owns is read-only too.
+type Viewer[K comparable, V any] interface {
+	View(ctx context.Context, key K) (V, error)
+}
 
 // NonBlocking is implemented by stores whose calls never wait on I/O, a
 // lock held across I/O, or another process: in-memory stores. The cache

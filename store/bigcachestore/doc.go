@@ -47,7 +47,9 @@
 // Set copies the value into bigcache; the caller keeps its slice. Get
 // returns a slice the caller owns: bigcache copies the entry out of its
 // queue, and Get returns that copy without the expiry prefix, so a hit
-// costs one copy of the value.
+// costs one copy of the value. bigcache reuses its queue's memory, so the
+// store cannot hand out its bytes without that copy: it has no View
+// (store.Viewer), unlike memstore over []byte.
 //
 // # Goroutines and contexts
 //

@@ -45,7 +45,8 @@ type Options[V any] struct {
 }
 
 // Store is a bounded in-memory store. Its zero value is not usable; call
-// New. It implements store.Store[K, V], store.Lister[K] and store.Clearer.
+// New. It implements store.Store[K, V], store.Viewer[K, V], store.Lister[K]
+// and store.Clearer.
 type Store[K comparable, V any] struct {
 	shards  []shard[K, V]
 	mask    uint64 // len(shards)-1; 0 with one shard, which skips hashing
@@ -59,9 +60,10 @@ type Store[K comparable, V any] struct {
 }
 
 var (
-	_ store.Store[string, []byte] = (*Store[string, []byte])(nil)
-	_ store.Lister[string]        = (*Store[string, []byte])(nil)
-	_ store.Clearer               = (*Store[string, []byte])(nil)
+	_ store.Store[string, []byte]  = (*Store[string, []byte])(nil)
+	_ store.Viewer[string, []byte] = (*Store[string, []byte])(nil)
+	_ store.Lister[string]         = (*Store[string, []byte])(nil)
+	_ store.Clearer                = (*Store[string, []byte])(nil)
 )
 
 // New returns an empty store. It fails when a budget in opts is negative.
@@ -103,11 +105,24 @@ func New[K comparable, V any](opts *Options[V]) (*Store[K, V], error) {
 }
 
 // Get returns the value stored under key. For []byte values it returns a
-// copy the caller owns; other values are returned as stored, shared with
-// every other caller, and must be treated as read-only. Get ignores ctx: it
-// never waits. A miss, including an expired entry, returns store.ErrNotFound
-// itself and does not allocate.
-func (s *Store[K, V]) Get(_ context.Context, key K) (V, error) {
+// copy the caller owns (View returns the stored slice itself); other values
+// are returned as stored, shared with every other caller, and must be
+// treated as read-only. Get ignores ctx: it never waits. A miss, including
+// an expired entry, returns store.ErrNotFound itself and does not allocate.
+func (s *Store[K, V]) Get(ctx context.Context, key K) (V, error) {
+	v, err := s.View(ctx, key)
+	if err == nil && s.isBytes {
+		v = values.Clone(v) // stored slices are never written, so copy unlocked
+	}
+	return v, err
+}
+
+// View is Get without the copy of a []byte value (store.Viewer): it returns
+// the slice the store holds, shared with the store and every other caller,
+// which must not be modified or appended to. It stays unchanged after the
+// key is overwritten, deleted or evicted: Set stores a copy of its value,
+// and the store never writes into a value it holds. View does not allocate.
+func (s *Store[K, V]) View(_ context.Context, key K) (V, error) {
 	var zero V
 	if s.closed.Load() {
 		return zero, store.Wrap(name, "get", key, store.ErrClosed)
@@ -129,9 +144,6 @@ func (s *Store[K, V]) Get(_ context.Context, key K) (V, error) {
 			sh.removeExpired(key, now)
 			return zero, store.ErrNotFound
 		}
-	}
-	if s.isBytes {
-		v = values.Clone(v) // stored slices are never written, so copy unlocked
 	}
 	return v, nil
 }
@@ -287,6 +299,11 @@ func (s *Store[K, V]) Bytes() int64 {
 // NeverBlocks reports true: the store is in memory and its calls never
 // wait (store.NonBlocking).
 func (s *Store[K, V]) NeverBlocks() bool { return true }
+
+// ChecksValues reports true (codec.SelfChecking): the values never leave
+// the process's memory, where a typed store's entries are not checked
+// either, so codec.Bind decodes them without verifying their checksum.
+func (s *Store[K, V]) ChecksValues() bool { return true }
 
 // shard returns key's shard. Set computes the hash itself, as it keeps it.
 func (s *Store[K, V]) shard(key K) *shard[K, V] {

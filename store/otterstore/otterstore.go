@@ -44,8 +44,8 @@ type Options[V any] struct {
 }
 
 // Store is a typed store over an otter cache. Its zero value is not usable;
-// call New. It implements store.Store[K, V], store.Lister[K] and
-// store.Clearer.
+// call New. It implements store.Store[K, V], store.Viewer[K, V],
+// store.Lister[K] and store.Clearer.
 type Store[K comparable, V any] struct {
 	c       *otter.Cache[K, entry[V]]
 	max     int64
@@ -70,9 +70,10 @@ type entry[V any] struct {
 }
 
 var (
-	_ store.Store[string, []byte] = (*Store[string, []byte])(nil)
-	_ store.Lister[string]        = (*Store[string, []byte])(nil)
-	_ store.Clearer               = (*Store[string, []byte])(nil)
+	_ store.Store[string, []byte]  = (*Store[string, []byte])(nil)
+	_ store.Viewer[string, []byte] = (*Store[string, []byte])(nil)
+	_ store.Lister[string]         = (*Store[string, []byte])(nil)
+	_ store.Clearer                = (*Store[string, []byte])(nil)
 )
 
 // New returns an empty store. It fails when MaxBytes in opts is negative.
@@ -113,11 +114,24 @@ func New[K comparable, V any](opts *Options[V]) (*Store[K, V], error) {
 }
 
 // Get returns the value stored under key. For []byte values it returns a
-// copy the caller owns; other values are returned as stored, shared with
-// every other caller, and must be treated as read-only. Get ignores ctx: it
-// never waits. A miss, including an expired entry, returns store.ErrNotFound
-// itself and does not allocate.
-func (s *Store[K, V]) Get(_ context.Context, key K) (V, error) {
+// copy the caller owns (View returns the stored slice itself); other values
+// are returned as stored, shared with every other caller, and must be
+// treated as read-only. Get ignores ctx: it never waits. A miss, including
+// an expired entry, returns store.ErrNotFound itself and does not allocate.
+func (s *Store[K, V]) Get(ctx context.Context, key K) (V, error) {
+	v, err := s.View(ctx, key)
+	if err == nil && s.isBytes {
+		v = values.Clone(v) // stored slices are never written
+	}
+	return v, err
+}
+
+// View is Get without the copy of a []byte value (store.Viewer): it returns
+// the slice the store holds, shared with the store and every other caller,
+// which must not be modified or appended to. It stays unchanged after the
+// key is overwritten, deleted or evicted: Set stores a copy of its value,
+// and the store never writes into a value it holds.
+func (s *Store[K, V]) View(_ context.Context, key K) (V, error) {
 	if s.closed.Load() {
 		var zero V
 		return zero, store.Wrap(name, "get", key, store.ErrClosed)
@@ -126,9 +140,6 @@ func (s *Store[K, V]) Get(_ context.Context, key K) (V, error) {
 	if !ok {
 		var zero V
 		return zero, store.ErrNotFound
-	}
-	if s.isBytes {
-		e.value = values.Clone(e.value) // stored slices are never written
 	}
 	return e.value, nil
 }
@@ -232,6 +243,11 @@ func (s *Store[K, V]) Close() error {
 // NeverBlocks reports true: the store is in memory and its calls never
 // wait (store.NonBlocking).
 func (s *Store[K, V]) NeverBlocks() bool { return true }
+
+// ChecksValues reports true (codec.SelfChecking): the values never leave
+// the process's memory, where a typed store's entries are not checked
+// either, so codec.Bind decodes them without verifying their checksum.
+func (s *Store[K, V]) ChecksValues() bool { return true }
 
 // execute is otter's Executor: it runs fn on a goroutine that Close waits
 // for, or, once Close has begun, on the caller's goroutine.

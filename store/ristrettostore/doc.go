@@ -50,7 +50,10 @@
 // # Ownership
 //
 // For V = []byte the store copies: Set stores a copy of the slice it is
-// given, and Get returns a fresh copy that the caller owns. Any other V is
+// given, and Get returns a fresh copy that the caller owns. View
+// (store.Viewer) returns the stored slice itself, read-only and shared,
+// which the store never writes into: codec.Bind reads through it, so a hit
+// through Bind copies nothing. Any other V is
 // stored and returned as is — a *cached.Response put in is the one every
 // later Get returns, shared between callers — so such values must be
 // treated as immutable once they have been given to Set.

@@ -63,8 +63,8 @@ type Options[V any] struct {
 }
 
 // Store is a typed store over a ristretto cache. Its zero value is not
-// usable; call New. It implements store.Store[K, V], store.Lister[K] and
-// store.Clearer.
+// usable; call New. It implements store.Store[K, V], store.Viewer[K, V],
+// store.Lister[K] and store.Clearer.
 type Store[K Key, V any] struct {
 	// mu makes Close and Clear exclusive: ristretto's Close closes the
 	// channels that Get, Set and Delete send on, and its Clear must not
@@ -90,9 +90,10 @@ type entry[K, V any] struct {
 }
 
 var (
-	_ store.Store[string, []byte] = (*Store[string, []byte])(nil)
-	_ store.Lister[string]        = (*Store[string, []byte])(nil)
-	_ store.Clearer               = (*Store[string, []byte])(nil)
+	_ store.Store[string, []byte]  = (*Store[string, []byte])(nil)
+	_ store.Viewer[string, []byte] = (*Store[string, []byte])(nil)
+	_ store.Lister[string]         = (*Store[string, []byte])(nil)
+	_ store.Clearer                = (*Store[string, []byte])(nil)
 )
 
 // New returns an empty store and starts ristretto's goroutines, which
@@ -142,13 +143,26 @@ func New[K Key, V any](opts *Options[V]) (*Store[K, V], error) {
 }
 
 // Get returns the value stored under key. For []byte values it returns a
-// copy the caller owns; other values are returned as stored, shared with
-// every other caller, and must be treated as read-only. Get ignores ctx: it
-// never waits. A miss, including an expired entry and a write that
-// ristretto dropped, returns store.ErrNotFound itself; like a hit, it
-// allocates only ristretto's batch of recorded accesses, once every 64
-// reads or so.
-func (s *Store[K, V]) Get(_ context.Context, key K) (V, error) {
+// copy the caller owns (View returns the stored slice itself); other values
+// are returned as stored, shared with every other caller, and must be
+// treated as read-only. Get ignores ctx: it never waits. A miss, including
+// an expired entry and a write that ristretto dropped, returns
+// store.ErrNotFound itself; like a hit, it allocates only ristretto's batch
+// of recorded accesses, once every 64 reads or so.
+func (s *Store[K, V]) Get(ctx context.Context, key K) (V, error) {
+	v, err := s.View(ctx, key)
+	if err == nil && s.isBytes {
+		v = values.Clone(v) // stored slices are never written
+	}
+	return v, err
+}
+
+// View is Get without the copy of a []byte value (store.Viewer): it returns
+// the slice the store holds, shared with the store and every other caller,
+// which must not be modified or appended to. It stays unchanged after the
+// key is overwritten, deleted or evicted: Set stores a copy of its value,
+// and the store never writes into a value it holds.
+func (s *Store[K, V]) View(_ context.Context, key K) (V, error) {
 	var zero V
 	s.mu.RLock()
 	if s.closed {
@@ -159,9 +173,6 @@ func (s *Store[K, V]) Get(_ context.Context, key K) (V, error) {
 	s.mu.RUnlock()
 	if !ok || e.expires != 0 && s.now().UnixNano() >= e.expires {
 		return zero, store.ErrNotFound
-	}
-	if s.isBytes {
-		e.value = values.Clone(e.value) // stored slices are never written
 	}
 	return e.value, nil
 }
@@ -282,6 +293,11 @@ func (s *Store[K, V]) Clear(ctx context.Context) error {
 // NeverBlocks reports true: the store is in memory and its calls never
 // wait (store.NonBlocking).
 func (s *Store[K, V]) NeverBlocks() bool { return true }
+
+// ChecksValues reports true (codec.SelfChecking): the values never leave
+// the process's memory, where a typed store's entries are not checked
+// either, so codec.Bind decodes them without verifying their checksum.
+func (s *Store[K, V]) ChecksValues() bool { return true }
 
 // Wait blocks until ristretto has applied every write made before it was
 // called: after Wait, a Get sees them (or misses, for the writes ristretto

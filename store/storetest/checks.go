@@ -34,6 +34,7 @@ func checks[K comparable, V any]() []check[K, V] {
 		{"CancelledContext", (*s).cancelledContext},
 		{"OddKeys", (*s).oddKeys},
 		{"NoSharedBuffers", (*s).noSharedBuffers},
+		{"View", (*s).view},
 		{"EmptyBytes", (*s).emptyBytes},
 		{"Concurrent", (*s).concurrent},
 		{"Keys", (*s).listKeys},
@@ -318,6 +319,61 @@ func (s *suite[K, V]) noSharedBuffers() {
 	s.want(st, k0, asV(want), "after appending to the slice a Get returned")
 	s.want(st, k1, s.h.Value(1), "after appending to the slice a Get of another key returned")
 }
+
+// view: a store.Viewer's View returns what Get does, and for []byte values
+// a slice that stays as it was lent while the store moves on: after the
+// key is overwritten (with a value of the same size, which a store reusing
+// its buffers would write over), deleted, and read through Get whose copy
+// is then modified.
+func (s *suite[K, V]) view() {
+	st := s.open()
+	v, ok := st.(store.Viewer[K, V])
+	if !ok {
+		s.t.Skipf("%T does not implement store.Viewer: Get is the only read", st)
+	}
+	k0, k1 := s.h.Key(0), s.h.Key(1)
+	got, err := v.View(s.ctx, k0)
+	require.ErrorIs(s.t, err, store.ErrNotFound, "View(%s) = %s, %v on an empty store: want an error matching store.ErrNotFound", showKey(k0), show(got), err)
+	s.set(st, k0, s.h.Value(0), 0)
+	s.set(st, k1, s.h.Value(1), 0)
+	lent, err := v.View(s.ctx, k0)
+	require.NoError(s.t, err, "View(%s) after Set", showKey(k0))
+	require.True(s.t, s.h.Equal(lent, s.h.Value(0)), "View(%s) = %s, want %s", showKey(k0), show(lent), show(s.h.Value(0)))
+
+	b, isBytes := any(s.h.Value(0)).([]byte)
+	if !isBytes {
+		return
+	}
+	want := bytes.Clone(b)
+	unchanged := func(why string) {
+		s.t.Helper()
+		require.Equal(s.t, want, any(lent).([]byte), "a slice View lent changed %s", why)
+	}
+	out, err := st.Get(s.ctx, k0)
+	require.NoError(s.t, err)
+	o := any(out).([]byte)
+	for i := range o {
+		o[i] ^= 0xff
+	}
+	unchanged("after the slice a Get returned was modified")
+	s.want(st, k0, asBytes[V](want), "after the slice a Get returned was modified")
+
+	same := bytes.Clone(want) // same size: a store reusing buffers would reuse this one
+	for i := range same {
+		same[i] ^= 0x5a
+	}
+	s.set(st, k0, asBytes[V](same), 0)
+	unchanged("after its key was overwritten")
+	again, err := v.View(s.ctx, k0)
+	require.NoError(s.t, err, "View(%s) after overwriting it", showKey(k0))
+	require.Equal(s.t, same, any(again).([]byte), "View(%s) after overwriting it", showKey(k0))
+	s.del(st, k0)
+	unchanged("after its key was deleted")
+	s.want(st, k1, s.h.Value(1), "after viewing and overwriting another key")
+}
+
+// asBytes converts b to V, which must be []byte.
+func asBytes[V any](b []byte) V { return any(b).(V) }
 
 // emptyBytes: an empty []byte is a value like any other, not a miss.
 func (s *suite[K, V]) emptyBytes() {

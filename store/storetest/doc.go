@@ -16,8 +16,8 @@
 // Run checks, each in its own subtest: misses, set and get, overwrite,
 // delete (including of missing keys), ttl expiry, negative ttls, cancelled
 // contexts, odd and long keys, that []byte values share no buffers with the
-// caller, concurrent use (run it under -race), listing with early break,
-// clearing, and Close.
+// caller, that a store.Viewer's lent values stay unchanged, concurrent use
+// (run it under -race), listing with early break, clearing, and Close.
 //
 // A store that cannot do something declares it in Harness.Lacks with a
 // reason; the subtests that need it then skip and print that reason. A store

@@ -90,6 +90,7 @@ func TestCatchesBrokenStores(t *testing.T) {
 		{give: longKeysTruncated, check: "OddKeys"},
 		{give: buffersShared, check: "NoSharedBuffers"},
 		{give: getBufferShared, check: "NoSharedBuffers"},
+		{give: viewReused, check: "View"},
 		{give: emptyIsMiss, check: "EmptyBytes"},
 		{give: keysIgnoreBreak, check: "Keys"},
 		{give: keysListExpired, check: "Keys"},
@@ -153,6 +154,11 @@ func TestSkipsSayWhy(t *testing.T) {
 			assert.Contains(t, rec.output(), tt.wantWords)
 		})
 	}
+	t.Run("NoView", func(t *testing.T) {
+		rec := runCheck(t, Bytes(bare), "View")
+		assert.True(t, rec.Skipped(), "skipped")
+		assert.Contains(t, rec.output(), "does not implement store.Viewer")
+	})
 	for _, name := range []string{"OddKeys", "NoSharedBuffers", "EmptyBytes"} {
 		t.Run(name+"Typed", func(t *testing.T) {
 			rec := runCheck(t, typed, name)
@@ -318,13 +324,14 @@ const (
 	closeIgnored                          // Close does nothing
 	closedMisses                          // calls after Close miss or succeed
 	doubleCloseErrors                     // a second Close fails
+	viewReused                            // Set writes over the buffer View lent
 )
 
 func (f flaws) String() string {
 	names := []string{"missError", "missNil", "overwriteIgnored", "deleteIgnored", "deleteMissingErrors",
 		"ttlIgnored", "ttlKeptOnOverwrite", "negativeTTLAccepted", "cancelledWrongError", "longKeysTruncated",
 		"buffersShared", "getBufferShared", "emptyIsMiss", "keysIgnoreBreak", "keysListExpired",
-		"clearIgnored", "closeIgnored", "closedMisses", "doubleCloseErrors"}
+		"clearIgnored", "closeIgnored", "closedMisses", "doubleCloseErrors", "viewReused"}
 	var out []string
 	for i, n := range names {
 		if f&(1<<i) != 0 {
@@ -413,6 +420,22 @@ func (s *mapStore[K, V]) Get(ctx context.Context, k K) (V, error) {
 	return s.copy(e.v), nil
 }
 
+// View returns the stored value itself (store.Viewer): Set stores a copy
+// and never writes into a value it holds, unless told to be broken.
+func (s *mapStore[K, V]) View(ctx context.Context, k K) (V, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var zero V
+	if err := s.check(ctx); err != nil {
+		return zero, err
+	}
+	e, ok := s.m[s.key(k)]
+	if !ok || !s.live(e) {
+		return zero, store.ErrNotFound
+	}
+	return e.v, nil
+}
+
 func (s *mapStore[K, V]) Set(ctx context.Context, k K, v V, ttl time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -430,6 +453,10 @@ func (s *mapStore[K, V]) Set(ctx context.Context, k K, v V, ttl time.Duration) e
 	e := mapEntry[V]{v: s.copy(v)}
 	if s.has(buffersShared) {
 		e.v = v
+	}
+	if ob, ok := any(old.v).([]byte); ok && exists && s.has(viewReused) && len(ob) == len(any(v).([]byte)) {
+		copy(ob, any(v).([]byte))
+		e.v = old.v
 	}
 	if ttl > 0 {
 		e.expires = s.now().Add(ttl)

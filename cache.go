@@ -603,6 +603,14 @@ func (c *Cache) DeleteExpired(ctx context.Context) (int, error) {
 				return n, err
 			}
 			n++
+			continue
+		}
+		// The copy of a variant its index holds goes as the variant does
+		// (not counted: it is not an entry of its own).
+		if v := e.Variant; e.Kind == cached.KindVariants && v != nil && (v.Expired(now) || (c.filter != nil && !c.filter(v))) {
+			if err := c.dropVariant(ctx, ke.key, e, now); err != nil {
+				return n, err
+			}
 		}
 	}
 	return n, nil
@@ -621,6 +629,24 @@ func (c *Cache) ResetExpiry(ctx context.Context, e policy.Expiry) (int, error) {
 	for ke, err := range c.entries(ctx) {
 		if err != nil {
 			return n, err
+		}
+		if ke.entry.Kind == cached.KindVariants && ke.entry.Variant != nil {
+			// The copy of a variant its index holds gets what the
+			// variant gets under its own key.
+			idx := *ke.entry
+			v := *idx.Variant
+			idx.Variant = nil
+			if expires, keep := e.ExpiresAt(v.Created); keep && (expires.IsZero() || now.Before(expires)) {
+				v.Expires = expires
+				idx.Variant = &v
+				if !idx.Expires.IsZero() && (expires.IsZero() || expires.After(idx.Expires)) {
+					idx.Expires = expires // an index lives as long as its variants
+				}
+			}
+			if err := c.replace(ctx, ke.key, &idx, now); err != nil {
+				return n, err
+			}
+			continue
 		}
 		if ke.entry.Kind != cached.KindResponse {
 			continue

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"net/http"
+	"time"
 
 	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/codec"
@@ -121,7 +122,9 @@ func (c *Cache) Response(ctx context.Context, req *http.Request) (*cached.Respon
 		}
 	}
 	if e.Kind == cached.KindVariants {
-		if e, err = c.stored(ctx, middleware.VariantKey(key, e, req.Header)); err != nil {
+		if v := e.Variant; v != nil && v.Kind == cached.KindResponse && v.Ref != "" && policy.VaryDigestsMatch(e.Vary, v.VaryHeader, req.Header) {
+			e = v // the copy the index holds, as the cache serves it
+		} else if e, err = c.stored(ctx, middleware.VariantKey(key, e, req.Header)); err != nil {
 			return nil, err
 		}
 	}
@@ -180,13 +183,17 @@ func (c *Cache) Len(ctx context.Context) (int, error) {
 // Delete deletes what is stored under each key, with the parts of
 // partial responses kept for it and the redirects recorded to it
 // (aiohttp-client-cache's delete and bulk_delete). Keys with nothing stored are
-// skipped. Finding the redirects lists the store once, when it can list
-// (store.Lister) and something was stored under one of the keys. Deleting
-// the index of responses that vary makes all its variants unreachable;
-// they leave the store as they expire.
+// skipped. Deleting the index of responses that vary makes all its
+// variants unreachable; they leave the store as they expire. Deleting a
+// variant (a key Keys lists, or InfoOf gives) also drops the copy of it
+// that its index may hold (see cached.Response.Variant), even when the
+// variant itself has left the store. Finding the redirects and those
+// copies lists the store once, when it can list (store.Lister).
 func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 	found := make(map[string]bool, len(keys))
+	asked := make(map[string]bool, len(keys))
 	for _, key := range keys {
+		asked[key] = true
 		_, err := c.get(ctx, key)
 		if err == nil || errors.Is(err, codec.ErrFormat) {
 			found[key] = true
@@ -198,20 +205,49 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 			return err
 		}
 	}
-	if _, ok := c.store.(store.Lister[string]); !ok || len(found) == 0 {
+	if _, ok := c.store.(store.Lister[string]); !ok || len(keys) == 0 {
 		return nil
 	}
+	now := c.clock()
 	for ke, err := range c.entries(ctx) {
 		if err != nil {
 			return err
 		}
-		if ke.entry.Kind == cached.KindRedirect && found[ke.entry.Ref] {
+		e := ke.entry
+		switch {
+		case e.Kind == cached.KindRedirect && found[e.Ref]:
 			if err := c.store.Delete(ctx, ke.key); err != nil {
+				return err
+			}
+		case e.Kind == cached.KindVariants && e.Variant != nil && asked[e.Variant.Ref]:
+			if err := c.dropVariant(ctx, ke.key, e, now); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// dropVariant writes the Vary index idx, stored under key, again without
+// the variant it holds inline.
+func (c *Cache) dropVariant(ctx context.Context, key string, idx *cached.Response, now time.Time) error {
+	bare := *idx
+	bare.Variant = nil
+	return c.replace(ctx, key, &bare, now)
+}
+
+// replace writes e under key, where an entry was read, with the ttl its
+// expiry gives; one that expired meanwhile is deleted instead.
+func (c *Cache) replace(ctx context.Context, key string, e *cached.Response, now time.Time) error {
+	ttl := middleware.StorageTTL(now, e.Expires, c.keepStale)
+	if ttl < 0 {
+		err := c.store.Delete(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+		return err
+	}
+	return c.set(ctx, key, e, ttl)
 }
 
 // SetExpiry changes the per-session expiry while the cache runs

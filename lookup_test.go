@@ -14,9 +14,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cachestack/cachestack"
+	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/policy"
 	"github.com/cachestack/cachestack/store"
 	"github.com/cachestack/cachestack/store/diskstore"
+	"github.com/cachestack/cachestack/store/memstore"
 )
 
 func newRequest(t *testing.T, method, url, body string) *http.Request {
@@ -355,4 +357,96 @@ func TestClockReachesTheStore(t *testing.T) {
 	t.Cleanup(func() { s2.Close() })
 	assert.False(t, s2.UseClock(clock.Now))
 	assert.True(t, s.UseClock(clock.Now))
+}
+
+// TestVariantCopyInIndex: the variant a Vary index holds inline (see
+// cached.Response.Variant) is no response of its own to Len, Keys and
+// Entries, Response finds it, and Delete, DeleteExpired and ResetExpiry
+// treat it as the variant it copies: a copy never answers after its
+// variant was removed or given a shorter life.
+func TestVariantCopyInIndex(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	origin, calls := countingOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		lang := r.Header.Get("Accept-Language")
+		w.Header().Set("Vary", "Accept-Language")
+		w.Header().Set("Cache-Control", "max-age=600")
+		if lang == "de" {
+			w.Header().Set("Cache-Control", "max-age=1")
+		}
+		io.WriteString(w, "hello in "+lang)
+	})
+	ms, err := memstore.New[string, *cached.Response](&memstore.Options[*cached.Response]{Clock: clock})
+	require.NoError(t, err)
+	t.Cleanup(func() { ms.Close() })
+	c := newCache(t, &cachestack.Options{Store: ms, Clock: clock, KeepStale: time.Hour})
+	client := c.Client()
+	ctx := context.Background()
+	req := func(lang string) *http.Request {
+		r := newRequest(t, "GET", origin.URL+"/greet", "")
+		r.Header.Set("Accept-Language", lang)
+		return r
+	}
+	index := func() *cached.Response {
+		key, err := c.Key(req("fr"))
+		require.NoError(t, err)
+		idx, err := ms.Get(ctx, key)
+		require.NoError(t, err)
+		require.Equal(t, cached.KindVariants, idx.Kind)
+		return idx
+	}
+	do(t, client, req("de"))
+	resp, _ := do(t, client, req("fr"))
+	frKey := cachestack.InfoOf(resp).Key
+	require.NotNil(t, index().Variant, "the index holds fr")
+
+	n, err := c.Len(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "two responses, however many copies")
+	assert.Len(t, collect(t, c.Keys(ctx)), 2)
+	assert.Len(t, collect(t, c.URLs(ctx)), 2)
+	e, err := c.Response(ctx, req("fr"))
+	require.NoError(t, err)
+	assert.Equal(t, "hello in fr", string(e.Body))
+
+	// Deleting a variant drops its copy, even when the variant itself
+	// has already left the store (as the copy makes likely: hits read
+	// the index, never the variant, which the store evicts first).
+	require.NoError(t, ms.Delete(ctx, frKey))
+	require.NoError(t, c.Delete(ctx, frKey))
+	assert.Nil(t, index().Variant)
+	before := calls.Load()
+	do(t, client, req("fr"))
+	assert.Equal(t, before+1, calls.Load(), "fr was deleted")
+	require.NotNil(t, index().Variant)
+
+	// de expires, fr does not: the index stays, without its copy of de.
+	resp, _ = do(t, client, req("de"))
+	require.NoError(t, c.Delete(ctx, cachestack.InfoOf(resp).Key))
+	do(t, client, req("de")) // stored again: the index holds de
+	de, err := c.Response(ctx, req("de"))
+	require.NoError(t, err)
+	require.Same(t, index().Variant, de, "the index holds de")
+	advance(2 * time.Second)
+	removed, err := c.DeleteExpired(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, removed, "the expired variant; its copy is not an entry")
+	assert.Nil(t, index().Variant)
+
+	// ResetExpiry shortens fr's life to what has passed: the copy goes
+	// with it, so fr is fetched again.
+	resp, _ = do(t, client, req("fr"))
+	require.NoError(t, c.Delete(ctx, cachestack.InfoOf(resp).Key))
+	do(t, client, req("fr")) // stored again: the index holds fr
+	require.NotNil(t, index().Variant)
+	advance(2 * time.Second)
+	_, err = c.ResetExpiry(ctx, policy.After(time.Second))
+	require.NoError(t, err)
+	before = calls.Load()
+	_, body := do(t, client, req("fr"))
+	assert.Equal(t, "hello in fr", body)
+	assert.Equal(t, before+1, calls.Load(), "fr expired by ResetExpiry")
 }

@@ -57,8 +57,19 @@ type Response struct {
 	Vary []string
 	// Ref is, on a KindVariants entry, the generation mixed into the keys
 	// of this URL's variants (a new index orphans the old variants); on a
-	// KindRedirect entry, the key of the response the redirect leads to.
+	// KindRedirect entry, the key of the response the redirect leads to;
+	// on a variant of a response that varies, the variant key it is stored
+	// under (so that the copy a Vary index holds, Variant, names it).
 	Ref string
+
+	// Variant is, on a KindVariants entry, a copy of the variant of this
+	// URL stored last (a KindResponse entry, which never has a Variant of
+	// its own), also stored under its variant key (its Ref), so that a
+	// request it answers is served from the index without a second
+	// lookup. It is nil on other kinds, on an index written before it
+	// existed, and after the variant was deleted or changed other than by
+	// storing it again: readers then look the variant up by its key.
+	Variant *Response
 
 	// Reuse is what Header's Cache-Control says about reusing the
 	// response, recorded by the cache when it stored the response so
@@ -133,14 +144,21 @@ func (r *Response) Expired(now time.Time) bool {
 }
 
 // Size estimates the bytes the response occupies in memory: its body, its
-// header and vary fields, and a fixed overhead. Memory-bounded stores use it
-// as the entry's cost.
+// header and vary fields, and a fixed overhead; for a Vary index, with the
+// Variant it holds. Memory-bounded stores use it as the entry's cost.
 func (r *Response) Size() int64 {
 	n := int64(len(r.Body)) + int64(len(r.Method)+len(r.URL)+len(r.Proto)+len(r.Ref)) + 192
 	for _, v := range r.Vary {
 		n += int64(len(v)) + 16
 	}
 	n += r.Header.size() + headerSize(r.VaryHeader)
+	if r.Variant != nil {
+		// Counted whole, though a typed store may hold the same variant
+		// under its own key: the index keeps it alive when that copy is
+		// evicted, which, never read on the hits the index serves, it
+		// is first.
+		n += r.Variant.Size()
+	}
 	return n
 }
 
@@ -155,9 +173,9 @@ func headerSize(h http.Header) int64 {
 	return n
 }
 
-// Clone returns a copy that shares Body and Header with r (neither is ever
-// modified in place) but owns VaryHeader and Vary, so the copy's fields and
-// times may be changed freely. The copy keeps r's Reuse, which describes
+// Clone returns a copy that shares Body, Header and Variant with r (none is
+// ever modified in place) but owns VaryHeader and Vary, so the copy's fields
+// and times may be changed freely. The copy keeps r's Reuse, which describes
 // the Header they share; one that is given another Header needs another
 // Reuse.
 func (r *Response) Clone() *Response {

@@ -28,7 +28,10 @@
 //	               (int64 Unix nanoseconds; absent means the zero time;
 //	               math.MinInt64 is never written and reads as absent),
 //	             11 body length (uint), 12 initial age (int64 ns),
-//	             13 kind, 14 vary fields (array of text), 15 ref;
+//	             13 kind, 14 vary fields (array of text), 15 ref,
+//	             16 a Vary index's inline variant (byte string: the
+//	               variant's metadata and body, laid out as these two
+//	               parts are; it holds no inline variant of its own);
 //	             absent keys are zero values, unknown keys are ignored
 //	body       exactly "body length" raw bytes, to the end of the entry
 //

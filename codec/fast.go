@@ -26,10 +26,14 @@ const (
 // caller falls back to decodeLibrary, which decides and reports the error.
 // When it accepts an input, it returns what decodeLibrary returns for it
 // (FuzzDecodeFast checks this).
-func decodeFast(meta []byte) (r *cached.Response, ok bool) {
+func decodeFast(meta []byte) (r *cached.Response, ok bool) { return decodeFastAt(meta, true) }
+
+// decodeFastAt is decodeFast for an entry's metadata (outer) or an inline
+// variant's (key 16), which may not hold one of its own.
+func decodeFastAt(meta []byte, outer bool) (r *cached.Response, ok bool) {
 	d := headDecoder{b: meta}
 	n, ok := d.head(majorMap)
-	if !ok || n > 15 {
+	if !ok || n > 16 {
 		return nil, false
 	}
 	var (
@@ -40,7 +44,7 @@ func decodeFast(meta []byte) (r *cached.Response, ok bool) {
 	)
 	for range n {
 		k, ok := d.head(majorUint)
-		if !ok || k <= last || k > 15 {
+		if !ok || k <= last || k > 16 {
 			return nil, false
 		}
 		last = k
@@ -119,6 +123,14 @@ func decodeFast(meta []byte) (r *cached.Response, ok bool) {
 					return nil, false
 				}
 				e.Vary[i] = string(b)
+			}
+		case 16:
+			b, ok := d.bytes()
+			if !ok || !outer || len(b) == 0 || b[0]>>5 != majorMap {
+				return nil, false // the library decides
+			}
+			if e.Variant, ok = decodeFastAt(b, false); !ok {
+				return nil, false
 			}
 		}
 	}

@@ -27,6 +27,9 @@ func fastSeeds(t testing.TB) [][]byte {
 		{Kind: cached.KindVariants, Vary: []string{"Accept", "Accept-Encoding"}, Ref: "g1", StatusCode: -7},
 		{Kind: cached.KindRedirect, Ref: "k", StatusCode: 301, Header: cached.NewHeader(http.Header{"Location": {"/b"}})},
 		{Kind: cached.KindSealed, Method: "GET", URL: "https://a.example/", Body: []byte("\x01sealed")},
+		{Kind: cached.KindVariants, Vary: []string{"Accept"}, Ref: "g2", Variant: &cached.Response{
+			Method: "GET", URL: "https://a.example/", StatusCode: 200, VaryHeader: http.Header{"Accept": {"sha256:00"}},
+			Header: cached.NewHeader(http.Header{"Vary": {"Accept"}}), Body: []byte("inline"), Ref: "vk", Expires: t0}},
 	} {
 		b, err := Response().Marshal(r)
 		require.NoError(t, err)
@@ -42,7 +45,12 @@ func fastSeeds(t testing.TB) [][]byte {
 		"\xa1\x61\x31\x63GET",                          // text key "1"
 		"\xa2\x01\x61A\x01\x61B",                       // duplicate key
 		"\xa2\x02\x61A\x01\x61B",                       // keys out of order
-		"\xa1\x10\x00",                                 // unknown key 16
+		"\xa1\x11\x00",                                 // unknown key 17
+		"\xa1\x10\x00",                                 // inline variant of the wrong type
+		"\xa1\x10\x40",                                 // empty inline variant
+		"\xa1\x10\x41\xa0",                             // empty inline variant map
+		"\xa1\x10\x42\xa0x",                            // inline variant with a body it does not declare
+		"\xa1\x10\x44\xa1\x10\x41\xa0",                 // inline variant with one of its own
 		"\xa1\x07\xf6",                                 // null time
 		"\xa1\x07\x3b\x7f\xff\xff\xff\xff\xff\xff\xff", // MinInt64 time: absent
 		"\xa1\x0d\x19\x01\x00",                         // kind 256
@@ -88,7 +96,7 @@ func FuzzDecodeFast(f *testing.F) {
 		if !ok {
 			return
 		}
-		lib, err := decodeLibrary(meta)
+		lib, err := decodeLibrary(meta, true)
 		require.NoError(t, err, "decodeFast accepted what the library refuses")
 		if !reflect.DeepEqual(lib, fast) {
 			t.Fatalf("decoders differ:\nlibrary %#v\nfast    %#v", lib, fast)
@@ -131,7 +139,7 @@ func TestDecodersAgreeOnDamage(t *testing.T) {
 				seal(b)
 				got, err := c.Unmarshal(bytes.Clone(b))
 				fast, fastOK := decodeFast(b[prefixLen:])
-				lib, libErr := decodeLibrary(b[prefixLen:])
+				lib, libErr := decodeLibrary(b[prefixLen:], true)
 				if fastOK {
 					require.NoError(t, libErr, "entry %d, byte %d ^ %#x: decodeFast accepted what the library refuses", n, i, mask)
 					require.True(t, reflect.DeepEqual(lib, fast), "entry %d, byte %d ^ %#x: decoders differ:\nlibrary %#v\nfast    %#v", n, i, mask, lib, fast)

@@ -35,6 +35,8 @@ func FuzzResponseUnmarshal(f *testing.F) {
 		{Expires: time.Unix(0, 0), Created: time.Unix(0, -1)},
 		{Kind: cached.KindVariants, Vary: []string{"Accept"}, Ref: "g"},
 		{Kind: cached.KindSealed, Body: binaryBody[:24]},
+		{Kind: cached.KindVariants, Vary: []string{"Accept"}, Ref: "g", Variant: &cached.Response{
+			StatusCode: 200, VaryHeader: http.Header{"Accept": {"d"}}, Body: binaryBody[:8], Ref: "k"}},
 	} {
 		b, err := c.Marshal(r)
 		require.NoError(f, err)
@@ -48,7 +50,7 @@ func FuzzResponseUnmarshal(f *testing.F) {
 	f.Add(sealed([]byte("\xa0")))
 	f.Add(sealed([]byte("\xa1\x05\x5a\x7f\xff\xff\xff")))
 	f.Add(sealed([]byte("\xa1\x06\xa1\x61A\x9a\x7f\xff\xff\xff")))
-	f.Add(sealed([]byte("\xa1\x10\x00"))) // unknown key: the library decoder
+	f.Add(sealed([]byte("\xa1\x11\x00"))) // unknown key: the library decoder
 
 	f.Fuzz(func(t *testing.T, b []byte) {
 		checkUnmarshal(t, c, b)

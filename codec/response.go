@@ -29,7 +29,10 @@ import (
 // map. Entries of versions 1 and 2 are refused as ErrFormat, which a cache
 // treats as a miss. Keys 12–15 (initial age, kind, vary fields, ref) were
 // added within version 1 before any release; a reader skips keys it does
-// not know.
+// not know. Key 16 (a Vary index's inline variant: a byte string holding
+// the variant's metadata and body, laid out as meta and body here) was
+// added within version 3: a reader that skips it sees a plain index, and
+// looks the variant up by its key.
 const (
 	magic         = "CSR"
 	formatVersion = 3
@@ -80,6 +83,7 @@ type entry struct {
 	Kind         uint8        `cbor:"13,keyasint,omitempty"`
 	Vary         []string     `cbor:"14,keyasint,omitempty"`
 	Ref          string       `cbor:"15,keyasint,omitempty"`
+	Variant      []byte       `cbor:"16,keyasint,omitempty"` // inline variant: its meta and body
 
 	ns [4]int64 // storage the time pointers point into
 }
@@ -149,6 +153,26 @@ func (responseCodec) Marshal(r *cached.Response) ([]byte, error) {
 	if r == nil {
 		return nil, errors.New("codec: marshal nil *cached.Response")
 	}
+	// Size over-estimates the metadata in all but pathological cases,
+	// so the entry is usually built in a single allocation.
+	buf := bytes.NewBuffer(make([]byte, 0, prefixLen+int(r.Size())+32))
+	buf.WriteString(magic)
+	buf.Write([]byte{formatVersion, 0, 0, 0, 0}) // the checksum is sealed in last
+	if err := marshalTail(buf, r, true); err != nil {
+		return nil, err
+	}
+	b := buf.Bytes()
+	seal(b)
+	return b, nil
+}
+
+// errNestedVariant is returned by Marshal for an inline variant that holds
+// one of its own.
+var errNestedVariant = errors.New("codec: marshal response: an inline Variant holds a Variant")
+
+// marshalTail writes r's metadata and body to buf: an entry after its
+// prefix, or an inline variant (key 16) when outer is false.
+func marshalTail(buf *bytes.Buffer, r *cached.Response, outer bool) error {
 	e := &entry{
 		Method:     r.Method,
 		URL:        r.URL,
@@ -164,30 +188,32 @@ func (responseCodec) Marshal(r *cached.Response) ([]byte, error) {
 	}
 	var err error
 	if e.RequestTime, err = e.setTime(0, r.RequestTime); err != nil {
-		return nil, err
+		return err
 	}
 	if e.ResponseTime, err = e.setTime(1, r.ResponseTime); err != nil {
-		return nil, err
+		return err
 	}
 	if e.Created, err = e.setTime(2, r.Created); err != nil {
-		return nil, err
+		return err
 	}
 	if e.Expires, err = e.setTime(3, r.Expires); err != nil {
-		return nil, err
+		return err
 	}
-
-	// Size over-estimates the metadata in all but pathological cases,
-	// so the entry is usually built in a single allocation.
-	buf := bytes.NewBuffer(make([]byte, 0, prefixLen+int(r.Size())+32))
-	buf.WriteString(magic)
-	buf.Write([]byte{formatVersion, 0, 0, 0, 0}) // the checksum is sealed in last
+	if v := r.Variant; v != nil {
+		if !outer {
+			return errNestedVariant
+		}
+		inner := bytes.NewBuffer(make([]byte, 0, int(v.Size())+32))
+		if err := marshalTail(inner, v, false); err != nil {
+			return err
+		}
+		e.Variant = inner.Bytes()
+	}
 	if err := entryEnc.MarshalToBuffer(e, buf); err != nil {
-		return nil, fmt.Errorf("codec: marshal response: %w", err)
+		return fmt.Errorf("codec: marshal response: %w", err)
 	}
 	buf.Write(r.Body)
-	b := buf.Bytes()
-	seal(b)
-	return b, nil
+	return nil
 }
 
 // setTime stores t's Unix nanoseconds in e.ns[i] and returns a pointer to
@@ -249,13 +275,14 @@ func decodeEntry(b []byte) (*cached.Response, error) {
 	if r, ok := decodeFast(meta); ok {
 		return r, nil
 	}
-	return decodeLibrary(meta)
+	return decodeLibrary(meta, true)
 }
 
 // decodeLibrary decodes the metadata with fxamacker/cbor, which checks
 // well-formedness and the decoder's limits, and reports every error. It
-// handles whatever decodeFast declines.
-func decodeLibrary(meta []byte) (*cached.Response, error) {
+// handles whatever decodeFast declines. outer is false for an inline
+// variant, which may not hold one of its own.
+func decodeLibrary(meta []byte, outer bool) (*cached.Response, error) {
 	// Time pointers start out pointing at absent-marked storage, so that
 	// decoding a present time allocates nothing.
 	e := entry{ns: [4]int64{absent, absent, absent, absent}}
@@ -285,6 +312,21 @@ func decodeLibrary(meta []byte) (*cached.Response, error) {
 	}
 	if len(body) > 0 {
 		r.Body = body[:len(body):len(body)]
+	}
+	if len(e.Variant) > 0 {
+		if !outer {
+			return nil, fmt.Errorf("%w: cached response: an inline variant holds one of its own", ErrFormat)
+		}
+		if e.Variant[0]>>5 != 5 {
+			return nil, fmt.Errorf("%w: cached response: inline variant metadata is not a CBOR map", ErrFormat)
+		}
+		v, ok := decodeFastAt(e.Variant, false)
+		if !ok {
+			if v, err = decodeLibrary(e.Variant, false); err != nil {
+				return nil, err
+			}
+		}
+		r.Variant = v
 	}
 	return r, nil
 }

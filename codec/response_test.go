@@ -82,6 +82,11 @@ func assertSameResponse(t testing.TB, want, got *cached.Response) {
 		assert.True(t, tm.want.Equal(tm.got), "%s: want %v, got %v", tm.name, tm.want, tm.got)
 		assert.Equal(t, tm.want.IsZero(), tm.got.IsZero(), "%s zero-ness", tm.name)
 	}
+	assert.Equal(t, want.Kind, got.Kind, "Kind")
+	assert.Equal(t, want.Ref, got.Ref, "Ref")
+	if assert.Equal(t, want.Variant == nil, got.Variant == nil, "Variant") && want.Variant != nil {
+		assertSameResponse(t, want.Variant, got.Variant)
+	}
 }
 
 // castagnoli is the CRC-32C table, for the tests' own checksums.
@@ -139,6 +144,8 @@ func TestResponseRoundTrip(t *testing.T) {
 		{name: "not UTF-8", give: &cached.Response{URL: "http://h/\xff", Header: cached.NewHeader(http.Header{"X-Latin1": {"caf\xe9"}, "\x80": {"\xc3"}})}},
 		{name: "initial age", give: &cached.Response{StatusCode: 200, InitialAge: 1500 * time.Millisecond}},
 		{name: "variants index", give: &cached.Response{Kind: cached.KindVariants, URL: "http://h/", Vary: []string{"Accept", "Accept-Language"}, Ref: "6f1c"}},
+		{name: "variants index with its inline variant", give: &cached.Response{Kind: cached.KindVariants, URL: "http://h/", Vary: []string{"Accept"}, Ref: "6f1c",
+			Expires: t0, Variant: sampleResponse()}},
 		{name: "redirect alias", give: &cached.Response{Kind: cached.KindRedirect, StatusCode: 301, Header: cached.NewHeader(http.Header{"Location": {"/new"}}), Ref: "0123abcd"}},
 		{name: "sealed envelope", give: &cached.Response{Kind: cached.KindSealed, Method: "GET", URL: "http://h/", Body: []byte("\x01protected\x00bytes")}},
 		{
@@ -260,6 +267,64 @@ func TestResponseUnknownKeysIgnored(t *testing.T) {
 	assert.Equal(t, "GET", got.Method)
 	assert.Equal(t, 200, got.StatusCode)
 	assert.Equal(t, []byte("ok"), got.Body)
+}
+
+// TestResponseInlineVariant checks the Vary index's inline variant (key
+// 16): its body aliases the entry like the entry's own, an index written
+// without it decodes without it, an index with it reads, for a decoder that
+// does not know key 16, as the plain index, and a variant that holds one
+// of its own is refused.
+func TestResponseInlineVariant(t *testing.T) {
+	t.Parallel()
+	c := codec.Response()
+	v := sampleResponse()
+	v.Ref = "0123456789abcdef0123456789abcdef"
+	plain := &cached.Response{Kind: cached.KindVariants, Method: "GET", URL: v.URL, Vary: []string{"Accept-Encoding"}, Ref: "6f1c", Expires: v.Expires}
+	idx := *plain
+	idx.Variant = v
+
+	b, err := c.Marshal(&idx)
+	require.NoError(t, err)
+	got, err := c.Unmarshal(b)
+	require.NoError(t, err)
+	assertSameResponse(t, &idx, got)
+	require.NotNil(t, got.Variant)
+	assert.Same(t, &b[len(b)-len(v.Body)], &got.Variant.Body[0], "the inline body aliases the entry")
+	assert.Nil(t, got.Body)
+
+	old, err := c.Marshal(plain) // as written before key 16
+	require.NoError(t, err)
+	got, err = c.Unmarshal(old)
+	require.NoError(t, err)
+	assert.Nil(t, got.Variant)
+	assertSameResponse(t, plain, got)
+
+	// A reader that knows keys 1–15 only, as the previous release's.
+	type oldEntry struct {
+		Method  string   `cbor:"1,keyasint,omitempty"`
+		URL     string   `cbor:"2,keyasint,omitempty"`
+		BodyLen uint64   `cbor:"11,keyasint,omitempty"`
+		Kind    uint8    `cbor:"13,keyasint,omitempty"`
+		Vary    []string `cbor:"14,keyasint,omitempty"`
+		Ref     string   `cbor:"15,keyasint,omitempty"`
+	}
+	var oe oldEntry
+	rest, err := cbor.UnmarshalFirst(b[8:], &oe)
+	require.NoError(t, err)
+	assert.Equal(t, oldEntry{Method: "GET", URL: v.URL, Kind: uint8(cached.KindVariants), Vary: []string{"Accept-Encoding"}, Ref: "6f1c"}, oe)
+	assert.Empty(t, rest, "no body follows the index's metadata: its body length (0) holds")
+
+	nested := *v
+	nested.Variant = &cached.Response{StatusCode: 200}
+	idx.Variant = &nested
+	_, err = c.Marshal(&idx)
+	require.Error(t, err, "an inline variant with one of its own")
+	inner, err := cbor.Marshal(map[int]any{3: 200, 16: []byte("\xa1\x03\x18\xc8")})
+	require.NoError(t, err)
+	meta, err := cbor.Marshal(map[int]any{13: 1, 16: inner})
+	require.NoError(t, err)
+	_, err = c.Unmarshal(sealed(meta))
+	require.ErrorIs(t, err, codec.ErrFormat, "an inline variant with one of its own")
 }
 
 func TestResponseBadInput(t *testing.T) {

@@ -384,8 +384,13 @@ func (x *exchange) identified(e *cached.Response, req *http.Request) *cached.Res
 
 // variant returns the stored variant of the URL keyed primary, whose Vary
 // index is idx, that matches req (RFC 9111 §4.1), and its key. The
-// response is nil when none is stored.
+// response is nil when none is stored. The variant idx holds inline, when
+// it matches, is found without a second lookup.
 func (x *exchange) variant(ctx context.Context, primary string, idx *cached.Response, req *http.Request) (*cached.Response, string) {
+	if v := idx.Variant; v != nil && v.Kind == cached.KindResponse && v.Ref != "" && policy.VaryDigestsMatch(idx.Vary, v.VaryHeader, req.Header) &&
+		(primary != x.primary || x.identified(v, req) != nil) {
+		return v, v.Ref
+	}
 	key := variantKeyOf(primary, idx.Ref, idx.Vary, req.Header)
 	v := x.store.lookup(ctx, key, x.protect)
 	if primary == x.primary {
@@ -451,7 +456,7 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 			// §4.3.4: the 304 is for another representation than the
 			// stored one, which is not updated; ask again, without
 			// conditions, and let the full response replace it.
-			st.delete(uncancelled(req.Context()), x.key)
+			x.drop(uncancelled(req.Context()))
 			x.entry, x.byRequest = nil, false
 			return x.forward(req)
 		}
@@ -489,7 +494,7 @@ func (x *exchange) forward(req *http.Request) (*http.Response, error) {
 			// does not (§4.3.3: the cache may act as if the server had
 			// not answered), so the stale response stays for
 			// stale-if-error.
-			st.delete(uncancelled(req.Context()), x.key)
+			x.drop(uncancelled(req.Context()))
 		}
 		return resp, nil
 	}
@@ -523,7 +528,7 @@ func (x *exchange) refreshed(req *http.Request, e *cached.Response, notModified 
 		// §5.2.1.5: nothing of this exchange is stored, and the stored
 		// response is left as it was.
 	default:
-		x.store.delete(uncancelled(req.Context()), x.key)
+		x.drop(uncancelled(req.Context()))
 	}
 	x.store.add(MetricRevalidated, 1)
 	if ctx := req.Context(); x.store.debugging(ctx) {
@@ -747,16 +752,43 @@ func (x *exchange) save(req *http.Request, entry *cached.Response, retain time.D
 	}
 	if idx == nil || !equalFields(idx.Vary, x.vary) {
 		idx = &cached.Response{Kind: cached.KindVariants, Method: entry.Method, URL: entry.URL, Vary: x.vary, Ref: newRef(), Created: now, Expires: entry.Expires}
-		st.save(ctx, x.primary, idx, now, retain, x.protect)
-	} else if !idx.Expires.IsZero() && (entry.Expires.IsZero() || entry.Expires.After(idx.Expires)) {
-		idx = idx.Clone()
-		idx.Expires = entry.Expires
-		st.save(ctx, x.primary, idx, now, retain, x.protect)
+	} else {
+		c := *idx // shares Vary, which nothing changes
+		idx = &c
+		if !idx.Expires.IsZero() && (entry.Expires.IsZero() || entry.Expires.After(idx.Expires)) {
+			idx.Expires = entry.Expires
+		}
 	}
-	x.index = idx
 	entry.VaryHeader = policy.VaryDigests(x.vary, req.Header)
 	x.key = variantKeyOf(x.primary, idx.Ref, x.vary, req.Header)
+	entry.Ref = x.key
+	// The variant under its own key, where other requests for it and
+	// listing find it, and a copy in the index, which serves the next
+	// request like this one with a single lookup (variant).
+	idx.Variant = entry
+	x.index = idx
 	st.save(ctx, x.key, entry, now, retain, x.protect)
+	st.save(ctx, x.primary, idx, now, retain, x.protect)
+}
+
+// drop deletes the stored response at x.key, which the request's
+// revalidation or a full response has made outdated, with the copy of it
+// the URL's Vary index holds inline (the index is written again without
+// it), so that neither answers a later request.
+func (x *exchange) drop(ctx context.Context) {
+	st := x.store
+	st.delete(ctx, x.key)
+	idx := x.index
+	if idx == nil || idx.Variant == nil || idx.Variant.Ref != x.key {
+		return
+	}
+	idx = withoutVariant(idx)
+	x.index = idx
+	retain := max(st.keepStale, st.staleIfError)
+	if x.cc != nil {
+		retain = max(retain, x.cc.keepValidatable)
+	}
+	st.save(ctx, x.primary, idx, st.clock(), retain, x.protect)
 }
 
 // gatewayTimeout is the answer to only-if-cached when nothing stored may be

@@ -33,13 +33,13 @@ func (x *exchange) freshenFromHead(req *http.Request, head *http.Response, sent,
 		return
 	}
 	if !headAgrees(e, head.Header) {
-		g.store.delete(ctx, g.key)
+		g.drop(ctx)
 		return
 	}
 	u, h := merge(e, head, g.store.replaySetCookie)
 	f, ok := g.freshness(get, u.StatusCode, h, head.Header, sent, received)
 	if !ok {
-		g.store.delete(ctx, g.key)
+		g.drop(ctx)
 		return
 	}
 	u.RequestTime, u.ResponseTime, u.Created = sent, received, received

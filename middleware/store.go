@@ -590,6 +590,11 @@ func (st *storeStage) verify(ctx context.Context, key string, e *cached.Response
 // A response's Reuse is recorded from its header first, so that its hits
 // from a typed store do not parse the header again; e must not be shared
 // yet (every caller stores a response it has just built).
+//
+// A Vary index holding a variant inline (e.Variant) that the store refuses
+// as too large is written without it (set): the store dropped the old
+// index, whose variants, the one just stored among them, would otherwise
+// be lost with it.
 func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, now time.Time, retain time.Duration, ps protectStage) {
 	ttl := StorageTTL(now, e.Expires, retain)
 	if ttl < 0 {
@@ -598,8 +603,12 @@ func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, 
 	if e.Kind == cached.KindResponse {
 		e.Reuse = reuseOf(storedDirectives(e.Header))
 	}
+	var bare *cached.Response // protected: made now; else by set, if needed
 	if ps != nil {
 		p, err := ps.protect(key, e)
+		if err == nil && e.Variant != nil {
+			bare, err = ps.protect(key, withoutVariant(e))
+		}
 		if err != nil {
 			st.add(MetricStoreErrors, 1)
 			st.fault(ctx, rateStoreError, EventStoreError, slog.String("op", "protect"), slog.String("key", key), slog.Any("error", err))
@@ -608,15 +617,24 @@ func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, 
 		e = p
 	}
 	if st.wb != nil {
-		st.wb.enqueue(ctx, key, e, ttl)
+		st.wb.enqueue(ctx, key, e, bare, ttl)
 		return
 	}
-	st.set(ctx, key, e, ttl)
+	st.set(ctx, key, e, bare, ttl)
 }
 
-// set writes e under key now, on this goroutine.
-func (st *storeStage) set(ctx context.Context, key string, e *cached.Response, ttl time.Duration) {
+// set writes e under key now, on this goroutine. If the store refuses e as
+// too large, it writes bare instead, or e without the variant it holds
+// inline.
+func (st *storeStage) set(ctx context.Context, key string, e, bare *cached.Response, ttl time.Duration) {
 	_, err := st.call(ctx, OpSet, key, e, ttl)
+	if errors.Is(err, store.ErrTooLarge) && (bare != nil || e.Variant != nil) {
+		if bare == nil {
+			bare = withoutVariant(e)
+		}
+		e = bare
+		_, err = st.call(ctx, OpSet, key, e, ttl)
+	}
 	switch {
 	case err == nil:
 		st.add(MetricStored, 1)
@@ -632,10 +650,18 @@ func (st *storeStage) set(ctx context.Context, key string, e *cached.Response, t
 	}
 }
 
+// withoutVariant returns a copy of the Vary index e without the variant it
+// holds inline.
+func withoutVariant(e *cached.Response) *cached.Response {
+	b := *e
+	b.Variant = nil
+	return &b
+}
+
 // delete removes key: through the write-back queue when there is one, so
 // that a later lookup sees the deletion at once.
 func (st *storeStage) delete(ctx context.Context, key string) {
-	if st.wb != nil && st.wb.enqueue(ctx, key, nil, 0) {
+	if st.wb != nil && st.wb.enqueue(ctx, key, nil, nil, 0) {
 		return
 	}
 	st.call(ctx, OpDelete, key, nil, 0)

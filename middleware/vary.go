@@ -16,7 +16,8 @@ import (
 // (RFC 9111 §4.1) that answers a request with header h is stored, given the
 // request's key and the Vary index stored under it (an entry of kind
 // cached.KindVariants): code that reads the stored response for a request
-// (as Cache.Response does) finds it there.
+// (as Cache.Response does) finds it there, unless the index holds it
+// inline (cached.Response.Variant, whose Ref is this key).
 func VariantKey(key string, index *cached.Response, h http.Header) string {
 	return variantKey(key, index.Ref, policy.VaryKey(index.Vary, h))
 }

@@ -47,6 +47,7 @@ type writeBack struct {
 type writeOp struct {
 	key     string
 	e       *cached.Response
+	bare    *cached.Response // written if the store refuses e as too large (storeStage.set)
 	ttl     time.Duration
 	size    int64
 	ctx     context.Context // the caller's values, without its cancellation
@@ -90,12 +91,17 @@ func entrySize(e *cached.Response) int64 {
 	if e == nil {
 		return 0
 	}
-	return int64(len(e.Body)) + int64(len(e.URL)) + 256
+	n := int64(len(e.Body)) + int64(len(e.URL)) + 256
+	if v := e.Variant; v != nil {
+		n += int64(len(v.Body)) + int64(len(v.URL)) + 256
+	}
+	return n
 }
 
-// enqueue queues a write of e (a delete when e is nil) and reports
-// whether it did; a write that does not fit is dropped and counted.
-func (wb *writeBack) enqueue(ctx context.Context, key string, e *cached.Response, ttl time.Duration) bool {
+// enqueue queues a write of e (a delete when e is nil; bare as
+// storeStage.set takes it) and reports whether it did; a write that does
+// not fit is dropped and counted.
+func (wb *writeBack) enqueue(ctx context.Context, key string, e, bare *cached.Response, ttl time.Duration) bool {
 	if wb.w.ctx.Err() != nil {
 		wb.dropped(ctx, key, "closed")
 		return false
@@ -104,7 +110,7 @@ func (wb *writeBack) enqueue(ctx context.Context, key string, e *cached.Response
 	wb.mu.Lock()
 	if op := wb.waiting[key]; op != nil && !op.started && wb.bytes-op.size+size <= wb.maxBytes {
 		wb.bytes += size - op.size
-		op.e, op.ttl, op.size = e, ttl, size
+		op.e, op.bare, op.ttl, op.size = e, bare, ttl, size
 		wb.mu.Unlock()
 		return true
 	}
@@ -113,7 +119,7 @@ func (wb *writeBack) enqueue(ctx context.Context, key string, e *cached.Response
 		wb.dropped(ctx, key, "queue bytes full")
 		return false
 	}
-	op := &writeOp{key: key, e: e, ttl: ttl, size: size, ctx: context.WithoutCancel(ctx)}
+	op := &writeOp{key: key, e: e, bare: bare, ttl: ttl, size: size, ctx: context.WithoutCancel(ctx)}
 	select {
 	case wb.shards[maphash.String(wb.seed, key)%uint64(len(wb.shards))] <- op:
 		wb.waiting[key] = op
@@ -157,7 +163,7 @@ func (wb *writeBack) run(ctx context.Context, ch chan *writeOp) {
 func (wb *writeBack) write(op *writeOp) {
 	wb.mu.Lock()
 	op.started = true
-	e, ttl := op.e, op.ttl
+	e, bare, ttl := op.e, op.bare, op.ttl
 	wb.mu.Unlock()
 	if wb.flushEnd.Err() != nil {
 		wb.dropped(op.ctx, op.key, "closed")
@@ -169,7 +175,7 @@ func (wb *writeBack) write(op *writeOp) {
 	if e == nil {
 		wb.st.call(ctx, OpDelete, op.key, nil, 0)
 	} else {
-		wb.st.set(ctx, op.key, e, ttl)
+		wb.st.set(ctx, op.key, e, bare, ttl)
 	}
 	stop()
 	cancel()

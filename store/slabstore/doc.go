@@ -13,7 +13,9 @@
 // which has no pointers either: a cycle marks a few objects per segment,
 // whatever the number of entries. A Get builds a new *cached.Response
 // whose strings, header and body are the record's own bytes (one
-// allocation, more only for a response that varies: its VaryHeader map).
+// allocation, one for a Vary index and the variant it holds inline, more
+// only for the fields of a response that varies: its VaryHeader map, its
+// index's Vary list).
 //
 // # Why aliasing is safe
 //

@@ -25,13 +25,15 @@ import (
 //	105 u8   flags: bits 0–3 each time is set, 4 VaryHeader is not nil,
 //	         5 Vary is not nil
 //	106 u16  zero
-//	108 9 × u32 lengths: key, Method, URL, Proto, Header, Ref,
-//	         VaryHeader, Vary, Body
-//	144 the nine fields in that order, then zero padding
+//	108 10 × u32 lengths: key, Method, URL, Proto, Header, Ref,
+//	         VaryHeader, Vary, Body, Variant
+//	148 the ten fields in that order, then zero padding
 //
 // Header is cached.Header's binary form. VaryHeader is a u32 field count,
 // then each field as a u32-prefixed name, a u32 value count and each value
-// u32-prefixed; Vary is a u32 count, then each u32-prefixed.
+// u32-prefixed; Vary is a u32 count, then each u32-prefixed. Variant, a
+// Vary index's inline variant (cached.Response.Variant), is a record of its
+// own, with no key, hash, deadline or Variant.
 const (
 	offLen      = 0
 	offUses     = 4
@@ -43,12 +45,12 @@ const (
 	offKind     = 104
 	offFlags    = 105
 	offLens     = 108
-	headerLen   = 144
+	headerLen   = 148
 
 	flagVaryHeader = 1 << 4
 	flagVary       = 1 << 5
 
-	numLens = 9
+	numLens = 10
 )
 
 // Indexes of the lengths at offLens.
@@ -62,6 +64,7 @@ const (
 	lenVaryHeader
 	lenVary
 	lenBody
+	lenVariant
 )
 
 // maxUses is where a record's use count stops.
@@ -72,17 +75,27 @@ const maxUses = 3
 var errRecord = errors.New("slabstore: corrupt record")
 
 // encoded is a response measured for writing: its lengths, its header's
-// binary form and its total record length.
+// binary form and its total record length, and its inline variant's.
 type encoded struct {
-	lens   [numLens]uint32
-	header []byte
-	total  int
+	lens    [numLens]uint32
+	header  []byte
+	total   int
+	variant *encoded
 }
 
 // measure fills e for writing key and r; hdr is scratch for the header's
-// binary form. It fails for a field longer than a u32 can count.
+// binary form. It fails for a field longer than a u32 can count, and for
+// an inline variant that holds one of its own.
 func measure(e *encoded, key string, r *cached.Response, hdr []byte) bool {
 	e.header, _ = r.Header.AppendBinary(hdr[:0])
+	variant := 0
+	if v := r.Variant; v != nil {
+		e.variant = new(encoded)
+		if v.Variant != nil || !measure(e.variant, "", v, nil) {
+			return false
+		}
+		variant = e.variant.total
+	}
 	vh := 0
 	if r.VaryHeader != nil {
 		vh = 4
@@ -100,7 +113,7 @@ func measure(e *encoded, key string, r *cached.Response, hdr []byte) bool {
 			vary += 4 + len(v)
 		}
 	}
-	lens := [numLens]int{len(key), len(r.Method), len(r.URL), len(r.Proto), len(e.header), len(r.Ref), vh, vary, len(r.Body)}
+	lens := [numLens]int{len(key), len(r.Method), len(r.URL), len(r.Proto), len(e.header), len(r.Ref), vh, vary, len(r.Body), variant}
 	total := headerLen
 	for i, n := range lens {
 		if uint64(n) > 1<<31 {
@@ -167,7 +180,10 @@ func write(b []byte, e *encoded, h uint64, deadline int64, key string, r *cached
 			p = appendString(p, v)
 		}
 	}
-	_ = append(p, r.Body...) // in place: b has the room
+	p = append(p, r.Body...) // in place: b has the room
+	if e.variant != nil {
+		write(p[len(p):len(p)+e.variant.total], e.variant, 0, 0, "", r.Variant)
+	}
 }
 
 func appendString(b []byte, s string) []byte {
@@ -204,10 +220,43 @@ func touch(b []byte) {
 	}
 }
 
+// withVariant is a Vary index and its inline variant, decoded in one
+// allocation with room for the usual short lists of strings: the index's
+// Vary fields and the variant's VaryHeader values.
+type withVariant struct {
+	index, variant cached.Response
+	strs           [4]string
+}
+
 // decode returns the response in record b (exactly one record). Its
 // strings and body alias b: b must never be written again, except its use
 // count, which decode does not read.
 func decode(b []byte) (*cached.Response, error) {
+	if len(b) < headerLen {
+		return nil, errRecord
+	}
+	if binary.LittleEndian.Uint32(b[offLens+4*lenVariant:]) == 0 {
+		r := new(cached.Response)
+		if err := decodeInto(r, nil, b, nil); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	w := new(withVariant)
+	strs := w.strs[:]
+	if err := decodeInto(&w.index, &w.variant, b, &strs); err != nil {
+		return nil, err
+	}
+	return &w.index, nil
+}
+
+// decodeInto decodes record b into r, and its inline variant, if it has
+// one, into v, which is nil where a record may not have one. Lists of
+// strings are carved from *strs while it has room.
+func decodeInto(r, v *cached.Response, b []byte, strs *[]string) error {
+	if len(b) < headerLen {
+		return errRecord
+	}
 	le := binary.LittleEndian
 	var lens [numLens]int
 	p := headerLen
@@ -216,9 +265,9 @@ func decode(b []byte) (*cached.Response, error) {
 		p += lens[i]
 	}
 	if p > len(b) {
-		return nil, errRecord
+		return errRecord
 	}
-	r := &cached.Response{
+	*r = cached.Response{
 		StatusCode: int(int64(le.Uint64(b[offStatus:]))),
 		InitialAge: time.Duration(le.Uint64(b[offAge:])),
 		Kind:       cached.Kind(b[offKind]),
@@ -241,23 +290,32 @@ func decode(b []byte) (*cached.Response, error) {
 	r.Ref = str(field[lenRef])
 	h, err := cached.HeaderFromBinary(str(field[lenHeader]))
 	if err != nil {
-		return nil, errRecord
+		return errRecord
 	}
 	r.Header = h
 	if flags&flagVaryHeader != 0 {
-		if r.VaryHeader, err = decodeVaryHeader(field[lenVaryHeader]); err != nil {
-			return nil, err
+		if r.VaryHeader, err = decodeVaryHeader(field[lenVaryHeader], strs); err != nil {
+			return err
 		}
 	}
 	if flags&flagVary != 0 {
-		if r.Vary, err = decodeStrings(field[lenVary]); err != nil {
-			return nil, err
+		if r.Vary, err = decodeStrings(field[lenVary], strs); err != nil {
+			return err
 		}
 	}
 	if len(field[lenBody]) > 0 {
 		r.Body = field[lenBody]
 	}
-	return r, nil
+	if vb := field[lenVariant]; len(vb) > 0 {
+		if v == nil {
+			return errRecord
+		}
+		if err := decodeInto(v, nil, vb, strs); err != nil {
+			return err
+		}
+		r.Variant = v
+	}
+	return nil
 }
 
 // str returns b as a string sharing its memory: b is never written again.
@@ -299,7 +357,19 @@ func (f *fieldReader) item() string {
 	return s
 }
 
-func decodeVaryHeader(b []byte) (http.Header, error) {
+// carve returns a list of n strings: the next n of *strs when strs is not
+// nil and has room (the list's capacity is n, so appending to it cannot
+// reach the next), else a new one.
+func carve(strs *[]string, n int) []string {
+	if strs != nil && n <= len(*strs) {
+		vs := (*strs)[:n:n]
+		*strs = (*strs)[n:]
+		return vs
+	}
+	return make([]string, n)
+}
+
+func decodeVaryHeader(b []byte, strs *[]string) (http.Header, error) {
 	f := fieldReader{b: b}
 	n := f.u32()
 	h := make(http.Header, n)
@@ -309,7 +379,7 @@ func decodeVaryHeader(b []byte) (http.Header, error) {
 		if f.bad {
 			return nil, errRecord
 		}
-		vs := make([]string, c)
+		vs := carve(strs, c)
 		for i := range vs {
 			vs[i] = f.item()
 		}
@@ -321,13 +391,13 @@ func decodeVaryHeader(b []byte) (http.Header, error) {
 	return h, nil
 }
 
-func decodeStrings(b []byte) ([]string, error) {
+func decodeStrings(b []byte, strs *[]string) ([]string, error) {
 	f := fieldReader{b: b}
 	n := f.u32()
 	if f.bad {
 		return nil, errRecord
 	}
-	vs := make([]string, n)
+	vs := carve(strs, n)
 	for i := range vs {
 		vs[i] = f.item()
 	}

@@ -122,6 +122,9 @@ func TestRoundTrip(t *testing.T) {
 		"empty":             {},
 		"empty vary fields": {VaryHeader: http.Header{}, Vary: []string{}},
 		"no body":           full(2, 0),
+		"vary index with its inline variant": {Kind: cached.KindVariants, URL: "https://a.example/", Vary: []string{"Accept"}, Ref: "g",
+			Variant: full(3, 100)},
+		"inline variant without a body": {Kind: cached.KindVariants, Variant: full(4, 0)},
 	}
 	for name, want := range tests {
 		require.NoError(t, s.Set(ctx, name, want, 0), name)
@@ -132,8 +135,13 @@ func TestRoundTrip(t *testing.T) {
 		if len(want.Body) == 0 {
 			want.Body = nil
 		}
+		if v := want.Variant; v != nil && len(v.Body) == 0 {
+			v.Body = nil
+		}
 		assert.Equal(t, want, got, name)
 	}
+	nested := &cached.Response{Kind: cached.KindVariants, Variant: &cached.Response{Variant: full(5, 1)}}
+	require.ErrorIs(t, s.Set(ctx, "nested", nested, 0), store.ErrTooLarge, "an inline variant holding one of its own")
 }
 
 // The response a Get returned keeps its bytes when its entry is

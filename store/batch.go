@@ -25,15 +25,16 @@ type Batcher[K comparable, V any] interface {
 	// the order given: of two items with one key, the last wins. An item
 	// that Set would refuse (a negative ttl, a value too large) is
 	// refused alone, and the others are stored. It returns nil when
-	// every item was stored; a *BatchError when some were and some were
-	// not, saying which; any other error when none may be taken as
-	// stored. An empty batch does nothing and returns nil. SetMany keeps
-	// no reference to the values after it returns.
+	// every item was stored; otherwise either a *BatchError, which says
+	// which items were not stored, or another error, which is every
+	// item's (ItemErrors spreads either over the items). An empty batch
+	// does nothing and returns nil. SetMany keeps no reference to the
+	// values after it returns.
 	SetMany(ctx context.Context, items []Item[K, V]) error
 }
 
-// BatchError is the error of a SetMany that stored some of its items and
-// not others.
+// BatchError is the error of a SetMany that did not store some of its
+// items, saying which.
 type BatchError struct {
 	// Errs holds one error per item, in the items' order: nil for an
 	// item stored, its error (as Set would have returned it) for one not.

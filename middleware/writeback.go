@@ -363,6 +363,7 @@ func (st *storeStage) setMany(ctx context.Context, items []store.Item[string, *c
 	st.lat[OpSet].observe(d)
 	errs := store.ItemErrors(err, len(items))
 	var timeouts, panics, failures int64
+	abandoned := false
 	var firstFailed error
 	var firstKey string
 	debugging := st.debugging(ctx)
@@ -386,7 +387,8 @@ func (st *storeStage) setMany(ctx context.Context, items []store.Item[string, *c
 		case answered(e):
 			continue
 		case ctx.Err() != nil && !errors.Is(e, ErrStoreDeadline):
-			continue // given up at the end of Close's flush; the store is not to blame
+			abandoned = true // given up at the end of Close's flush; the store is not to blame
+			continue
 		case errors.Is(e, ErrStoreDeadline):
 			timeouts++
 		case errors.As(e, &pe):
@@ -400,6 +402,7 @@ func (st *storeStage) setMany(ctx context.Context, items []store.Item[string, *c
 	}
 	outcome := OutcomeOK
 	switch {
+	case firstFailed == nil && abandoned:
 	case firstFailed == nil:
 		if !probe {
 			st.breaker.success(false)

@@ -204,7 +204,7 @@ type Options struct {
 	WriteQueueBytes int64
 	// WriteBatch is the most queued writes made in one call to a store
 	// that writes in batches (store.Batcher: redisstore, sqlitestore,
-	// pgstore, mongostore); 1 writes one at a time. Zero means
+	// pgstore, mongostore, dynamostore); 1 writes one at a time. Zero means
 	// middleware.DefaultWriteBatch.
 	WriteBatch int
 }

@@ -124,9 +124,9 @@ type StoreOptions struct {
 	Writers int
 	// WriteBatch is the most queued writes a write-back goroutine hands
 	// in one call to a store that writes in batches (store.Batcher, or a
-	// wrapper of one: redisstore, sqlitestore, pgstore, mongostore): one
-	// round trip or transaction for the writes that piled up while the
-	// previous call ran, rather than one each. A batch holds at most 1 MiB of
+	// wrapper of one: redisstore, sqlitestore, pgstore, mongostore,
+	// dynamostore): one round trip or transaction for the writes that
+	// piled up while the previous call ran, rather than one each. A batch holds at most 1 MiB of
 	// bodies and is made within SetTimeout, as one write is. Zero means
 	// DefaultWriteBatch; 1 writes one at a time; negative is an error.
 	WriteBatch int

@@ -202,6 +202,11 @@ type Options struct {
 	// middleware.DefaultWriteQueue and DefaultWriteQueueBytes.
 	WriteQueue      int
 	WriteQueueBytes int64
+	// WriteBatch is the most queued writes made in one call to a store
+	// that writes in batches (store.Batcher: redisstore, sqlitestore,
+	// pgstore, mongostore, dynamostore); 1 writes one at a time. Zero means
+	// middleware.DefaultWriteBatch.
+	WriteBatch int
 }
 
 // Cache is an HTTP client cache: an http.RoundTripper that answers from its
@@ -285,7 +290,7 @@ func New(opts *Options) (*Cache, error) {
 		Clock: o.Clock, Logger: o.Logger, Counters: &c.counters, ReplaySetCookie: o.ShareCredentials,
 		Metrics: o.Metrics, Monitor: &c.monitor, Workers: c.workers,
 		GetTimeout: o.GetTimeout, SetTimeout: o.SetTimeout, DeleteTimeout: o.DeleteTimeout, Breaker: o.Breaker,
-		WriteQueue: o.WriteQueue, WriteQueueBytes: o.WriteQueueBytes,
+		WriteQueue: o.WriteQueue, WriteQueueBytes: o.WriteQueueBytes, WriteBatch: o.WriteBatch,
 		Lease: o.CoalesceAcrossProcesses,
 	})
 	if err != nil {
@@ -379,6 +384,7 @@ func validate(o *Options) error {
 		{"MaxRefresh", o.MaxRefresh, o.MaxRefresh < 0},
 		{"WriteQueue", o.WriteQueue, o.WriteQueue < 0},
 		{"WriteQueueBytes", o.WriteQueueBytes, o.WriteQueueBytes < 0},
+		{"WriteBatch", o.WriteBatch, o.WriteBatch < 0},
 	} {
 		if d.bad {
 			return fmt.Errorf("cachestack: Options.%s is %v, want >= 0", d.name, d.v)

@@ -181,3 +181,54 @@ func (b *Bound[K, V]) UseClock(now func() time.Time) bool { return store.UseCloc
 // a typed store over a shared one can take part in coalescing across
 // processes (see store.LeaserOf).
 func (b *Bound[K, V]) Leaser() (store.Leaser[K], bool) { return store.LeaserOf[K](b.s) }
+
+// Batcher hands out a store.Batcher that encodes each item and writes the
+// batch with the byte store's SetMany, when the byte store is (or wraps)
+// a store.Batcher (see store.BatcherOf). An item that fails to encode is
+// refused alone, as Set refuses it.
+func (b *Bound[K, V]) Batcher() (store.Batcher[K, V], bool) {
+	inner, ok := store.BatcherOf[K, []byte](b.s)
+	if !ok {
+		return nil, false
+	}
+	return &boundBatcher[K, V]{b: b, inner: inner}, true
+}
+
+type boundBatcher[K comparable, V any] struct {
+	b     *Bound[K, V]
+	inner store.Batcher[K, []byte]
+}
+
+// SetMany encodes the items and stores those that encode in one SetMany
+// of the byte store.
+func (bb *boundBatcher[K, V]) SetMany(ctx context.Context, items []store.Item[K, V]) error {
+	raw := make([]store.Item[K, []byte], 0, len(items))
+	var errs []error // nil until an item fails to encode
+	for i, it := range items {
+		v, err := bb.b.c.Marshal(it.Value)
+		if err != nil {
+			if errs == nil {
+				errs = make([]error, len(items))
+			}
+			errs[i] = store.Wrap("codec", "set", it.Key, err)
+			continue
+		}
+		raw = append(raw, store.Item[K, []byte]{Key: it.Key, Value: v, TTL: it.TTL})
+	}
+	if errs == nil {
+		return bb.inner.SetMany(ctx, raw)
+	}
+	if len(raw) == 0 {
+		return store.BatchResult(errs)
+	}
+	// Spread the byte store's answer over the items that were encoded.
+	inner := store.ItemErrors(bb.inner.SetMany(ctx, raw), len(raw))
+	j := 0
+	for i := range errs {
+		if errs[i] == nil {
+			errs[i] = inner[j]
+			j++
+		}
+	}
+	return store.BatchResult(errs)
+}

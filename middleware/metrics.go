@@ -121,7 +121,8 @@ type Metrics interface {
 	// Add adds n to the count m.
 	Add(m Metric, n int64)
 	// StoreLatency records how long one store call took and how it
-	// ended. A call that missed its deadline is recorded at the
+	// ended. A batch of writes (store.Batcher) is one call, recorded as
+	// OpSet. A call that missed its deadline is recorded at the
 	// deadline, when the request walked away from it.
 	StoreLatency(op StoreOp, d time.Duration, outcome Outcome)
 	// BreakerChanged reports the breaker's new state.

@@ -122,6 +122,14 @@ type StoreOptions struct {
 	// Writers is the number of write-back goroutines; zero means
 	// DefaultWriters. Negative is an error.
 	Writers int
+	// WriteBatch is the most queued writes a write-back goroutine hands
+	// in one call to a store that writes in batches (store.Batcher, or a
+	// wrapper of one: redisstore, sqlitestore, pgstore, mongostore,
+	// dynamostore): one round trip or transaction for the writes that
+	// piled up while the previous call ran, rather than one each. A batch holds at most 1 MiB of
+	// bodies and is made within SetTimeout, as one write is. Zero means
+	// DefaultWriteBatch; 1 writes one at a time; negative is an error.
+	WriteBatch int
 
 	// Lease, when set, turns on coalescing across processes: concurrent
 	// misses for one key in processes sharing the store send one request
@@ -189,6 +197,8 @@ type storeStage struct {
 	maxStuck   int64
 	wb         *writeBack  // nil: writes are made by the caller
 	lease      *leaseStage // nil: no coalescing across processes
+	// batcher writes the write-back queue's batches; nil: one Set each.
+	batcher store.Batcher[string, *cached.Response]
 }
 
 // Store is the middleware that holds responses: on the way in it looks the
@@ -236,6 +246,7 @@ func Store(s store.Store[string, *cached.Response], opts *StoreOptions) (Middlew
 		{"WriteQueue", o.WriteQueue, o.WriteQueue < 0},
 		{"WriteQueueBytes", o.WriteQueueBytes, o.WriteQueueBytes < 0},
 		{"Writers", o.Writers, o.Writers < 0},
+		{"WriteBatch", o.WriteBatch, o.WriteBatch < 0},
 	} {
 		if d.bad {
 			return nil, fmt.Errorf("middleware.Store: StoreOptions.%s is %v, want >= 0", d.name, d.v)
@@ -294,7 +305,11 @@ func Store(s store.Store[string, *cached.Response], opts *StoreOptions) (Middlew
 	}
 	st.breaker = newBreaker(bo, st.breakerChanged)
 	if !st.inline && o.Workers != nil {
-		st.wb, err = newWriteBack(st, o.Workers, cmpOr(o.Writers, DefaultWriters), cmpOr(o.WriteQueue, DefaultWriteQueue), cmpOr(o.WriteQueueBytes, DefaultWriteQueueBytes))
+		batch := 1
+		if b, ok := store.BatcherOf[string, *cached.Response](s); ok {
+			st.batcher, batch = b, cmpOr(o.WriteBatch, DefaultWriteBatch)
+		}
+		st.wb, err = newWriteBack(st, o.Workers, cmpOr(o.Writers, DefaultWriters), cmpOr(o.WriteQueue, DefaultWriteQueue), cmpOr(o.WriteQueueBytes, DefaultWriteQueueBytes), batch)
 		if err != nil {
 			return nil, fmt.Errorf("middleware.Store: StoreOptions.Workers: %w", err)
 		}
@@ -373,7 +388,7 @@ func (st *storeStage) call(ctx context.Context, op StoreOp, key string, e *cache
 	var out *cached.Response
 	var err error
 	if st.inline {
-		out, err = st.do(ctx, op, key, e, ttl)
+		out, err = st.do(ctx, op, key, e, ttl, nil)
 	} else {
 		if st.stuckCalls.Load() >= st.maxStuck {
 			if probe {
@@ -382,7 +397,7 @@ func (st *storeStage) call(ctx context.Context, op StoreOp, key string, e *cache
 			st.add(MetricStoreSkipped, 1)
 			return nil, ErrStoreStuck
 		}
-		out, err = st.async(ctx, op, key, e, ttl, probe)
+		out, err = st.async(ctx, op, key, e, ttl, nil, probe)
 		probe = false // the probe's own goroutine tells the breaker
 	}
 	d := monotonic() - start
@@ -418,17 +433,20 @@ func (st *storeStage) call(ctx context.Context, op StoreOp, key string, e *cache
 	return out, err
 }
 
-// do makes the store call itself, turning a panic into a *PanicError.
-func (st *storeStage) do(ctx context.Context, op StoreOp, key string, e *cached.Response, ttl time.Duration) (out *cached.Response, err error) {
+// do makes the store call itself, turning a panic into a *PanicError: a
+// SetMany of batch when it is not nil (see setMany).
+func (st *storeStage) do(ctx context.Context, op StoreOp, key string, e *cached.Response, ttl time.Duration, batch []store.Item[string, *cached.Response]) (out *cached.Response, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			out, err = nil, &PanicError{Op: op.String(), Value: p}
 		}
 	}()
-	switch op {
-	case OpGet:
+	switch {
+	case batch != nil:
+		return nil, st.batcher.SetMany(ctx, batch)
+	case op == OpGet:
 		return st.s.Get(ctx, key)
-	case OpSet:
+	case op == OpSet:
 		return nil, st.s.Set(ctx, key, e, ttl)
 	default:
 		return nil, st.s.Delete(ctx, key)
@@ -448,7 +466,7 @@ func (st *storeStage) do(ctx context.Context, op StoreOp, key string, e *cached.
 // its first call, and the probe decides for every later one. Its caller
 // still waits no longer than the operation's deadline; the probe's
 // goroutine records the outcome with the breaker.
-func (st *storeStage) async(ctx context.Context, op StoreOp, key string, e *cached.Response, ttl time.Duration, probe bool) (*cached.Response, error) {
+func (st *storeStage) async(ctx context.Context, op StoreOp, key string, e *cached.Response, ttl time.Duration, batch []store.Item[string, *cached.Response], probe bool) (*cached.Response, error) {
 	limit, parent := st.timeouts[op], ctx
 	if probe {
 		limit, parent = max(limit, st.timeouts[OpSet]), context.WithoutCancel(ctx)
@@ -469,7 +487,7 @@ func (st *storeStage) async(ctx context.Context, op StoreOp, key string, e *cach
 				w.calls.done()
 			}
 		}()
-		r, err := st.do(cctx, op, key, e, ttl)
+		r, err := st.do(cctx, op, key, e, ttl, batch)
 		if probe {
 			cancel()
 			if answered(err) {

@@ -314,3 +314,64 @@ func TestVaryIndexTooLarge(t *testing.T) {
 		})
 	}
 }
+
+// gatedBatcher is tooLargeIndexes, blocking, with batches: its Set waits
+// for gate, so that writes pile up behind the first, and SetMany writes
+// each item as Set would, refusing alone each index too large with its
+// variant.
+type gatedBatcher struct {
+	tooLargeIndexes
+	gate    chan struct{}
+	batches atomic.Int32
+}
+
+func (s *gatedBatcher) Set(ctx context.Context, key string, e *cached.Response, ttl time.Duration) error {
+	<-s.gate
+	return s.tooLargeIndexes.Set(ctx, key, e, ttl)
+}
+
+func (s *gatedBatcher) SetMany(ctx context.Context, items []store.Item[string, *cached.Response]) error {
+	s.batches.Add(1)
+	errs := make([]error, len(items))
+	failed := false
+	for i, it := range items {
+		errs[i] = s.tooLargeIndexes.Set(ctx, it.Key, it.Value, it.TTL)
+		failed = failed || errs[i] != nil
+	}
+	if failed {
+		return &store.BatchError{Errs: errs}
+	}
+	return nil
+}
+
+// TestVaryIndexTooLargeInBatch: an index refused as too large with its
+// inline variant in a batch of writes is written again without it, as a
+// single write is, and not counted as too large.
+func TestVaryIndexTooLargeInBatch(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	o := encodingOrigin(t, c)
+	s := &gatedBatcher{tooLargeIndexes: tooLargeIndexes{newMemstore(t, c), true}, gate: make(chan struct{})}
+	so := middleware.StoreOptions{Clock: c.Now, Logger: quiet, Counters: new(middleware.Counters), Monitor: new(middleware.Monitor),
+		Workers: newWorkers(t, 2), Writers: 1, SetTimeout: time.Minute}
+	st, err := middleware.Store(s, &so)
+	require.NoError(t, err)
+	m := mustMW(t)
+	rt := middleware.Chain(m(middleware.CacheControl(nil)), st)(testTransport(t))
+	h := header("Accept-Encoding", "gzip")
+	// The writer takes the first variant's write and waits at the gate
+	// (or takes it with its index in one batch); what piles up meanwhile
+	// goes in one batch once the gate opens.
+	fetch(t, rt, o, o.URL+"/a", h)
+	fetch(t, rt, o, o.URL+"/b", h)
+	close(s.gate)
+	require.NoError(t, so.Monitor.Flush(context.Background()))
+	require.Positive(t, s.batches.Load(), "the writes went in a batch")
+	for _, u := range []string{"/a", "/b"} {
+		_, body, contacted := fetch(t, rt, o, o.URL+u, h)
+		assert.False(t, contacted, u)
+		assert.Contains(t, body, "gzip", u)
+	}
+	assert.Zero(t, so.Counters.TooLarge.Load())
+	assert.Zero(t, so.Counters.StoreErrors.Load())
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cachestack/cachestack/cached"
+	"github.com/cachestack/cachestack/store"
 )
 
 // Write-back defaults, used where StoreOptions leaves them zero.
@@ -16,7 +17,13 @@ const (
 	DefaultWriteQueue      = 1024
 	DefaultWriteQueueBytes = 32 << 20
 	DefaultWriters         = 4
+	DefaultWriteBatch      = 64
 )
+
+// maxBatchBytes bounds the bodies of one batch of writes, so that a batch
+// is made well within SetTimeout: a writer stops taking queued writes
+// into a batch once it holds this much.
+const maxBatchBytes = 1 << 20
 
 // writeBack makes a store's writes and deletes in the background, so that
 // no caller waits for them. Writes for one key always go to the same
@@ -24,13 +31,16 @@ const (
 // replaces it. Until a write is made, lookups of its key see it (pending),
 // so a response that was just read is a hit next time even before the
 // store has it. The queue is bounded in entries and in body bytes; a
-// write that does not fit is dropped and counted.
+// write that does not fit is dropped and counted. Over a store.Batcher, a
+// writer hands the store the writes queued behind the one it takes, up to
+// batch of them, in one SetMany.
 type writeBack struct {
 	st       *storeStage
 	w        *Workers
 	seed     maphash.Seed
 	shards   []chan *writeOp
 	maxBytes int64
+	batch    int // the most writes one store call makes; 1: no batches
 
 	mu      sync.Mutex
 	bytes   int64
@@ -55,8 +65,8 @@ type writeOp struct {
 	after   []func() // called once the write is made or given up
 }
 
-func newWriteBack(st *storeStage, w *Workers, writers, queue int, maxBytes int64) (*writeBack, error) {
-	wb := &writeBack{st: st, w: w, seed: maphash.MakeSeed(), maxBytes: maxBytes, waiting: map[string]*writeOp{}}
+func newWriteBack(st *storeStage, w *Workers, writers, queue int, maxBytes int64, batch int) (*writeBack, error) {
+	wb := &writeBack{st: st, w: w, seed: maphash.MakeSeed(), maxBytes: maxBytes, batch: batch, waiting: map[string]*writeOp{}}
 	flushEnd, endFlush := context.WithCancel(context.Background())
 	wb.flushEnd = flushEnd
 	context.AfterFunc(w.ctx, func() { time.AfterFunc(st.timeouts[OpSet], endFlush) })
@@ -144,12 +154,12 @@ func (wb *writeBack) run(ctx context.Context, ch chan *writeOp) {
 	for {
 		select {
 		case op := <-ch:
-			wb.write(op)
+			wb.writeFrom(op, ch)
 		case <-ctx.Done():
 			for {
 				select {
 				case op := <-ch:
-					wb.write(op)
+					wb.writeFrom(op, ch)
 				default:
 					return
 				}
@@ -158,28 +168,120 @@ func (wb *writeBack) run(ctx context.Context, ch chan *writeOp) {
 	}
 }
 
-// write makes one queued write, bounded by its deadline and by the end
-// of the flush that follows Close.
-func (wb *writeBack) write(op *writeOp) {
-	wb.mu.Lock()
-	op.started = true
-	e, bare, ttl := op.e, op.bare, op.ttl
-	wb.mu.Unlock()
-	if wb.flushEnd.Err() != nil {
-		wb.dropped(op.ctx, op.key, "closed")
+// writeFrom makes op's write, in one batch with the writes queued behind
+// it in ch when the store takes batches. A key's writes stay in order: a
+// key has at most one write queued and not started, so a batch holds a
+// key once.
+func (wb *writeBack) writeFrom(op *writeOp, ch chan *writeOp) {
+	if wb.batch <= 1 {
+		wb.write(op)
+		return
+	}
+	ops := []*writeOp{op}
+	size := wb.start(op)
+	for len(ops) < wb.batch && size < maxBatchBytes {
+		var next *writeOp
+		select {
+		case next = <-ch:
+		default:
+		}
+		if next == nil {
+			break
+		}
+		ops = append(ops, next)
+		size += wb.start(next)
+	}
+	if len(ops) == 1 {
+		wb.make(op)
 		wb.finish(op)
 		return
 	}
-	ctx, cancel := context.WithCancel(op.ctx)
-	stop := context.AfterFunc(wb.flushEnd, cancel)
-	if e == nil {
+	wb.makeBatch(ops)
+	for _, op := range ops {
+		wb.finish(op)
+	}
+}
+
+// start marks op started, so that a later write of its key is queued
+// after it rather than replacing it, and returns its size. From then on
+// op's entry and ttl do not change.
+func (wb *writeBack) start(op *writeOp) int64 {
+	wb.mu.Lock()
+	defer wb.mu.Unlock()
+	op.started = true
+	return op.size
+}
+
+// write makes one queued write.
+func (wb *writeBack) write(op *writeOp) {
+	wb.start(op)
+	wb.make(op)
+	wb.finish(op)
+}
+
+// make makes op's write, started, bounded by its deadline and by the end
+// of the flush that follows Close.
+func (wb *writeBack) make(op *writeOp) {
+	if wb.flushEnd.Err() != nil {
+		wb.dropped(op.ctx, op.key, "closed")
+		return
+	}
+	ctx, cancel := wb.bound(op.ctx)
+	defer cancel()
+	if op.e == nil {
 		wb.st.call(ctx, OpDelete, op.key, nil, 0)
 	} else {
-		wb.st.set(ctx, op.key, e, bare, ttl)
+		wb.st.set(ctx, op.key, op.e, op.bare, op.ttl)
 	}
-	stop()
-	cancel()
-	wb.finish(op)
+}
+
+// makeBatch makes the writes of ops, started: the deletes one by one, the
+// entries in one SetMany (with the first write's context values), bounded
+// as make bounds one.
+func (wb *writeBack) makeBatch(ops []*writeOp) {
+	items := make([]store.Item[string, *cached.Response], 0, len(ops))
+	batched := make([]*writeOp, 0, len(ops))
+	for _, op := range ops {
+		switch {
+		case op.e == nil:
+			wb.make(op)
+		case wb.flushEnd.Err() != nil:
+			wb.dropped(op.ctx, op.key, "closed")
+		default:
+			items = append(items, store.Item[string, *cached.Response]{Key: op.key, Value: op.e, TTL: op.ttl})
+			batched = append(batched, op)
+		}
+	}
+	if len(items) == 0 {
+		return
+	}
+	ctx, cancel := wb.bound(ops[0].ctx)
+	defer cancel()
+	if len(items) == 1 {
+		op := batched[0]
+		wb.st.set(ctx, op.key, op.e, op.bare, op.ttl)
+		return
+	}
+	// A Vary index refused as too large with the variant it holds is
+	// written again without it, as set does for a single write.
+	for _, i := range wb.st.setMany(ctx, items, func(i int) bool { return batched[i].bare != nil || batched[i].e.Variant != nil }) {
+		op := batched[i]
+		bare := op.bare
+		if bare == nil {
+			bare = withoutVariant(op.e)
+		}
+		wb.st.set(ctx, op.key, bare, nil, op.ttl)
+	}
+}
+
+// bound returns ctx cancelled when the flush that follows Close ends.
+func (wb *writeBack) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(wb.flushEnd, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
 }
 
 func (wb *writeBack) finish(op *writeOp) {
@@ -250,4 +352,105 @@ func (wb *writeBack) stats() WriteBackStats {
 	wb.mu.Lock()
 	defer wb.mu.Unlock()
 	return WriteBackStats{Enabled: true, Queued: len(wb.waiting), Bytes: wb.bytes, MaxBytes: wb.maxBytes, Writers: len(wb.shards)}
+}
+
+// setMany writes items in one store call (store.Batcher.SetMany) under
+// the breaker, the deadline and a recover, as call makes one Set, and
+// counts each item as set counts a Set: stored, too large, or failed
+// (an error, a timeout, a panic: a batch that fails whole counts once per
+// item). The call's latency is recorded once, as a set's; the breaker
+// counts the call once, failed when an item failed for another reason
+// than the store's refusal; faults are logged once per batch. It returns
+// the items refused as too large for which retry reports a smaller form
+// to write instead, uncounted.
+func (st *storeStage) setMany(ctx context.Context, items []store.Item[string, *cached.Response], retry func(i int) bool) (smaller []int) {
+	n := int64(len(items))
+	ok, probe := st.breaker.allow()
+	if !ok {
+		st.add(MetricStoreSkipped, n)
+		return nil
+	}
+	if st.stuckCalls.Load() >= st.maxStuck {
+		if probe {
+			st.breaker.probeAbandoned()
+		}
+		st.add(MetricStoreSkipped, n)
+		return nil
+	}
+	start := monotonic()
+	_, err := st.async(ctx, OpSet, "", nil, 0, items, probe) // a probe's goroutine tells the breaker
+	d := monotonic() - start
+	st.lat[OpSet].observe(d)
+	errs := store.ItemErrors(err, len(items))
+	var timeouts, panics, failures int64
+	abandoned := false
+	var firstFailed error
+	var firstKey string
+	debugging := st.debugging(ctx)
+	for i, it := range items {
+		e := errs[i]
+		var pe *PanicError
+		switch {
+		case e == nil:
+			st.add(MetricStored, 1)
+			st.add(MetricStoredBytes, int64(len(it.Value.Body)))
+			if debugging {
+				st.debug(ctx, EventStored, slog.String("key", it.Key), slog.String("url", it.Value.URL), slog.Int("status", it.Value.StatusCode), slog.Int("body_bytes", len(it.Value.Body)))
+			}
+			continue
+		case errors.Is(e, store.ErrTooLarge) && retry(i):
+			smaller = append(smaller, i)
+			continue
+		case errors.Is(e, store.ErrTooLarge):
+			st.add(MetricTooLarge, 1)
+			if debugging {
+				st.debug(ctx, EventNotStored, slog.String("key", it.Key), slog.String("url", it.Value.URL), slog.String("reason", "too large for the store"), slog.Int("body_bytes", len(it.Value.Body)))
+			}
+			continue
+		case answered(e):
+			continue
+		case ctx.Err() != nil && !errors.Is(e, ErrStoreDeadline):
+			abandoned = true // given up at the end of Close's flush; the store is not to blame
+			continue
+		case errors.Is(e, ErrStoreDeadline):
+			timeouts++
+		case errors.As(e, &pe):
+			panics++
+		default:
+			failures++
+		}
+		if firstFailed == nil {
+			firstFailed, firstKey = e, it.Key
+		}
+	}
+	outcome := OutcomeOK
+	switch {
+	case firstFailed == nil && abandoned:
+	case firstFailed == nil:
+		if !probe {
+			st.breaker.success(false)
+		}
+	default:
+		if !probe {
+			st.breaker.failure(false)
+		}
+		attrs := []slog.Attr{slog.String("op", OpSet.String()), slog.String("key", firstKey), slog.Int("items", len(items)), slog.Int64("failed", timeouts+panics+failures), slog.Any("error", firstFailed)}
+		if timeouts > 0 {
+			outcome = OutcomeTimeout
+			st.add(MetricStoreTimeouts, timeouts)
+			st.fault(ctx, rateStoreTimeout, EventStoreTimeout, append(attrs, slog.Duration("duration", d))...)
+		}
+		if panics > 0 {
+			outcome = OutcomePanic
+			st.add(MetricStorePanics, panics)
+			st.fault(ctx, rateStorePanic, EventStorePanic, attrs...)
+		}
+		if failures > 0 {
+			outcome = OutcomeError
+			st.add(MetricStoreErrors, failures)
+			st.fault(ctx, rateStoreError, EventStoreError, attrs...)
+		}
+	}
+	st.metrics.StoreLatency(OpSet, d, outcome)
+	return smaller
 }

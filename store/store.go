@@ -1,6 +1,7 @@
 // Package store defines the storage contract that every cachestack backend
 // implements, its sentinel errors, and the optional capabilities (listing,
-// clearing) that the cache uses when a backend offers them.
+// clearing, leases, writes in batches) that the cache uses when a backend
+// offers them.
 //
 // A Store is deliberately small: adapters (memstore, ristrettostore,
 // diskstore, redisstore, ...) only translate these calls to their backend.

@@ -192,3 +192,37 @@ func (g *Garbage) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 	return v, err
 }
+
+// Batching is a Store that also writes in batches (store.Batcher), with
+// the same faults: a batch panics or hangs as a Set does, and each of its
+// items fails at FailRate.
+type Batching struct {
+	*Store
+	Batches atomic.Int64 // SetMany calls that reached the store
+	Items   atomic.Int64 // the items they held
+}
+
+// SetMany implements store.Batcher: one Set of the inner store per item.
+func (b *Batching) SetMany(ctx context.Context, items []store.Item[string, *cached.Response]) error {
+	b.Calls.Add(1)
+	b.Batches.Add(1)
+	b.Items.Add(int64(len(items)))
+	m := b.mode.Load()
+	if m.PanicSet {
+		panic("faultstore: set many")
+	}
+	if m.HangSet {
+		if err := b.hang(ctx, m.HonourContext); err != nil {
+			return err
+		}
+	}
+	errs := make([]error, len(items))
+	for i, it := range items {
+		if b.fail(m) {
+			errs[i] = store.Wrap("faultstore", "set", it.Key, ErrInjected)
+			continue
+		}
+		errs[i] = b.inner.Set(ctx, it.Key, it.Value, it.TTL)
+	}
+	return store.BatchResult(errs)
+}

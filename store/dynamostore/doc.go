@@ -53,7 +53,10 @@
 // DynamoDB): it holds one page, never the whole key set, and a loop that
 // breaks reads no further page. A Scan reads, and bills, the whole table.
 // Clear deletes page by page with BatchWriteItem, 25 items at a time,
-// resending what DynamoDB leaves unprocessed.
+// resending what DynamoDB leaves unprocessed. SetMany (store.Batcher)
+// writes the same way, for the cache's write-back queue, and refuses what
+// Set refuses item by item; since a request may not name a key twice, of
+// two items with one key only the last is sent.
 //
 // # Clients, timeouts and errors
 //

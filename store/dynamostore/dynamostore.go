@@ -157,9 +157,10 @@ type Store struct {
 }
 
 var (
-	_ store.Store[string, []byte] = (*Store)(nil)
-	_ store.Lister[string]        = (*Store)(nil)
-	_ store.Clearer               = (*Store)(nil)
+	_ store.Store[string, []byte]   = (*Store)(nil)
+	_ store.Lister[string]          = (*Store)(nil)
+	_ store.Clearer                 = (*Store)(nil)
+	_ store.Batcher[string, []byte] = (*Store)(nil)
 )
 
 // New returns a store that keeps its entries in table through client,
@@ -574,6 +575,14 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 		}
 		return store.Wrap(name, "set", key, fmt.Errorf("%w: the item would be %d bytes", ErrTooLarge, n))
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: s.table, Item: s.item(pk, digest, key, value, ttl, s.clock())})
+	return s.fail("set", key, err)
+}
+
+// item is the DynamoDB item of key, whose partition key is pk.
+func (s *Store) item(pk string, digest bool, key string, value []byte, ttl time.Duration, now time.Time) map[string]types.AttributeValue {
 	item := map[string]types.AttributeValue{
 		AttrKey:  &types.AttributeValueMemberS{Value: pk},
 		AttrBody: &types.AttributeValueMemberB{Value: value},
@@ -582,12 +591,73 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 		item[AttrName] = &types.AttributeValueMemberB{Value: []byte(key)}
 	}
 	if ttl > 0 {
-		item[AttrExpires] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expiresAt(s.clock(), ttl), 10)}
+		item[AttrExpires] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expiresAt(now, ttl), 10)}
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: s.table, Item: item})
-	return s.fail("set", key, err)
+	return item
+}
+
+// batchLimit is the most requests one BatchWriteItem takes.
+const batchLimit = 25
+
+// SetMany stores the items as Set does, with BatchWriteItem, 25 items to
+// a request, resending what DynamoDB leaves unprocessed (store.Batcher).
+// One request may not name a key twice, so of two items with one key only
+// the last is sent: the last wins. An item with a negative ttl is refused
+// alone; an item too large for DynamoDB is not stored, its key's previous
+// item is deleted in the batch, and its error matches ErrTooLarge, as
+// with Set. When a request fails, each of its items fails with it (some
+// may have been written).
+func (s *Store) SetMany(ctx context.Context, items []store.Item[string, []byte]) error {
+	if len(items) == 0 {
+		return nil
+	}
+	if err := s.begin(ctx, "set", ""); err != nil {
+		return err
+	}
+	errs := make([]error, len(items))
+	last := make(map[string]int, len(items)) // the last item of each partition key
+	pks := make([]string, len(items))
+	for i, it := range items {
+		if it.TTL < 0 {
+			errs[i] = store.Wrap(name, "set", it.Key, store.ErrNegativeTTL)
+			continue
+		}
+		pks[i], _ = partitionKey(it.Key)
+		last[pks[i]] = i
+	}
+	now := s.clock()
+	var reqs []types.WriteRequest
+	var sent []int // the items of reqs
+	flush := func() {
+		if err := s.batchWrite(ctx, reqs, "writes"); err != nil {
+			for _, i := range sent {
+				errs[i] = s.fail("set", items[i].Key, err)
+			}
+		}
+		reqs, sent = reqs[:0], sent[:0]
+	}
+	for i, it := range items {
+		if errs[i] != nil || last[pks[i]] != i {
+			continue // refused, or overwritten later in the batch
+		}
+		pk, digest := partitionKey(it.Key)
+		var req types.WriteRequest
+		if n := itemSize(pk, digest, it.Key, it.Value, it.TTL); n > MaxItemBytes {
+			s.tooLarge.Add(1)
+			req.DeleteRequest = &types.DeleteRequest{Key: keyOf(it.Key)}
+			errs[i] = store.Wrap(name, "set", it.Key, fmt.Errorf("%w: the item would be %d bytes", ErrTooLarge, n))
+		} else {
+			req.PutRequest = &types.PutRequest{Item: s.item(pk, digest, it.Key, it.Value, it.TTL, now)}
+		}
+		reqs, sent = append(reqs, req), append(sent, i)
+		if len(reqs) == batchLimit {
+			flush()
+		}
+	}
+	if len(reqs) > 0 {
+		flush()
+	}
+	return store.BatchResult(errs)
 }
 
 // Delete removes key's item. Deleting a key that is not there succeeds.
@@ -691,7 +761,7 @@ func (s *Store) Clear(ctx context.Context) error {
 			for i, it := range items[:n] {
 				reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: map[string]types.AttributeValue{AttrKey: it[AttrKey]}}}
 			}
-			if err := s.batchDelete(ctx, reqs); err != nil {
+			if err := s.batchWrite(ctx, reqs, "deletes"); err != nil {
 				failed = store.Wrap(name, "clear", "", err)
 				return false
 			}
@@ -705,9 +775,9 @@ func (s *Store) Clear(ctx context.Context) error {
 	return failed
 }
 
-// batchDelete sends reqs with BatchWriteItem, resending unprocessed ones
-// up to five times with a growing pause.
-func (s *Store) batchDelete(ctx context.Context, reqs []types.WriteRequest) error {
+// batchWrite sends reqs with BatchWriteItem, resending unprocessed ones
+// up to five times with a growing pause; what names them in errors.
+func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest, what string) error {
 	pause := 50 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		bctx, cancel := s.bound(ctx)
@@ -721,7 +791,7 @@ func (s *Store) batchDelete(ctx context.Context, reqs []types.WriteRequest) erro
 			return nil
 		}
 		if attempt == 5 {
-			return fmt.Errorf("DynamoDB left %d deletes unprocessed after %d attempts", len(reqs), attempt+1)
+			return fmt.Errorf("DynamoDB left %d %s unprocessed after %d attempts", len(reqs), what, attempt+1)
 		}
 		t := time.NewTimer(pause) // backing off, as DynamoDB asks of unprocessed items
 		select {

@@ -23,6 +23,9 @@
 // and as binary otherwise, so that every key round-trips on every server.
 // Set is a replaceOne with upsert; when two upserts of a new key race and
 // one fails with a duplicate-key error, it is retried once as a replace.
+// SetMany (store.Batcher) sends the same upserts in one ordered BulkWrite,
+// which the cache's write-back queue uses for the writes that pile up
+// while one is being made.
 //
 // # Expiry
 //

@@ -111,9 +111,10 @@ type Store struct {
 }
 
 var (
-	_ store.Store[string, []byte] = (*Store)(nil)
-	_ store.Lister[string]        = (*Store)(nil)
-	_ store.Clearer               = (*Store)(nil)
+	_ store.Store[string, []byte]   = (*Store)(nil)
+	_ store.Lister[string]          = (*Store)(nil)
+	_ store.Clearer                 = (*Store)(nil)
+	_ store.Batcher[string, []byte] = (*Store)(nil)
 )
 
 // New returns a store that keeps its entries in MongoDB through client.
@@ -456,6 +457,72 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 		_, err = s.coll.ReplaceOne(ctx, filter, doc, upsert)
 	}
 	return store.Wrap(name, "set", key, err)
+}
+
+// SetMany stores the items as Set does, in one ordered BulkWrite of
+// upserts (store.Batcher): one round trip for the batch, the items
+// written in order, so that of two with one key the last wins. An item
+// with a negative ttl is refused alone. A write the server refuses is
+// reported for its item, and the items after it are sent again in a
+// BulkWrite of their own (an ordered BulkWrite stops at its first
+// failure); a duplicate-key error from racing upserts of a new key is
+// retried once, as Set retries it. A failure that is not one write's
+// fails every item not yet written.
+func (s *Store) SetMany(ctx context.Context, items []store.Item[string, []byte]) error {
+	if len(items) == 0 {
+		return nil
+	}
+	if err := s.check(ctx, "set", ""); err != nil {
+		return err
+	}
+	if err := s.Setup(ctx); err != nil {
+		var se *store.Error
+		if errors.As(err, &se) {
+			se.Op = "set"
+		}
+		return err
+	}
+	errs := make([]error, len(items))
+	idx := make([]int, 0, len(items)) // the item of each model
+	models := make([]mongo.WriteModel, 0, len(items))
+	now := s.clock()
+	for i, it := range items {
+		if it.TTL < 0 {
+			errs[i] = store.Wrap(name, "set", it.Key, store.ErrNegativeTTL)
+			continue
+		}
+		doc := bson.D{{Key: fieldID, Value: id(it.Key)}, {Key: fieldBody, Value: bson.Binary{Data: it.Value}}}
+		if it.TTL > 0 {
+			doc = append(doc, bson.E{Key: fieldExpires, Value: expiresAt(now, it.TTL)})
+		}
+		models = append(models, mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: fieldID, Value: id(it.Key)}}).SetReplacement(doc).SetUpsert(true))
+		idx = append(idx, i)
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	retried := -1 // the model whose duplicate-key error was retried
+	for from := 0; from < len(models); {
+		_, err := s.coll.BulkWrite(ctx, models[from:], options.BulkWrite().SetOrdered(true))
+		if err == nil {
+			break
+		}
+		var bwe mongo.BulkWriteException
+		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 ||
+			bwe.WriteErrors[0].Index < 0 || bwe.WriteErrors[0].Index >= len(models)-from {
+			for _, i := range idx[from:] {
+				errs[i] = store.Wrap(name, "set", items[i].Key, err)
+			}
+			break
+		}
+		failed := from + bwe.WriteErrors[0].Index
+		if mongo.IsDuplicateKeyError(bwe.WriteErrors[0]) && retried != failed {
+			retried, from = failed, failed
+			continue
+		}
+		errs[idx[failed]] = store.Wrap(name, "set", items[idx[failed]].Key, bwe.WriteErrors[0])
+		from = failed + 1
+	}
+	return store.BatchResult(errs)
 }
 
 // Delete removes key's document. Deleting a key that is not there

@@ -92,6 +92,11 @@
 // checks idle connections before reuse and replaces broken ones, so once
 // the server is back the same store works again.
 //
+// SetMany (store.Batcher) writes several entries in one round trip and
+// one transaction (a pgx batch), with one eviction check for them all: the
+// cache's write-back queue uses it for the writes that pile up while one
+// is being made.
+//
 // Set keeps no reference to its value. Get returns a new slice that the
 // caller owns. A miss is the bare store.ErrNotFound; every other failure is
 // a *store.Error ("pgstore get …") that unwraps to pgx's error. Close

@@ -125,9 +125,10 @@ type Store struct {
 }
 
 var (
-	_ store.Store[string, []byte] = (*Store)(nil)
-	_ store.Lister[string]        = (*Store)(nil)
-	_ store.Clearer               = (*Store)(nil)
+	_ store.Store[string, []byte]   = (*Store)(nil)
+	_ store.Lister[string]          = (*Store)(nil)
+	_ store.Clearer                 = (*Store)(nil)
+	_ store.Batcher[string, []byte] = (*Store)(nil)
 )
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)
@@ -586,6 +587,76 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 		}
 	}
 	return nil
+}
+
+// SetMany stores the items as Set does, in one round trip and one
+// transaction for them all (store.Batcher): a pgx batch of upserts, run by
+// the server as one implicit transaction, with the usage read at its end,
+// then one eviction when it is over MaxBytes. Of two items with one key
+// the last wins. An item with a negative ttl is refused alone; an item too
+// large for MaxBytes removes its key, as Set does. When the transaction
+// fails, no item is stored. The batch is bounded by Options.Timeout, as
+// one Set is.
+func (s *Store) SetMany(ctx context.Context, items []store.Item[string, []byte]) error {
+	if len(items) == 0 {
+		return nil
+	}
+	ctx, cancel, err := s.begin(ctx, "set", "")
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	errs := make([]error, len(items))
+	now := s.now()
+	b := &pgx.Batch{}
+	for i, it := range items {
+		if it.TTL < 0 {
+			errs[i] = store.Wrap(name, "set", it.Key, store.ErrNegativeTTL)
+			continue
+		}
+		value := it.Value
+		if value == nil {
+			value = []byte{}
+		}
+		size := int64(len(it.Key) + len(value))
+		if size > s.maxBytes {
+			b.Queue(s.q.deleteKey, id(it.Key))
+			continue
+		}
+		var expires *time.Time
+		if it.TTL > 0 {
+			e := now.Add(it.TTL)
+			expires = &e
+		}
+		b.Queue(s.q.upsert, id(it.Key), []byte(it.Key), value, size, expires, now)
+	}
+	if b.Len() == 0 {
+		return store.BatchResult(errs)
+	}
+	writes := b.Len()
+	b.Queue(s.q.usage)
+	br := s.pool.SendBatch(ctx, b)
+	for range writes {
+		if _, err = br.Exec(); err != nil {
+			break
+		}
+	}
+	var bytes, entries int64
+	if err == nil {
+		err = br.QueryRow().Scan(&bytes, &entries)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return store.Wrap(name, "set", "", err)
+	}
+	if bytes > s.maxBytes {
+		if err := s.evict(ctx, now); err != nil {
+			return store.Wrap(name, "set", "", fmt.Errorf("evicting: %w", err))
+		}
+	}
+	return store.BatchResult(errs)
 }
 
 // evict removes expired entries, then the least recently used, until the

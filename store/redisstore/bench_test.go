@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cachestack/cachestack/store"
+	"github.com/cachestack/cachestack/store/storetest"
 )
 
 const benchKeys = 64
@@ -109,4 +112,14 @@ func BenchmarkGetVsRaw(b *testing.B) {
 			b.ReportMetric(float64(store)/float64(direct), "store/raw")
 		})
 	}
+}
+
+// BenchmarkStore runs the benchmarks every store shares.
+func BenchmarkStore(b *testing.B) {
+	c := newClient(b)
+	h := storetest.BenchBytes(func(b *testing.B, size int) store.Store[string, []byte] {
+		return open(b, c, nil)
+	})
+	h.Keys = benchKeys
+	storetest.Bench(b, h)
 }

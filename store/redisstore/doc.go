@@ -106,4 +106,11 @@
 // never meet one; each is a single key, so leases work on a Redis Cluster
 // as on one server. A lease that is never released (its holder crashed)
 // ends when Redis expires it.
+//
+// # Writes in batches
+//
+// A Store is a store.Batcher: SetMany sends its items' SET … PX commands
+// in one pipeline, one round trip (one per node of a cluster), which the
+// cache's write-back queue uses for the writes that pile up while one is
+// being made.
 package redisstore

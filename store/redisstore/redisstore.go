@@ -58,9 +58,10 @@ type Store struct {
 }
 
 var (
-	_ store.Store[string, []byte] = (*Store)(nil)
-	_ store.Lister[string]        = (*Store)(nil)
-	_ store.Clearer               = (*Store)(nil)
+	_ store.Store[string, []byte]   = (*Store)(nil)
+	_ store.Lister[string]          = (*Store)(nil)
+	_ store.Clearer                 = (*Store)(nil)
+	_ store.Batcher[string, []byte] = (*Store)(nil)
 )
 
 // New returns a store that keeps its entries in Redis through client.
@@ -192,6 +193,52 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	}
 	_ = s.client.Process(ctx, cmd)
 	return store.Wrap(name, "set", key, s.failed(cmd.Err()))
+}
+
+// SetMany stores the items as Set does, in one pipeline of SET commands:
+// one round trip to a single server, one per node to a cluster or a ring
+// (go-redis sends each command to the node of its key's slot), for as
+// many writes (store.Batcher). Of two items with one key the last wins:
+// a pipeline keeps the commands' order for each node. An item with a
+// negative ttl is refused alone. A command that fails is reported for its
+// item in a *store.BatchError; a pipeline that cannot be sent fails every
+// item.
+func (s *Store) SetMany(ctx context.Context, items []store.Item[string, []byte]) error {
+	if len(items) == 0 {
+		return nil
+	}
+	if s.closed.Load() {
+		return store.Wrap(name, "set", "", store.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return store.Wrap(name, "set", "", err)
+	}
+	errs := make([]error, len(items))
+	cmds := make([]*redis.StatusCmd, len(items))
+	p := s.client.Pipeline()
+	for i, it := range items {
+		if it.TTL < 0 {
+			errs[i] = store.Wrap(name, "set", it.Key, store.ErrNegativeTTL)
+			continue
+		}
+		if it.TTL == 0 {
+			cmds[i] = redis.NewStatusCmd(ctx, "set", s.prefix+it.Key, it.Value)
+		} else {
+			cmds[i] = redis.NewStatusCmd(ctx, "set", s.prefix+it.Key, it.Value, "px", ttlMillis(it.TTL))
+		}
+		_ = p.Process(ctx, cmds[i])
+	}
+	if p.Len() > 0 {
+		if _, err := p.Exec(ctx); err != nil {
+			_ = s.failed(err)
+		}
+	}
+	for i, cmd := range cmds {
+		if cmd != nil {
+			errs[i] = store.Wrap(name, "set", items[i].Key, cmd.Err())
+		}
+	}
+	return store.BatchResult(errs)
 }
 
 // ttlMillis is ttl in whole milliseconds, rounded up, for PX.

@@ -83,6 +83,10 @@
 //
 // # Listing
 //
+// SetMany (store.Batcher) writes several entries in one transaction, with
+// one eviction check for them all: the cache's write-back queue uses it for
+// the writes that pile up while one is being made.
+//
 // Keys lists the live keys in byte order, Options.PageSize (default 256)
 // at a time, each page a query that starts after the last key of the
 // previous one (keyset pagination). It holds one page, keeps no statement

@@ -152,9 +152,10 @@ func (st *stmts) close() {
 }
 
 var (
-	_ store.Store[string, []byte] = (*Store)(nil)
-	_ store.Lister[string]        = (*Store)(nil)
-	_ store.Clearer               = (*Store)(nil)
+	_ store.Store[string, []byte]   = (*Store)(nil)
+	_ store.Lister[string]          = (*Store)(nil)
+	_ store.Clearer                 = (*Store)(nil)
+	_ store.Batcher[string, []byte] = (*Store)(nil)
 )
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)
@@ -764,6 +765,77 @@ func (s *Store) set(ctx context.Context, k, value []byte, size int64, ttl time.D
 	if bytes > s.maxBytes {
 		if err := s.evict(ctx, tx, k, now.UnixNano(), bytes); err != nil {
 			return fmt.Errorf("evicting: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// SetMany stores the items as Set does, in one transaction for them all
+// (store.Batcher): one write lock, one commit and one eviction check for
+// the batch. Of two items with one key the last wins. An item with a
+// negative ttl is refused alone; an item too large for MaxBytes removes
+// its key, as Set does. When the transaction fails, no item is stored.
+func (s *Store) SetMany(ctx context.Context, items []store.Item[string, []byte]) error {
+	if len(items) == 0 {
+		return nil
+	}
+	if err := s.check(ctx, "set", ""); err != nil {
+		return err
+	}
+	if s.readOnly {
+		return store.Wrap(name, "set", "", ErrReadOnly)
+	}
+	if err := s.acquire(ctx); err != nil {
+		return store.Wrap(name, "set", "", err)
+	}
+	defer s.release()
+	errs := make([]error, len(items))
+	if err := s.setMany(ctx, items, errs); err != nil {
+		return store.Wrap(name, "set", "", err)
+	}
+	return store.BatchResult(errs)
+}
+
+// setMany writes items in one transaction, setting errs[i] for an item
+// refused alone.
+func (s *Store) setMany(ctx context.Context, items []store.Item[string, []byte], errs []error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	upsert, deleteKey := tx.StmtContext(ctx, s.st.upsert), tx.StmtContext(ctx, s.st.deleteKey)
+	now := s.now()
+	var last []byte // the last key written, which eviction keeps
+	for i, it := range items {
+		if it.TTL < 0 {
+			errs[i] = store.Wrap(name, "set", it.Key, store.ErrNegativeTTL)
+			continue
+		}
+		value := it.Value
+		if value == nil {
+			value = []byte{}
+		}
+		k := []byte(it.Key)
+		if size := int64(len(k) + len(value)); size > s.maxBytes {
+			_, err = deleteKey.ExecContext(ctx, k)
+		} else {
+			_, err = upsert.ExecContext(ctx, k, value, size, expiry(now, it.TTL), now.UnixNano())
+			last = k
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if last != nil {
+		var bytes, entries int64
+		if err := tx.StmtContext(ctx, s.st.usage).QueryRowContext(ctx).Scan(&bytes, &entries); err != nil {
+			return err
+		}
+		if bytes > s.maxBytes {
+			if err := s.evict(ctx, tx, last, now.UnixNano(), bytes); err != nil {
+				return fmt.Errorf("evicting: %w", err)
+			}
 		}
 	}
 	return tx.Commit()

@@ -75,7 +75,10 @@ func BenchResponses(newStore func(b *testing.B, size int) store.Store[string, *c
 //   - Get/1KiB, Get/64KiB: a hit, on each of the Keys entries in turn;
 //   - GetParallel/…: the same from GOMAXPROCS goroutines at once;
 //   - Set/…: an overwrite of an existing entry, on each in turn;
-//   - SetParallel/…: the same from GOMAXPROCS goroutines at once.
+//   - SetParallel/…: the same from GOMAXPROCS goroutines at once;
+//   - SetMany/…: the overwrite of Set made in batches of 64 with
+//     SetMany, for a store that writes in batches (store.Batcher; others
+//     skip it): an operation is one item, so it compares with Set/….
 //
 // Each sub-benchmark gets a fresh store, filled with Keys entries before its
 // timer starts, and reports allocations and, for []byte values, the value
@@ -104,6 +107,7 @@ func Bench[K comparable, V any](b *testing.B, h BenchHarness[K, V]) {
 		{"GetParallel", benchGetParallel[K, V]},
 		{"Set", benchSet[K, V]},
 		{"SetParallel", benchSetParallel[K, V]},
+		{"SetMany", benchSetMany[K, V]},
 	}
 	for _, bm := range benchmarks {
 		b.Run(bm.name, func(b *testing.B) {
@@ -190,4 +194,32 @@ func benchSetParallel[K comparable, V any](b *testing.B, s store.Store[K, V], ke
 			i += 7
 		}
 	})
+}
+
+// benchBatch is how many items one SetMany of the SetMany benchmark
+// holds: the cache's default (middleware.DefaultWriteBatch).
+const benchBatch = 64
+
+func benchSetMany[K comparable, V any](b *testing.B, s store.Store[K, V], keys []K, v V) {
+	bt, ok := store.BatcherOf[K, V](s)
+	if !ok {
+		b.Skipf("%T writes no batches (store.Batcher)", s)
+	}
+	ctx := b.Context()
+	batch := make([]store.Item[K, V], 0, benchBatch)
+	flush := func() {
+		if err := bt.SetMany(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		batch = batch[:0]
+	}
+	i := 0
+	for b.Loop() {
+		batch = append(batch, store.Item[K, V]{Key: keys[i%len(keys)], Value: v})
+		i++
+		if len(batch) == benchBatch {
+			flush()
+		}
+	}
+	flush()
 }

@@ -40,6 +40,7 @@ func checks[K comparable, V any]() []check[K, V] {
 		{"Keys", (*s).listKeys},
 		{"Clear", (*s).clear},
 		{"Close", (*s).close},
+		{"SetMany", (*s).setMany},
 	}
 }
 
@@ -561,4 +562,78 @@ func (s *suite[K, V]) close() {
 		require.ErrorIs(s.t, c.Clear(s.ctx), store.ErrClosed, "Clear after Close")
 	}
 	require.NoError(s.t, st.Close(), "second Close")
+}
+
+// setMany, for a store that writes in batches (store.Batcher, or a wrapper
+// handing one out): a batch stores what as many Sets would, each item with
+// its own ttl; of two items with one key the last wins; an item with a
+// negative ttl is refused alone; an empty batch does nothing; after Close
+// a batch fails whole.
+func (s *suite[K, V]) setMany() {
+	st := s.open()
+	b, ok := store.BatcherOf[K, V](st)
+	if !ok {
+		s.t.Skipf("%T writes no batches (store.Batcher is optional)", st)
+	}
+	k := func(i int) K { return s.h.Key(i) }
+	v := func(i int) V { return s.h.Value(i) }
+	item := func(i, vi int, ttl time.Duration) store.Item[K, V] {
+		return store.Item[K, V]{Key: k(i), Value: v(vi), TTL: ttl}
+	}
+	require.NoError(s.t, b.SetMany(s.ctx, nil), "SetMany of no items")
+	s.set(st, k(1), v(100), 0)
+	s.set(st, k(5), v(105), 0)
+	const ttl = time.Minute
+	items := []store.Item[K, V]{
+		item(0, 0, ttl),
+		item(1, 1, 0),   // overwrites a Set
+		item(2, 2, ttl), // overwritten below in the batch
+		item(3, 3, 0),
+		item(2, 12, 0), // the last of key 2: no ttl
+		item(4, 4, ttl),
+	}
+	require.NoError(s.t, b.SetMany(s.ctx, items), "SetMany of %d items", len(items))
+	s.sync()
+	for range 2 {
+		s.want(st, k(0), v(0), "after SetMany")
+		s.want(st, k(1), v(1), "after SetMany overwrote a Set")
+		s.want(st, k(2), v(12), "after SetMany of two items with the key: the last wins")
+		s.want(st, k(3), v(3), "after SetMany")
+		s.want(st, k(4), v(4), "after SetMany")
+		s.want(st, k(5), v(105), "after a SetMany of other keys")
+	}
+	if ok, _ := s.canExpire(); ok {
+		s.h.Advance(ttl + time.Second)
+		s.wantMiss(st, k(0), "set by SetMany with a ttl, after it passed")
+		s.wantMiss(st, k(4), "set by SetMany with a ttl, after it passed")
+		s.want(st, k(2), v(12), "set by SetMany without a ttl, after another item's ttl passed")
+		s.want(st, k(3), v(3), "set by SetMany without a ttl, after another item's ttl passed")
+	}
+
+	// An item with a negative ttl is refused alone.
+	err := b.SetMany(s.ctx, []store.Item[K, V]{item(6, 6, 0), item(3, 13, -time.Second), item(7, 7, 0)})
+	require.ErrorIs(s.t, err, store.ErrNegativeTTL, "SetMany with an item of ttl -1s")
+	errs := store.ItemErrors(err, 3)
+	require.NoError(s.t, errs[0], "the item before the refused one")
+	require.ErrorIs(s.t, errs[1], store.ErrNegativeTTL, "the item with ttl -1s")
+	require.NoError(s.t, errs[2], "the item after the refused one")
+	s.sync()
+	s.want(st, k(6), v(6), "stored beside an item refused")
+	s.want(st, k(7), v(7), "stored beside an item refused")
+	s.want(st, k(3), v(3), "after SetMany refused an item with a negative ttl for it")
+
+	// A batch larger than any the cache makes, of distinct keys.
+	many := make([]store.Item[K, V], 100)
+	for i := range many {
+		many[i] = item(10+i, 10+i, 0)
+	}
+	require.NoError(s.t, b.SetMany(s.ctx, many), "SetMany of %d items", len(many))
+	s.sync()
+	for i := range many {
+		s.want(st, k(10+i), v(10+i), "after a SetMany of 100 items")
+	}
+
+	require.NoError(s.t, st.Close())
+	err = b.SetMany(s.ctx, []store.Item[K, V]{item(8, 8, 0), item(9, 9, 0)})
+	require.ErrorIs(s.t, err, store.ErrClosed, "SetMany after Close")
 }

@@ -295,3 +295,88 @@ func (s *Store[K, V]) NeverBlocks() bool {
 // Leaser hands out the back's store.Leaser, when it has one: the back is
 // the store other processes share (see store.LeaserOf).
 func (s *Store[K, V]) Leaser() (store.Leaser[K], bool) { return store.LeaserOf[K](s.back) }
+
+// Batcher hands out a store.Batcher when the back is (or wraps) one: its
+// SetMany writes the batch to the back in one SetMany, then each stored
+// item to the front, as Set does for one (see store.BatcherOf).
+func (s *Store[K, V]) Batcher() (store.Batcher[K, V], bool) {
+	b, ok := store.BatcherOf[K, V](s.back)
+	if !ok {
+		return nil, false
+	}
+	return &batcher[K, V]{s: s, back: b}, true
+}
+
+type batcher[K comparable, V any] struct {
+	s    *Store[K, V]
+	back store.Batcher[K, V]
+}
+
+// SetMany writes items to the back in one SetMany, publishes the keys it
+// stored in one message, then writes them to the front as Set does; the
+// front forgets the keys of the items the back did not store.
+func (b *batcher[K, V]) SetMany(ctx context.Context, items []store.Item[K, V]) error {
+	s := b.s
+	if len(items) == 0 {
+		return nil
+	}
+	if s.closed.Load() {
+		return store.Wrap(name, "set", "", store.ErrClosed)
+	}
+	var marks []mark
+	if s.coh != nil {
+		marks = make([]mark, len(items))
+		for i, it := range items {
+			marks[i] = s.coh.mark(it.Key)
+		}
+	}
+	errs := store.ItemErrors(b.back.SetMany(ctx, items), len(items))
+	stored := make([]K, 0, len(items))
+	for i, it := range items {
+		if errs[i] != nil {
+			s.invalidateFront(ctx, it.Key)
+		} else {
+			stored = append(stored, it.Key)
+		}
+	}
+	if len(stored) == 0 {
+		return store.BatchResult(errs)
+	}
+	errPub := s.publish(ctx, "set", stored...)
+	var own map[*atomic.Uint64]uint64 // this batch's bumps of each stripe
+	if s.coh != nil {
+		// Gets of these keys reading the back concurrently must not
+		// fill the front with what they read, which may be older.
+		own = make(map[*atomic.Uint64]uint64, len(stored))
+		for _, k := range stored {
+			st := s.coh.stripe(k)
+			st.Add(1)
+			own[st]++
+		}
+	}
+	for i, it := range items {
+		if errs[i] != nil {
+			continue
+		}
+		frontTTL := s.frontTTL
+		if it.TTL > 0 && it.TTL < frontTTL {
+			frontTTL = it.TTL
+		}
+		if err := s.front.Set(ctx, it.Key, it.Value, frontTTL); err != nil {
+			s.invalidateFront(ctx, it.Key)
+			errs[i] = err
+			continue
+		}
+		if s.coh != nil {
+			m := marks[i]
+			m.key += own[s.coh.stripe(it.Key)]
+			if s.coh.raced(it.Key, m) {
+				s.invalidateFront(ctx, it.Key)
+			}
+		}
+	}
+	if err := store.BatchResult(errs); err != nil {
+		return err
+	}
+	return errPub
+}

@@ -89,6 +89,10 @@ type Options struct {
 	// negative values are an error, and so is more than half the
 	// process's limit. Only Unix keeps files open: elsewhere an open file
 	// would stop other processes from replacing it, and none is kept.
+	// Nor is any kept on a network or FUSE file system (on Linux and
+	// macOS, by the type of the directory's file system), where a file
+	// another machine or process replaced may still look current to a
+	// process holding it open.
 	MaxOpenFiles int
 }
 
@@ -210,6 +214,9 @@ func New(dir string, opts *Options) (*Store, error) {
 	}
 	if err := s.claim(); err != nil {
 		return nil, err
+	}
+	if s.ix.maxOpen > 0 && !linkCountsReliable(s.dir) {
+		s.ix.maxOpen = 0 // see Options.MaxOpenFiles
 	}
 	probe, err := os.CreateTemp(s.dir, s.tempPre+"probe-*")
 	if err != nil {

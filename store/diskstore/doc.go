@@ -215,6 +215,14 @@
 // its eviction, a Sweep that notices, or Close — at most MaxOpenFiles
 // files, not counted in the budget. MaxOpenFiles -1 keeps no file open.
 //
+// The link count is what tells a kept file from the current one, so no
+// file is kept open on a file system where it is not reliable: network
+// and FUSE file systems (NFS renames an open file aside when it is
+// removed, so it keeps its link, and such systems may report attributes
+// their server cached). On Linux and macOS New checks the directory's
+// file system type; on other Unix systems, a directory on such a file
+// system wants MaxOpenFiles -1.
+//
 // # Ownership
 //
 // Set keeps no reference to the slice it is given. Get reads the file into

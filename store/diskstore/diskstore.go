@@ -276,7 +276,9 @@ func (s *Store) Bytes() int64 { return s.ix.used() }
 // An entry this process has indexed costs two system calls on Unix if
 // the store keeps its file open (fstat, to check it is still the entry's
 // file, and one read of the size it indexed; see Options.MaxOpenFiles),
-// and two if not (open, one read), after which the store keeps it open.
+// and two if not (open, one read), after which the store keeps it open,
+// closing the least recently read file it kept if it holds as many as it
+// may.
 // Anything else (a file another process wrote or replaced, an expired or
 // damaged one) is read again the careful way, with a stat first.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {

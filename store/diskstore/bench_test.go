@@ -10,10 +10,10 @@ import (
 	"github.com/cachestack/cachestack/store/storetest"
 )
 
-// BenchmarkBytes runs the shared store benchmarks on 256 entries. A Get is
-// an open, a stat, one read, a checksum and a close; a Set, which
-// overwrites an existing entry, is a temporary file, two writes and a
-// rename.
+// BenchmarkBytes runs the shared store benchmarks on 256 entries. A Get
+// is an fstat and one read of the file the store keeps open, and a
+// checksum; a Set, which overwrites an existing entry, is a temporary
+// file, two writes and a rename.
 func BenchmarkBytes(b *testing.B) {
 	h := storetest.BenchBytes(func(b *testing.B, _ int) store.Store[string, []byte] {
 		s, err := diskstore.New(b.TempDir(), nil)

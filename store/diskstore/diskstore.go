@@ -39,6 +39,10 @@ const (
 	// Get refreshes it: recency is tracked to within this much, for the
 	// price of at most one extra system call per entry per TouchAfter.
 	TouchAfter = time.Minute
+	// DefaultMaxOpenFiles is how many entry files a Store keeps open when
+	// Options.MaxOpenFiles is 0, unless a quarter of the process's limit
+	// on open files is less.
+	DefaultMaxOpenFiles = 1024
 )
 
 const (
@@ -77,6 +81,19 @@ type Options struct {
 	// Logger receives failures that no call returns: an entry file that
 	// eviction could not remove. Nil discards them.
 	Logger *slog.Logger
+	// MaxOpenFiles bounds how many entry files the Store keeps open, the
+	// most recently read, so that a Get of one reads it without opening
+	// it (see the package documentation, Open files). 0 means
+	// DefaultMaxOpenFiles, or a quarter of the process's limit on open
+	// files (RLIMIT_NOFILE) if that is less; -1 keeps none open. Other
+	// negative values are an error, and so is more than half the
+	// process's limit. Only Unix keeps files open: elsewhere an open file
+	// would stop other processes from replacing it, and none is kept.
+	// Nor is any kept on a network or FUSE file system (on Linux and
+	// macOS, by the type of the directory's file system), where a file
+	// another machine or process replaced may still look current to a
+	// process holding it open.
+	MaxOpenFiles int
 }
 
 // Store is a directory of entry files. It implements
@@ -147,6 +164,10 @@ func New(dir string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("diskstore: Options.MaxEntryBytes is %d, more than Options.MaxBytes (%d)", o.MaxEntryBytes, cmp.Or(o.MaxBytes, DefaultMaxBytes))
 	case o.TempGrace < 0:
 		return nil, fmt.Errorf("diskstore: Options.TempGrace is %v, want >= 0", o.TempGrace)
+	case o.MaxOpenFiles < -1:
+		return nil, fmt.Errorf("diskstore: Options.MaxOpenFiles is %d, want >= 0, or -1 for none", o.MaxOpenFiles)
+	case o.MaxOpenFiles > 0 && openFileLimit() > 0 && o.MaxOpenFiles > openFileLimit()/2:
+		return nil, fmt.Errorf("diskstore: Options.MaxOpenFiles is %d, more than half the process's limit on open files (%d)", o.MaxOpenFiles, openFileLimit())
 	case dir == "":
 		return nil, errors.New("diskstore: cache directory is empty")
 	}
@@ -159,6 +180,15 @@ func New(dir string, opts *Options) (*Store, error) {
 	if o.TempGrace == 0 {
 		o.TempGrace = DefaultTempGrace
 	}
+	switch {
+	case !keepsOpen, o.MaxOpenFiles == -1:
+		o.MaxOpenFiles = 0
+	case o.MaxOpenFiles == 0:
+		o.MaxOpenFiles = DefaultMaxOpenFiles
+		if lim := openFileLimit(); lim > 0 {
+			o.MaxOpenFiles = min(o.MaxOpenFiles, lim/4)
+		}
+	}
 	s := &Store{
 		maxBytes: o.MaxBytes,
 		maxEntry: o.MaxEntryBytes,
@@ -166,7 +196,7 @@ func New(dir string, opts *Options) (*Store, error) {
 		now:      o.Clock,
 		ownNow:   o.Clock != nil,
 		log:      o.Logger,
-		ix:       newIndex(),
+		ix:       newIndex(o.MaxOpenFiles),
 	}
 	s.stampTime.Store(s.ownNow)
 	if s.now == nil {
@@ -184,6 +214,9 @@ func New(dir string, opts *Options) (*Store, error) {
 	}
 	if err := s.claim(); err != nil {
 		return nil, err
+	}
+	if s.ix.maxOpen > 0 && !linkCountsReliable(s.dir) {
+		s.ix.maxOpen = 0 // see Options.MaxOpenFiles
 	}
 	probe, err := os.CreateTemp(s.dir, s.tempPre+"probe-*")
 	if err != nil {
@@ -240,10 +273,14 @@ func (s *Store) Bytes() int64 { return s.ix.used() }
 // directory learn of the use (see the package documentation). Get checks
 // ctx before it opens the file.
 //
-// An entry this process has indexed costs three system calls on Unix:
-// open, one read of the size it indexed, close. Anything else (a file
-// another process wrote or replaced, an expired or damaged one) is read
-// again the careful way, with a stat first.
+// An entry this process has indexed costs two system calls on Unix if
+// the store keeps its file open (fstat, to check it is still the entry's
+// file, and one read of the size it indexed; see Options.MaxOpenFiles),
+// and two if not (open, one read), after which the store keeps it open,
+// closing the least recently read file it kept if it holds as many as it
+// may.
+// Anything else (a file another process wrote or replaced, an expired or
+// damaged one) is read again the careful way, with a stat first.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if s.closed.Load() {
 		return nil, store.Wrap(name, "get", key, store.ErrClosed)
@@ -252,29 +289,18 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, store.Wrap(name, "get", key, err)
 	}
 	sum := sha256.Sum256([]byte(key))
-	path := s.path(&sum)
-	known, indexed := s.ix.use(&sum)
+	known, kept, ver, indexed := s.ix.use(&sum)
 	if indexed && known.size >= headerSize && known.size <= s.maxEntry {
-		buf, err := readExact(path, known.size)
-		if errors.Is(err, fs.ErrNotExist) {
-			s.forget(path, &sum)
-			return nil, store.ErrNotFound
+		if v, ok := s.getKnown(key, &sum, known, kept, ver); ok {
+			return v, nil
 		}
-		if err == nil {
-			if h, k, value, err := decodeEntry(buf); err == nil && string(k) == key {
-				now := s.now()
-				if h.expires == 0 || now.UnixNano() < h.expires {
-					if now.UnixNano()-known.touched >= int64(TouchAfter) {
-						s.touch(path, &sum, known.id, now)
-					}
-					return value, nil // buf[off:], so its capacity ends where the buffer does
-				}
-			}
-		}
-		// Not the file the index knows (another process wrote or
+		// Gone, not the file the index knows (another process wrote or
 		// replaced it), expired, or not a valid entry: read it the
 		// careful way, below.
+	} else {
+		kept.release()
 	}
+	path := s.path(&sum)
 	f, err := openFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -324,6 +350,57 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	return value, nil // b[off:], so its capacity ends where the buffer does
 }
 
+// getKnown is Get's fast path, for an entry the index knows as known: a
+// read of the file the index keeps open (kept, with a reference that
+// getKnown releases), if it is still the entry's file; otherwise an open
+// and a read of the file at path, which the index then keeps open if the
+// entry is still the one put as ver. It reports false for anything but a
+// valid, live entry for key, for Get to look again the careful way.
+func (s *Store) getKnown(key string, sum *[sha256.Size]byte, known entryInfo, kept *openFD, ver uint64) ([]byte, bool) {
+	if kept != nil {
+		buf, err := kept.readKept(known.size)
+		kept.release()
+		if err == nil {
+			return s.live(key, sum, known, buf)
+		}
+		// Replaced or removed by another process: let it go, and open
+		// what is there now.
+		s.ix.uninstall(sum, kept).release()
+	}
+	fd, buf, err := openRead(s.path(sum), known.size)
+	if err != nil {
+		return nil, false
+	}
+	v, ok := s.live(key, sum, known, buf)
+	if ok && fd != nil {
+		kept, victim := s.ix.install(sum, ver, fd)
+		victim.release()
+		if kept {
+			return v, true
+		}
+	}
+	fd.release()
+	return v, ok
+}
+
+// live decodes buf, the file of key's entry the index knows as known,
+// and returns its value if it is a valid entry for key that has not
+// expired; it touches the file if that is due.
+func (s *Store) live(key string, sum *[sha256.Size]byte, known entryInfo, buf []byte) ([]byte, bool) {
+	h, k, value, err := decodeEntry(buf)
+	if err != nil || string(k) != key {
+		return nil, false
+	}
+	now := s.now()
+	if h.expires != 0 && now.UnixNano() >= h.expires {
+		return nil, false
+	}
+	if now.UnixNano()-known.touched >= int64(TouchAfter) {
+		s.touch(s.path(sum), sum, known.id, now)
+	}
+	return value, true // buf[off:], so its capacity ends where the buffer does
+}
+
 // touch sets the modification time of the entry file at path, file id, to
 // now: best effort, for recency only.
 func (s *Store) touch(path string, sum *[sha256.Size]byte, id uint64, now time.Time) {
@@ -339,7 +416,7 @@ func (s *Store) learn(path string, sum *[sha256.Size]byte, fi os.FileInfo) {
 	mu.Lock()
 	defer mu.Unlock()
 	if cur, err := os.Lstat(path); err == nil && os.SameFile(cur, fi) && cur.Size() == fi.Size() {
-		s.ix.put(sum, entryInfo{size: fi.Size(), id: fileID(fi), touched: cur.ModTime().UnixNano()})
+		s.ix.put(sum, entryInfo{size: fi.Size(), id: fileID(fi), touched: cur.ModTime().UnixNano()}).release()
 	}
 }
 
@@ -350,7 +427,7 @@ func (s *Store) forget(path string, sum *[sha256.Size]byte) {
 	mu.Lock()
 	defer mu.Unlock()
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
-		s.ix.drop(sum)
+		s.ix.drop(sum).release()
 	}
 }
 
@@ -411,10 +488,12 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err == nil {
 		err = os.Rename(tmp, path)
 	}
+	var old *openFD
 	if err == nil {
-		s.ix.put(&sum, entryInfo{size: size, id: id, touched: now.UnixNano()})
+		old = s.ix.put(&sum, entryInfo{size: size, id: id, touched: now.UnixNano()})
 	}
 	mu.Unlock()
+	old.release()
 	if err != nil {
 		_ = os.Remove(tmp)
 		return store.Wrap(name, "set", key, err)
@@ -684,9 +763,14 @@ func (s *Store) Sweep(ctx context.Context) error {
 }
 
 // Close marks the store closed: later calls return store.ErrClosed, and a
-// second Close returns nil. The files stay. Calls in flight finish.
+// second Close returns nil. It closes the entry files the store keeps
+// open, each as soon as no read in flight uses it. The files stay. Calls
+// in flight finish.
 func (s *Store) Close() error {
 	s.closed.Store(true)
+	for _, fd := range s.ix.closeAll() {
+		fd.release()
+	}
 	return nil
 }
 
@@ -695,10 +779,11 @@ func (s *Store) Close() error {
 // header: the index says what to remove.
 func (s *Store) evict() {
 	for {
-		sum, e, ok := s.ix.over(s.maxBytes)
+		sum, e, fd, ok := s.ix.over(s.maxBytes)
 		if !ok {
 			return
 		}
+		fd.release()
 		s.evictOne(&sum, e)
 	}
 }
@@ -723,7 +808,7 @@ func (s *Store) evictOne(sum *[sha256.Size]byte, e entryInfo) {
 	case own != ours:
 		return
 	case fi.Size() != e.size || (e.id != 0 && fileID(fi) != e.id):
-		s.ix.put(sum, entryInfo{size: fi.Size(), id: fileID(fi), touched: fi.ModTime().UnixNano()})
+		s.ix.put(sum, entryInfo{size: fi.Size(), id: fileID(fi), touched: fi.ModTime().UnixNano()}).release()
 		return
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -770,7 +855,7 @@ func (s *Store) scan(deep bool) error {
 				buf = nbuf
 				switch {
 				case class == gone, class == foreign:
-					s.ix.dropStale(&r.sum, gen) // gone, or not ours to count
+					s.ix.dropStale(&r.sum, gen).release() // gone, or not ours to count
 					continue
 				case class == bad, h.expires != 0 && now.UnixNano() >= h.expires:
 					s.dropBad(path, &r.sum, ofi)
@@ -782,7 +867,9 @@ func (s *Store) scan(deep bool) error {
 		}
 	}
 	slices.SortFunc(recs, func(a, b fileRec) int { return cmp.Compare(b.mtime, a.mtime) })
-	s.ix.merge(gen, recs)
+	for _, fd := range s.ix.merge(gen, recs) {
+		fd.release()
+	}
 	return nil
 }
 
@@ -800,7 +887,7 @@ func (s *Store) remove(path string, sum *[sha256.Size]byte, same func(os.FileInf
 		return err
 	}
 	if own != ours {
-		s.ix.drop(sum) // nothing there, or not ours to count
+		s.ix.drop(sum).release() // nothing there, or not ours to count
 		return nil
 	}
 	if same != nil && !same(fi) {
@@ -809,7 +896,7 @@ func (s *Store) remove(path string, sum *[sha256.Size]byte, same func(os.FileInf
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	s.ix.drop(sum)
+	s.ix.drop(sum).release()
 	return nil
 }
 

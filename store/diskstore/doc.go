@@ -146,7 +146,7 @@
 //
 // Each store keeps an index in memory of the entry files it knows — each
 // file's size and identity (its inode number), in order of use — about
-// 150 bytes per entry. New builds it with one scan of the directory,
+// 180 bytes per entry. New builds it with one scan of the directory,
 // which stats the files without opening them and orders them by
 // modification time; Get, Set, Delete and every removal keep it up to
 // date, each under the key's lock together with the file system change
@@ -185,6 +185,44 @@
 // shared bound held more tightly call Sweep periodically. Eviction removes
 // only entry files the store wrote.
 //
+// # Open files
+//
+// On Unix a store keeps the files of the entries it read most recently
+// open, up to Options.MaxOpenFiles (DefaultMaxOpenFiles, 1024, or a
+// quarter of the process's limit on open files if that is less). A Get of
+// an entry whose file is open costs two system calls, fstat and pread,
+// where opening it costs three (open, read, close), the dearest two of
+// which look up the path and set up and tear down an open file. Reading
+// the open file is as safe as opening the path:
+//
+//   - entry files are never changed in place, only replaced (rename) or
+//     removed, and either leaves the old file, still open here, with no
+//     link. Get reads an open file only if fstat shows it linked exactly
+//     once and of the size the index knows; a file another process
+//     replaced or removed is let go and the path opened again, so a Get
+//     never returns an entry that another process has replaced or
+//     removed before the Get began. A file moved or hard-linked by
+//     something other than a diskstore is let go too.
+//   - within the process, Set, Delete, Clear, eviction and Sweep let go of
+//     an entry's open file under the same lock as the change they make,
+//     and a file a Get opened while the entry was replaced is not kept.
+//   - a file is closed when the store lets go of it and no read uses it
+//     any more, so a read never reaches another file that took its number.
+//
+// Close closes them all. A removed file's disk space is freed when the
+// last process holding it open closes it: files other processes removed
+// or replaced stay allocated until this store's next Get of the entry,
+// its eviction, a Sweep that notices, or Close — at most MaxOpenFiles
+// files, not counted in the budget. MaxOpenFiles -1 keeps no file open.
+//
+// The link count is what tells a kept file from the current one, so no
+// file is kept open on a file system where it is not reliable: network
+// and FUSE file systems (NFS renames an open file aside when it is
+// removed, so it keeps its link, and such systems may report attributes
+// their server cached). On Linux and macOS New checks the directory's
+// file system type; on other Unix systems, a directory on such a file
+// system wants MaxOpenFiles -1.
+//
 // # Ownership
 //
 // Set keeps no reference to the slice it is given. Get reads the file into
@@ -213,7 +251,8 @@
 //
 // Atomic replacement relies on rename(2) over an existing file. On
 // Windows, renaming over a file another process has open fails; Set then
-// returns an error and the old entry stays. On Unix, files are opened
+// returns an error and the old entry stays. That is why a store keeps no
+// file open there (see Open files). On Unix, files are opened
 // with O_NOFOLLOW and O_NONBLOCK, so a symbolic link or a FIFO at an
 // entry's path is neither followed nor blocked on; elsewhere a symbolic
 // link is refused by an Lstat just before the open. Marking a directory

@@ -9,14 +9,27 @@ import (
 // size and identity, in order of use by this process. New fills it with
 // one scan of the directory; Get, Set, Delete and the removals keep it
 // up to date, so eviction takes the least recently used entry from it
-// without reading the directory or any file's header. It holds about 150
+// without reading the directory or any file's header. It holds about 180
 // bytes per entry (the node and the map's share).
+//
+// It also keeps up to maxOpen of the files open, the most recently read,
+// in a second list: a Get of an entry whose file is open reads it without
+// opening it. Whatever replaces or forgets a node's file (put, drop,
+// dropStale, over, merge, closeAll) takes its open file away from the
+// node and returns it, and the caller releases it (openFD.release) once
+// it has let go of the lock, so that the index never hands out a file
+// that is not the one at the entry's path as this process last knew it.
 type index struct {
-	mu    sync.Mutex
-	m     map[[sha256.Size]byte]*node
-	root  node  // root.next is the most recently used, root.prev the least
-	bytes int64 // the sum of the nodes' sizes
-	gen   uint64
+	mu      sync.Mutex
+	m       map[[sha256.Size]byte]*node
+	root    node  // root.next is the most recently used, root.prev the least
+	bytes   int64 // the sum of the nodes' sizes
+	gen     uint64
+	ver     uint64 // counts puts: a node's ver tells one put from the next
+	fdRoot  node   // fdRoot.fdNext is the most recently read open file, fdRoot.fdPrev the least
+	open    int    // nodes with an open file
+	maxOpen int    // at most this many; 0 keeps none open
+	closed  bool   // closeAll ran: nothing is opened any more
 }
 
 // node is one entry file in the index.
@@ -26,9 +39,13 @@ type node struct {
 	id      uint64 // the file's identity (its inode number); 0 where unknown
 	touched int64  // Unix nanoseconds the file's modification time was last set to, as far as this process knows
 	gen     uint64 // index.gen when the node was last put
+	ver     uint64 // index.ver when the node was last put
 	seen    uint64 // the last scan that saw the file
 	prev    *node
 	next    *node
+
+	fd             *openFD // the file, open, or nil
+	fdPrev, fdNext *node   // in the list of open files, when fd is not nil
 }
 
 // entryInfo is a copy of a node's fields, to use without the lock.
@@ -38,10 +55,34 @@ type entryInfo struct {
 	touched int64
 }
 
-func newIndex() *index {
-	ix := &index{m: map[[sha256.Size]byte]*node{}}
+func newIndex(maxOpen int) *index {
+	ix := &index{m: map[[sha256.Size]byte]*node{}, maxOpen: maxOpen}
 	ix.root.next, ix.root.prev = &ix.root, &ix.root
+	ix.fdRoot.fdNext, ix.fdRoot.fdPrev = &ix.fdRoot, &ix.fdRoot
 	return ix
+}
+
+// takeFD takes n's open file, if any, away from it and returns it, for the
+// caller to release.
+func (ix *index) takeFD(n *node) *openFD {
+	fd := n.fd
+	if fd == nil {
+		return nil
+	}
+	n.fdPrev.fdNext, n.fdNext.fdPrev = n.fdNext, n.fdPrev
+	n.fd, n.fdPrev, n.fdNext = nil, nil, nil
+	ix.open--
+	return fd
+}
+
+// fdFront makes n's open file the most recently read.
+func (ix *index) fdFront(n *node) {
+	if ix.fdRoot.fdNext == n {
+		return
+	}
+	n.fdPrev.fdNext, n.fdNext.fdPrev = n.fdNext, n.fdPrev
+	n.fdPrev, n.fdNext = &ix.fdRoot, ix.fdRoot.fdNext
+	n.fdPrev.fdNext, n.fdNext.fdPrev = n, n
 }
 
 func (ix *index) unlink(n *node) {
@@ -60,36 +101,103 @@ func (ix *index) pushBack(n *node) {
 }
 
 // use returns what the index knows of sum's file and makes it the most
-// recently used.
-func (ix *index) use(sum *[sha256.Size]byte) (entryInfo, bool) {
+// recently used. If the file is open, use also returns it, with a
+// reference the caller releases; ver identifies the put the node comes
+// from, for install.
+func (ix *index) use(sum *[sha256.Size]byte) (e entryInfo, fd *openFD, ver uint64, ok bool) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	n, ok := ix.m[*sum]
 	if !ok {
-		return entryInfo{}, false
+		return entryInfo{}, nil, 0, false
 	}
 	if ix.root.next != n {
 		ix.unlink(n)
 		ix.pushFront(n)
 	}
-	return entryInfo{n.size, n.id, n.touched}, true
+	if n.fd != nil {
+		n.fd.acquire()
+		ix.fdFront(n)
+	}
+	return entryInfo{n.size, n.id, n.touched}, n.fd, n.ver, true
 }
 
-// put records sum's file, the most recently used.
-func (ix *index) put(sum *[sha256.Size]byte, e entryInfo) {
+// install keeps fd, an open file of sum's entry that a Get opened after
+// use returned ver, as the node's open file, if the node is still the one
+// put as ver and has no open file: a file opened while a Set replaced the
+// entry may be the old one, and is not kept. It reports whether it kept
+// fd (the caller's reference passes to the index), and returns the least
+// recently read open file if keeping fd took the index over maxOpen, for
+// the caller to release.
+func (ix *index) install(sum *[sha256.Size]byte, ver uint64, fd *openFD) (kept bool, victim *openFD) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	n, ok := ix.m[*sum]
+	if !ok || n.ver != ver || n.fd != nil || ix.maxOpen <= 0 || ix.closed {
+		return false, nil
+	}
+	n.fd = fd
+	n.fdPrev, n.fdNext = &ix.fdRoot, ix.fdRoot.fdNext
+	n.fdPrev.fdNext, n.fdNext.fdPrev = n, n
+	ix.open++
+	if ix.open > ix.maxOpen {
+		victim = ix.takeFD(ix.fdRoot.fdPrev)
+	}
+	return true, victim
+}
+
+// uninstall takes fd away from sum's node if it is still its open file:
+// a Get found it is no longer the file at the entry's path. It returns
+// fd if it took it, for the caller to release.
+func (ix *index) uninstall(sum *[sha256.Size]byte, fd *openFD) *openFD {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if n, ok := ix.m[*sum]; ok && n.fd == fd {
+		return ix.takeFD(n)
+	}
+	return nil
+}
+
+// openFiles returns how many files the index keeps open.
+func (ix *index) openFiles() int {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.open
+}
+
+// closeAll takes every open file away from its node, for the caller to
+// release, and keeps install from opening more.
+func (ix *index) closeAll() []*openFD {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.closed = true
+	var fds []*openFD
+	for ix.fdRoot.fdNext != &ix.fdRoot {
+		fds = append(fds, ix.takeFD(ix.fdRoot.fdNext))
+	}
+	return fds
+}
+
+// put records sum's file, the most recently used. It returns the open
+// file of the entry's previous file, if any, for the caller to release.
+func (ix *index) put(sum *[sha256.Size]byte, e entryInfo) *openFD {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	n, ok := ix.m[*sum]
+	var fd *openFD
 	if ok {
 		ix.unlink(n)
 		ix.bytes -= n.size
+		fd = ix.takeFD(n)
 	} else {
 		n = &node{sum: *sum}
 		ix.m[*sum] = n
 	}
-	n.size, n.id, n.touched, n.gen = e.size, e.id, e.touched, ix.gen
+	ix.ver++
+	n.size, n.id, n.touched, n.gen, n.ver = e.size, e.id, e.touched, ix.gen, ix.ver
 	ix.bytes += n.size
 	ix.pushFront(n)
+	return fd
 }
 
 // setTouched records that sum's file, if it is still file id, had its
@@ -102,26 +210,32 @@ func (ix *index) setTouched(sum *[sha256.Size]byte, id uint64, t int64) {
 	}
 }
 
-// drop forgets sum's file.
-func (ix *index) drop(sum *[sha256.Size]byte) {
+// drop forgets sum's file. It returns the file's open file, if any, for
+// the caller to release.
+func (ix *index) drop(sum *[sha256.Size]byte) *openFD {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if n, ok := ix.m[*sum]; ok {
 		ix.unlink(n)
 		delete(ix.m, *sum)
 		ix.bytes -= n.size
+		return ix.takeFD(n)
 	}
+	return nil
 }
 
-// dropStale forgets sum's file unless it was put since scan gen began.
-func (ix *index) dropStale(sum *[sha256.Size]byte, gen uint64) {
+// dropStale forgets sum's file unless it was put since scan gen began. It
+// returns the file's open file, if any, for the caller to release.
+func (ix *index) dropStale(sum *[sha256.Size]byte, gen uint64) *openFD {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if n, ok := ix.m[*sum]; ok && n.gen < gen {
 		ix.unlink(n)
 		delete(ix.m, *sum)
 		ix.bytes -= n.size
+		return ix.takeFD(n)
 	}
+	return nil
 }
 
 // has reports whether the index holds sum.
@@ -133,18 +247,19 @@ func (ix *index) has(sum *[sha256.Size]byte) bool {
 }
 
 // over takes the least recently used entry out of the index when the
-// index's bytes exceed max, and reports false when they do not.
-func (ix *index) over(max int64) (sum [sha256.Size]byte, e entryInfo, ok bool) {
+// index's bytes exceed max, with its open file if any (for the caller to
+// release), and reports false when they do not.
+func (ix *index) over(max int64) (sum [sha256.Size]byte, e entryInfo, fd *openFD, ok bool) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	n := ix.root.prev
 	if ix.bytes <= max || n == &ix.root {
-		return sum, e, false
+		return sum, e, nil, false
 	}
 	ix.unlink(n)
 	delete(ix.m, n.sum)
 	ix.bytes -= n.size
-	return n.sum, entryInfo{n.size, n.id, n.touched}, true
+	return n.sum, entryInfo{n.size, n.id, n.touched}, ix.takeFD(n), true
 }
 
 // used returns the sum of the sizes of the files in the index.
@@ -177,7 +292,9 @@ type fileRec struct {
 // the scan's size and identity, and one the scan did not see has gone
 // (another process removed it) and is dropped. Files put during the scan
 // are left as they are: the scan may have seen them before the put.
-func (ix *index) merge(gen uint64, recs []fileRec) {
+// merge returns the open files of the files it dropped or found replaced,
+// for the caller to release.
+func (ix *index) merge(gen uint64, recs []fileRec) (fds []*openFD) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for i := range recs {
@@ -192,6 +309,11 @@ func (ix *index) merge(gen uint64, recs []fileRec) {
 		}
 		n.seen = gen
 		if n.gen < gen {
+			if n.size != r.size || n.id != r.id {
+				if fd := ix.takeFD(n); fd != nil {
+					fds = append(fds, fd)
+				}
+			}
 			ix.bytes += r.size - n.size
 			n.size, n.id = r.size, r.id
 		}
@@ -202,7 +324,11 @@ func (ix *index) merge(gen uint64, recs []fileRec) {
 			ix.unlink(n)
 			delete(ix.m, n.sum)
 			ix.bytes -= n.size
+			if fd := ix.takeFD(n); fd != nil {
+				fds = append(fds, fd)
+			}
 		}
 		n = next
 	}
+	return fds
 }

@@ -28,17 +28,35 @@ func openFile(path string) (*os.File, error) {
 // taken to be unchanged if its size is.
 func fileID(os.FileInfo) uint64 { return 0 }
 
-// readExact reads the first n bytes of the file at path, which must be a
-// regular file: the hit path for an entry whose size the index knows.
-func readExact(path string, n int64) ([]byte, error) {
+// openFD is an entry file kept open: never, here (keepsOpen is false).
+type openFD struct{}
+
+// keepsOpen is false here: on Windows an open file stops another process
+// from renaming over it, which is how Set replaces an entry.
+const keepsOpen = false
+
+func (f *openFD) acquire() {}
+func (f *openFD) release() {}
+
+var errReplaced = errors.New("diskstore: kept file is no longer the entry's")
+
+func (f *openFD) readKept(int64) ([]byte, error) { return nil, errReplaced }
+
+// openRead reads the first n bytes of the file at path, which must be a
+// regular file, and closes it: the hit path for an entry whose size the
+// index knows. It returns no open file.
+func openRead(path string, n int64) (*openFD, []byte, error) {
 	f, err := openFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(f, buf); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return buf, nil
+	return nil, buf, nil
 }
+
+// openFileLimit returns 0: not known here.
+func openFileLimit() int { return 0 }

@@ -62,6 +62,12 @@ func rawClient(tb testing.TB, ep string) *dynamodb.Client {
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}, nil
 		}),
+		// DynamoDB Local on a loaded 2-core machine now and then drops
+		// a connection in the middle of a large Scan page (seen in CI:
+		// "deserialization failed ... use of closed network connection"
+		// three times in a row); the SDK's default of three attempts is
+		// too few for that.
+		RetryMaxAttempts: 8,
 	})
 }
 

@@ -155,6 +155,7 @@ func TestClusterCacheHit(t *testing.T) {
 		require.False(t, hit, "the first GET of %s goes to the origin", path)
 	}
 	require.Equal(t, int64(3), originHits.Load())
+	require.NoError(t, cache.Flush(t.Context())) // writes to the cluster are made in the background
 	stored := keys(t, bs)
 	require.Len(t, stored, 3, "each response is one entry in the cluster")
 	for _, path := range []string{"/a", "/b", "/c"} {

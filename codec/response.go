@@ -158,7 +158,7 @@ func (responseCodec) Marshal(r *cached.Response) ([]byte, error) {
 	buf := bytes.NewBuffer(make([]byte, 0, prefixLen+int(r.Size())+32))
 	buf.WriteString(magic)
 	buf.Write([]byte{formatVersion, 0, 0, 0, 0}) // the checksum is sealed in last
-	if err := marshalTail(buf, r, true); err != nil {
+	if err := marshalTail(buf, r); err != nil {
 		return nil, err
 	}
 	b := buf.Bytes()
@@ -170,9 +170,43 @@ func (responseCodec) Marshal(r *cached.Response) ([]byte, error) {
 // one of its own.
 var errNestedVariant = errors.New("codec: marshal response: an inline Variant holds a Variant")
 
-// marshalTail writes r's metadata and body to buf: an entry after its
-// prefix, or an inline variant (key 16) when outer is false.
-func marshalTail(buf *bytes.Buffer, r *cached.Response, outer bool) error {
+// marshalTail writes r's metadata and body to buf, after the entry's
+// prefix, with its inline variant (key 16).
+func marshalTail(buf *bytes.Buffer, r *cached.Response) error {
+	v := r.Variant
+	if v != nil && v.Variant != nil {
+		return errNestedVariant
+	}
+	start := buf.Len()
+	if err := marshalMeta(buf, r); err != nil {
+		return err
+	}
+	if v != nil {
+		// The inline variant (key 16, a byte string of its metadata and
+		// body) sorts after every other key: it is appended to the map,
+		// whose count (one byte: an entry has fewer than 24 keys) grows by
+		// one, and its body is written straight into the entry.
+		b := buf.Bytes()
+		if b[start]>>5 != 5 || b[start]&0x1f >= 23 {
+			return fmt.Errorf("codec: marshal response: unexpected map header %#x", b[start])
+		}
+		b[start]++
+		var meta bytes.Buffer
+		if err := marshalMeta(&meta, v); err != nil {
+			return err
+		}
+		buf.WriteByte(16) // the key
+		writeHead(buf, 2, uint64(meta.Len()+len(v.Body)))
+		buf.Write(meta.Bytes())
+		buf.Write(v.Body)
+	}
+	buf.Write(r.Body)
+	return nil
+}
+
+// marshalMeta writes r's metadata to buf, as a CBOR map: every field but
+// its body and its inline variant.
+func marshalMeta(buf *bytes.Buffer, r *cached.Response) error {
 	e := &entry{
 		Method:     r.Method,
 		URL:        r.URL,
@@ -199,21 +233,35 @@ func marshalTail(buf *bytes.Buffer, r *cached.Response, outer bool) error {
 	if e.Expires, err = e.setTime(3, r.Expires); err != nil {
 		return err
 	}
-	if v := r.Variant; v != nil {
-		if !outer {
-			return errNestedVariant
-		}
-		inner := bytes.NewBuffer(make([]byte, 0, int(v.Size())+32))
-		if err := marshalTail(inner, v, false); err != nil {
-			return err
-		}
-		e.Variant = inner.Bytes()
-	}
 	if err := entryEnc.MarshalToBuffer(e, buf); err != nil {
 		return fmt.Errorf("codec: marshal response: %w", err)
 	}
-	buf.Write(r.Body)
 	return nil
+}
+
+// writeHead writes the head of a CBOR data item of major type major with
+// argument n, in its shortest form.
+func writeHead(buf *bytes.Buffer, major byte, n uint64) {
+	m := major << 5
+	var b [9]byte
+	switch {
+	case n < 24:
+		buf.WriteByte(m | byte(n))
+	case n <= math.MaxUint8:
+		buf.Write([]byte{m | 24, byte(n)})
+	case n <= math.MaxUint16:
+		b[0] = m | 25
+		binary.BigEndian.PutUint16(b[1:], uint16(n))
+		buf.Write(b[:3])
+	case n <= math.MaxUint32:
+		b[0] = m | 26
+		binary.BigEndian.PutUint32(b[1:], uint32(n))
+		buf.Write(b[:5])
+	default:
+		b[0] = m | 27
+		binary.BigEndian.PutUint64(b[1:], n)
+		buf.Write(b[:9])
+	}
 }
 
 // setTime stores t's Unix nanoseconds in e.ns[i] and returns a pointer to

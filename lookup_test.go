@@ -360,10 +360,10 @@ func TestClockReachesTheStore(t *testing.T) {
 }
 
 // TestVariantCopyInIndex: the variant a Vary index holds inline (see
-// cached.Response.Variant) is no response of its own to Len, Keys and
-// Entries, Response finds it, and Delete, DeleteExpired and ResetExpiry
-// treat it as the variant it copies: a copy never answers after its
-// variant was removed or given a shorter life.
+// cached.Response.Variant) is one response to Len, Keys and Entries,
+// however many copies, Response finds it, and Delete, DeleteExpired and
+// ResetExpiry treat it as the variant it is: it never answers after it
+// was removed or given a shorter life.
 func TestVariantCopyInIndex(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
@@ -433,7 +433,7 @@ func TestVariantCopyInIndex(t *testing.T) {
 	advance(2 * time.Second)
 	removed, err := c.DeleteExpired(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, 1, removed, "the expired variant; its copy is not an entry")
+	assert.Equal(t, 1, removed, "the expired variant")
 	assert.Nil(t, index().Variant)
 
 	// ResetExpiry shortens fr's life to what has passed: the copy goes
@@ -450,3 +450,4 @@ func TestVariantCopyInIndex(t *testing.T) {
 	assert.Equal(t, "hello in fr", body)
 	assert.Equal(t, before+1, calls.Load(), "fr expired by ResetExpiry")
 }
+

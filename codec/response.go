@@ -191,13 +191,20 @@ func marshalTail(buf *bytes.Buffer, r *cached.Response) error {
 			return fmt.Errorf("codec: marshal response: unexpected map header %#x", b[start])
 		}
 		b[start]++
-		var meta bytes.Buffer
-		if err := marshalMeta(&meta, v); err != nil {
+		buf.WriteByte(16) // the key
+		// The variant's metadata is written first, then moved up by the
+		// length of the byte string's head, which its length decides.
+		at := buf.Len()
+		if err := marshalMeta(buf, v); err != nil {
 			return err
 		}
-		buf.WriteByte(16) // the key
-		writeHead(buf, 2, uint64(meta.Len()+len(v.Body)))
-		buf.Write(meta.Bytes())
+		meta := buf.Len() - at
+		var head [9]byte
+		h := appendHead(head[:0], 2, uint64(meta+len(v.Body)))
+		buf.Write(h)
+		b = buf.Bytes()
+		copy(b[at+len(h):], b[at:at+meta])
+		copy(b[at:], h)
 		buf.Write(v.Body)
 	}
 	buf.Write(r.Body)
@@ -237,31 +244,6 @@ func marshalMeta(buf *bytes.Buffer, r *cached.Response) error {
 		return fmt.Errorf("codec: marshal response: %w", err)
 	}
 	return nil
-}
-
-// writeHead writes the head of a CBOR data item of major type major with
-// argument n, in its shortest form.
-func writeHead(buf *bytes.Buffer, major byte, n uint64) {
-	m := major << 5
-	var b [9]byte
-	switch {
-	case n < 24:
-		buf.WriteByte(m | byte(n))
-	case n <= math.MaxUint8:
-		buf.Write([]byte{m | 24, byte(n)})
-	case n <= math.MaxUint16:
-		b[0] = m | 25
-		binary.BigEndian.PutUint16(b[1:], uint16(n))
-		buf.Write(b[:3])
-	case n <= math.MaxUint32:
-		b[0] = m | 26
-		binary.BigEndian.PutUint32(b[1:], uint32(n))
-		buf.Write(b[:5])
-	default:
-		b[0] = m | 27
-		binary.BigEndian.PutUint64(b[1:], n)
-		buf.Write(b[:9])
-	}
 }
 
 // setTime stores t's Unix nanoseconds in e.ns[i] and returns a pointer to

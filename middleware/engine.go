@@ -792,9 +792,9 @@ func (x *exchange) save(req *http.Request, entry *cached.Response, retain time.D
 }
 
 // drop deletes the stored response at x.key, which the request's
-// revalidation or a full response has made outdated, with the copy of it
-// the URL's Vary index holds inline (the index is written again without
-// it), so that neither answers a later request.
+// revalidation or a full response has made outdated, under its own key
+// and from the URL's Vary index when the index holds it inline (the index
+// is written again without it), so that it answers no later request.
 func (x *exchange) drop(ctx context.Context) {
 	st := x.store
 	st.delete(ctx, x.key)

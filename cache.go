@@ -544,10 +544,7 @@ func (c *Cache) URLs(ctx context.Context) iter.Seq2[string, error] {
 // what the store must support. Entries are shared with the store: read only.
 func (c *Cache) Entries(ctx context.Context) iter.Seq2[*cached.Response, error] {
 	return func(yield func(*cached.Response, error) bool) {
-		for ke, err := range c.entries(ctx) {
-			if err == nil && ke.entry.Kind != cached.KindResponse {
-				continue
-			}
+		for ke, err := range c.responses(ctx) {
 			if !yield(ke.entry, err) || err != nil {
 				return
 			}
@@ -599,6 +596,16 @@ func (c *Cache) Redirects(ctx context.Context) iter.Seq2[Redirect, error] {
 func (c *Cache) DeleteExpired(ctx context.Context) (int, error) {
 	n := 0
 	now := c.clock()
+	gone := map[string]bool{} // variant keys counted
+	count := func(key string, e *cached.Response) {
+		if e.Kind == cached.KindResponse && e.Ref == key {
+			if gone[key] {
+				return // its other copy was counted
+			}
+			gone[key] = true
+		}
+		n++
+	}
 	for ke, err := range c.entries(ctx) {
 		if err != nil {
 			return n, err
@@ -608,15 +615,16 @@ func (c *Cache) DeleteExpired(ctx context.Context) (int, error) {
 			if err := c.store.Delete(ctx, ke.key); err != nil {
 				return n, err
 			}
-			n++
+			count(ke.key, e)
 			continue
 		}
-		// The copy of a variant its index holds goes as the variant does
-		// (not counted: it is not an entry of its own).
+		// The variant an index holds inline is a response, deleted as
+		// one: the index is written again without it.
 		if v := e.Variant; e.Kind == cached.KindVariants && v != nil && (v.Expired(now) || (c.filter != nil && !c.filter(v))) {
 			if err := c.dropVariant(ctx, ke.key, e, now); err != nil {
 				return n, err
 			}
+			count(v.Ref, v)
 		}
 	}
 	return n, nil
@@ -632,6 +640,7 @@ func (c *Cache) ResetExpiry(ctx context.Context, e policy.Expiry) (int, error) {
 	}
 	n := 0
 	now := c.clock()
+	gone := map[string]bool{} // variant keys counted
 	for ke, err := range c.entries(ctx) {
 		if err != nil {
 			return n, err
@@ -652,6 +661,10 @@ func (c *Cache) ResetExpiry(ctx context.Context, e policy.Expiry) (int, error) {
 			if err := c.replace(ctx, ke.key, &idx, now); err != nil {
 				return n, err
 			}
+			if idx.Variant == nil && !gone[v.Ref] {
+				gone[v.Ref] = true
+				n++
+			}
 			continue
 		}
 		if ke.entry.Kind != cached.KindResponse {
@@ -668,6 +681,12 @@ func (c *Cache) ResetExpiry(ctx context.Context, e policy.Expiry) (int, error) {
 		}
 		if err := c.store.Delete(ctx, ke.key); err != nil {
 			return n, err
+		}
+		if ke.entry.Ref == ke.key {
+			if gone[ke.key] {
+				continue // its inline copy was counted
+			}
+			gone[ke.key] = true
 		}
 		n++
 	}
@@ -697,6 +716,38 @@ func (c *Cache) keys(ctx context.Context) iter.Seq2[string, error] {
 		}
 	}
 	return l.Keys(ctx)
+}
+
+// responses yields the stored responses with their keys, as entries
+// does: a variant that a Vary index holds inline (cached.Response.Variant)
+// under its variant key (its Ref), and each variant once, whether it is
+// stored inline, under its own key, or both (the copy read first).
+func (c *Cache) responses(ctx context.Context) iter.Seq2[keyedEntry, error] {
+	return func(yield func(keyedEntry, error) bool) {
+		seen := map[string]bool{} // variant keys yielded
+		for ke, err := range c.entries(ctx) {
+			if err != nil {
+				yield(ke, err)
+				return
+			}
+			e := ke.entry
+			switch {
+			case e.Kind == cached.KindVariants && e.Variant != nil && e.Variant.Kind == cached.KindResponse && e.Variant.Ref != "":
+				ke = keyedEntry{e.Variant.Ref, e.Variant}
+			case e.Kind != cached.KindResponse:
+				continue
+			}
+			if ke.entry.Ref == ke.key {
+				if seen[ke.key] {
+					continue
+				}
+				seen[ke.key] = true
+			}
+			if !yield(ke, nil) {
+				return
+			}
+		}
+	}
 }
 
 // entries yields key, entry pairs, streaming: keys are listed and read one

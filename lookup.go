@@ -60,9 +60,13 @@ func (c *Cache) Key(req *http.Request) (string, error) {
 
 // Contains reports whether anything is stored under key (aiohttp-client-cache's
 // contains(key)): a response, expired or not, a recorded redirect, or the
-// index of responses that vary.
+// index of responses that vary. A variant that its index holds inline only
+// (see Keys) is found as Get finds it.
 func (c *Cache) Contains(ctx context.Context, key string) (bool, error) {
 	_, err := c.get(ctx, key)
+	if isNotFound(err) {
+		_, err = c.inlineOnly(ctx, key)
+	}
 	switch {
 	case err == nil:
 		return true, nil
@@ -79,8 +83,20 @@ func (c *Cache) Contains(ctx context.Context, key string) (bool, error) {
 // verification, the error matches store.ErrNotFound; for the index of
 // responses that vary, it is ErrVaries. The response is shared with the
 // store: read only.
+//
+// A variant of a response that varies is written once, inline in its
+// URL's Vary index, and under its own key only once another variant takes
+// its place there (see cached.Response.Variant). Get finds a variant its
+// index holds inline only by reading the store's entries, as Keys does,
+// when nothing is stored under key: on a store that lists its keys
+// (store.Lister), a key with nothing stored costs a listing.
 func (c *Cache) Get(ctx context.Context, key string) (*cached.Response, error) {
 	e, err := c.stored(ctx, key)
+	if isNotFound(err) {
+		if v, verr := c.inlineOnly(ctx, key); verr == nil {
+			return v, nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +150,33 @@ func (c *Cache) Response(ctx context.Context, req *http.Request) (*cached.Respon
 	return e, nil
 }
 
+// isNotFound reports whether err says that nothing is stored under a key
+// (not that what is stored does not decode).
+func isNotFound(err error) bool {
+	return errors.Is(err, store.ErrNotFound) && !errors.Is(err, codec.ErrFormat)
+}
+
+// inlineOnly returns the variant whose variant key is key that a Vary
+// index holds inline (cached.Response.Variant), for a key under which
+// nothing is stored: the cache writes a variant once, in its index, until
+// another variant of the URL takes its place there. It reads the store's
+// entries, as Keys does; the error matches store.ErrNotFound when no index
+// holds it or the store does not list its keys.
+func (c *Cache) inlineOnly(ctx context.Context, key string) (*cached.Response, error) {
+	if _, ok := c.store.(store.Lister[string]); !ok {
+		return nil, store.ErrNotFound
+	}
+	for ke, err := range c.entries(ctx) {
+		if err != nil {
+			return nil, err
+		}
+		if v := ke.entry.Variant; ke.entry.Kind == cached.KindVariants && v != nil && v.Kind == cached.KindResponse && v.Ref == key {
+			return v, nil
+		}
+	}
+	return nil, fmt.Errorf("cachestack: no response under key %q: %w", key, store.ErrNotFound)
+}
+
 // stored is get, with an entry that no longer decodes or fails
 // verification reported as a miss.
 func (c *Cache) stored(ctx context.Context, key string) (*cached.Response, error) {
@@ -147,17 +190,16 @@ func (c *Cache) stored(ctx context.Context, key string) (*cached.Response, error
 // Keys yields the key of every stored response, expired ones included
 // (aiohttp-client-cache's responses.keys()): the keys Get answers with a response
 // of its own. Redirects and Vary indexes are not responses and are left
-// out. Like URLs it needs a store that lists its keys (store.Lister), and
+// out; a variant that its index holds inline (see cached.Response.Variant)
+// is listed under its variant key once, whether or not it is also stored
+// under that key. Like URLs it needs a store that lists its keys (store.Lister), and
 // reads every entry.
 func (c *Cache) Keys(ctx context.Context) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
-		for ke, err := range c.entries(ctx) {
+		for ke, err := range c.responses(ctx) {
 			if err != nil {
 				yield("", err)
 				return
-			}
-			if ke.entry.Kind != cached.KindResponse {
-				continue
 			}
 			if !yield(ke.key, nil) {
 				return
@@ -184,10 +226,10 @@ func (c *Cache) Len(ctx context.Context) (int, error) {
 // partial responses kept for it and the redirects recorded to it
 // (aiohttp-client-cache's delete and bulk_delete). Keys with nothing stored are
 // skipped. Deleting the index of responses that vary makes all its
-// variants unreachable; they leave the store as they expire. Deleting a
-// variant (a key Keys lists, or InfoOf gives) also drops the copy of it
-// that its index may hold (see cached.Response.Variant), even when the
-// variant itself has left the store. Finding the redirects and those
+// variants unreachable (the one it holds inline goes with it); the others
+// leave the store as they expire. Deleting a variant (a key Keys lists, or
+// InfoOf gives) also removes it from its index, which may hold it inline
+// (see cached.Response.Variant), where it may be stored alone. Finding the redirects and those
 // copies lists the store once, when it can list (store.Lister).
 func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 	found := make(map[string]bool, len(keys))

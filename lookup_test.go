@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -360,10 +361,10 @@ func TestClockReachesTheStore(t *testing.T) {
 }
 
 // TestVariantCopyInIndex: the variant a Vary index holds inline (see
-// cached.Response.Variant) is no response of its own to Len, Keys and
-// Entries, Response finds it, and Delete, DeleteExpired and ResetExpiry
-// treat it as the variant it copies: a copy never answers after its
-// variant was removed or given a shorter life.
+// cached.Response.Variant) is one response to Len, Keys and Entries,
+// however many copies, Response finds it, and Delete, DeleteExpired and
+// ResetExpiry treat it as the variant it is: it never answers after it
+// was removed or given a shorter life.
 func TestVariantCopyInIndex(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
@@ -433,7 +434,7 @@ func TestVariantCopyInIndex(t *testing.T) {
 	advance(2 * time.Second)
 	removed, err := c.DeleteExpired(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, 1, removed, "the expired variant; its copy is not an entry")
+	assert.Equal(t, 1, removed, "the expired variant")
 	assert.Nil(t, index().Variant)
 
 	// ResetExpiry shortens fr's life to what has passed: the copy goes
@@ -449,4 +450,76 @@ func TestVariantCopyInIndex(t *testing.T) {
 	_, body := do(t, client, req("fr"))
 	assert.Equal(t, "hello in fr", body)
 	assert.Equal(t, before+1, calls.Load(), "fr expired by ResetExpiry")
+}
+
+// TestInlineVariantListed: a variant written only inline in its Vary index
+// (the cache writes a varying response once) is listed under its variant
+// key, once, whether or not a copy is also under that key; Get and
+// Contains find it by that key; deleting the URL removes everything.
+func TestInlineVariantListed(t *testing.T) {
+	t.Parallel()
+	origin, _ := countingOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Vary", "Accept-Language")
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "hello in "+r.Header.Get("Accept-Language"))
+	})
+	ms, err := memstore.New[string, *cached.Response](nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { ms.Close() })
+	c := newCache(t, &cachestack.Options{Store: ms})
+	client := c.Client()
+	ctx := context.Background()
+	req := func(lang string) *http.Request {
+		r := newRequest(t, "GET", origin.URL+"/greet", "")
+		r.Header.Set("Accept-Language", lang)
+		return r
+	}
+	sorted := func(keys ...string) []string { slices.Sort(keys); return keys }
+	listed := func() []string {
+		keys := collect(t, c.Keys(ctx))
+		n, err := c.Len(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, len(keys), n)
+		entries := 0
+		for _, err := range c.Entries(ctx) {
+			require.NoError(t, err)
+			entries++
+		}
+		assert.Equal(t, n, entries)
+		return sorted(keys...)
+	}
+	resp, _ := do(t, client, req("fr"))
+	frKey := cachestack.InfoOf(resp).Key
+	stored := collect(t, ms.Keys(ctx))
+	require.Len(t, stored, 1, "the index alone, holding fr")
+	assert.Equal(t, []string{frKey}, listed())
+	e, err := c.Get(ctx, frKey)
+	require.NoError(t, err)
+	assert.Equal(t, "hello in fr", string(e.Body))
+	ok, err := c.Contains(ctx, frKey)
+	require.NoError(t, err)
+	assert.True(t, ok)
+
+	resp, _ = do(t, client, req("de"))
+	deKey := cachestack.InfoOf(resp).Key
+	assert.Len(t, collect(t, ms.Keys(ctx)), 2, "the index holding de, and fr under its own key")
+	assert.Equal(t, sorted(frKey, deKey), listed())
+	// A copy of de under its own key too: still listed once.
+	key, err := c.Key(req("de"))
+	require.NoError(t, err)
+	idx, err := ms.Get(ctx, key)
+	require.NoError(t, err)
+	require.Equal(t, deKey, idx.Variant.Ref)
+	require.NoError(t, ms.Set(ctx, deKey, idx.Variant, 0))
+	assert.Equal(t, sorted(frKey, deKey), listed())
+
+	require.NoError(t, c.Delete(ctx, deKey))
+	assert.Equal(t, []string{frKey}, listed())
+	_, err = c.Get(ctx, deKey)
+	assert.ErrorIs(t, err, store.ErrNotFound)
+	resp, _ = do(t, client, req("de"))
+	require.Equal(t, deKey, cachestack.InfoOf(resp).Key)
+	require.NoError(t, c.Delete(ctx, key, frKey))
+	assert.Empty(t, listed(), "the URL's index, with what it holds, and the other variant")
+	assert.Empty(t, collect(t, ms.Keys(ctx)))
 }

@@ -193,6 +193,28 @@ func BenchmarkMissCPU(b *testing.B) {
 	}
 }
 
+// BenchmarkMissVaryCPU is BenchmarkMissCPU for a response that varies
+// (Vary: Accept-Encoding, as BenchmarkHit's): what storing it in the URL's
+// Vary index costs.
+func BenchmarkMissVaryCPU(b *testing.B) {
+	for _, m := range misses() {
+		if m.unbounded {
+			continue
+		}
+		for _, sz := range sizes {
+			b.Run("cache="+m.name+"/body="+sz.name, func(b *testing.B) {
+				rt := m.open(b, &canned{header: originHeader(sz.n, varyFields), body: bytes.Repeat([]byte{'x'}, sz.n)})
+				i := 0
+				b.ReportAllocs()
+				for b.Loop() {
+					i++
+					get(b, rt, newRequest(b, "http://127.0.0.1:1234/v1/items/42?i="+strconv.Itoa(i)))
+				}
+			})
+		}
+	}
+}
+
 // BenchmarkMissFloor is what any in-memory cache must pay to keep a body
 // on a miss, measured without a cache: a copy of the body into a new
 // allocation, kept among missBudget bytes of earlier ones (so that, as in

@@ -62,13 +62,16 @@ type Response struct {
 	// under (so that the copy a Vary index holds, Variant, names it).
 	Ref string
 
-	// Variant is, on a KindVariants entry, a copy of the variant of this
-	// URL stored last (a KindResponse entry, which never has a Variant of
-	// its own), also stored under its variant key (its Ref), so that a
-	// request it answers is served from the index without a second
-	// lookup. It is nil on other kinds, on an index written before it
-	// existed, and after the variant was deleted or changed other than by
-	// storing it again: readers then look the variant up by its key.
+	// Variant is, on a KindVariants entry, the variant of this URL stored
+	// last (a KindResponse entry, which never has a Variant of its own),
+	// so that a request it answers is served from the index without a
+	// second lookup. It is written there only: under its variant key (its
+	// Ref) once another variant takes its place in the index, or the store
+	// refuses the index with it as too large; an older copy may remain
+	// under that key, which Variant supersedes. It is nil on other kinds,
+	// on an index written before it existed, and after the variant was
+	// deleted or changed other than by storing it again: readers then look
+	// the variant up by its key.
 	Variant *Response
 
 	// Reuse is what Header's Cache-Control says about reusing the

@@ -158,7 +158,7 @@ func (responseCodec) Marshal(r *cached.Response) ([]byte, error) {
 	buf := bytes.NewBuffer(make([]byte, 0, prefixLen+int(r.Size())+32))
 	buf.WriteString(magic)
 	buf.Write([]byte{formatVersion, 0, 0, 0, 0}) // the checksum is sealed in last
-	if err := marshalTail(buf, r, true); err != nil {
+	if err := marshalTail(buf, r); err != nil {
 		return nil, err
 	}
 	b := buf.Bytes()
@@ -170,9 +170,50 @@ func (responseCodec) Marshal(r *cached.Response) ([]byte, error) {
 // one of its own.
 var errNestedVariant = errors.New("codec: marshal response: an inline Variant holds a Variant")
 
-// marshalTail writes r's metadata and body to buf: an entry after its
-// prefix, or an inline variant (key 16) when outer is false.
-func marshalTail(buf *bytes.Buffer, r *cached.Response, outer bool) error {
+// marshalTail writes r's metadata and body to buf, after the entry's
+// prefix, with its inline variant (key 16).
+func marshalTail(buf *bytes.Buffer, r *cached.Response) error {
+	v := r.Variant
+	if v != nil && v.Variant != nil {
+		return errNestedVariant
+	}
+	start := buf.Len()
+	if err := marshalMeta(buf, r); err != nil {
+		return err
+	}
+	if v != nil {
+		// The inline variant (key 16, a byte string of its metadata and
+		// body) sorts after every other key: it is appended to the map,
+		// whose count (one byte: an entry has fewer than 24 keys) grows by
+		// one, and its body is written straight into the entry.
+		b := buf.Bytes()
+		if b[start]>>5 != 5 || b[start]&0x1f >= 23 {
+			return fmt.Errorf("codec: marshal response: unexpected map header %#x", b[start])
+		}
+		b[start]++
+		buf.WriteByte(16) // the key
+		// The variant's metadata is written first, then moved up by the
+		// length of the byte string's head, which its length decides.
+		at := buf.Len()
+		if err := marshalMeta(buf, v); err != nil {
+			return err
+		}
+		meta := buf.Len() - at
+		var head [9]byte
+		h := appendHead(head[:0], 2, uint64(meta+len(v.Body)))
+		buf.Write(h)
+		b = buf.Bytes()
+		copy(b[at+len(h):], b[at:at+meta])
+		copy(b[at:], h)
+		buf.Write(v.Body)
+	}
+	buf.Write(r.Body)
+	return nil
+}
+
+// marshalMeta writes r's metadata to buf, as a CBOR map: every field but
+// its body and its inline variant.
+func marshalMeta(buf *bytes.Buffer, r *cached.Response) error {
 	e := &entry{
 		Method:     r.Method,
 		URL:        r.URL,
@@ -199,20 +240,9 @@ func marshalTail(buf *bytes.Buffer, r *cached.Response, outer bool) error {
 	if e.Expires, err = e.setTime(3, r.Expires); err != nil {
 		return err
 	}
-	if v := r.Variant; v != nil {
-		if !outer {
-			return errNestedVariant
-		}
-		inner := bytes.NewBuffer(make([]byte, 0, int(v.Size())+32))
-		if err := marshalTail(inner, v, false); err != nil {
-			return err
-		}
-		e.Variant = inner.Bytes()
-	}
 	if err := entryEnc.MarshalToBuffer(e, buf); err != nil {
 		return fmt.Errorf("codec: marshal response: %w", err)
 	}
-	buf.Write(r.Body)
 	return nil
 }
 

@@ -291,6 +291,30 @@ func TestResponseInlineVariant(t *testing.T) {
 	require.NotNil(t, got.Variant)
 	assert.Same(t, &b[len(b)-len(v.Body)], &got.Variant.Body[0], "the inline body aliases the entry")
 	assert.Nil(t, got.Body)
+	// Written straight into the entry, key 16 is what the library writes:
+	// canonical CBOR, last, its length in the shortest form.
+	enc, err := cbor.EncOptions{Sort: cbor.SortCoreDeterministic}.EncMode()
+	require.NoError(t, err)
+	for _, n := range []int{0, 1, 23, 24, 255, 256, 70000} {
+		w := *v
+		w.Body = nil
+		if n > 0 {
+			w.Body = bytes.Repeat([]byte("x"), n)
+		}
+		idx.Variant = &w
+		b, err := c.Marshal(&idx)
+		require.NoError(t, err)
+		var m map[int]cbor.RawMessage
+		_, err = cbor.UnmarshalFirst(b[8:], &m)
+		require.NoError(t, err)
+		want, err := enc.Marshal(m)
+		require.NoError(t, err)
+		assert.Equal(t, want, b[8:], "body of %d bytes", n)
+		got, err := c.Unmarshal(b)
+		require.NoError(t, err)
+		assertSameResponse(t, &idx, got)
+	}
+	idx.Variant = v
 
 	old, err := c.Marshal(plain) // as written before key 16
 	require.NoError(t, err)

@@ -673,25 +673,42 @@ func (x *exchange) freshness(req *http.Request, status int, h, timing http.Heade
 		return r, false
 	}
 	r.expires = expires
-	r.retain = x.store.keepStale
-	if x.store.staleIfError > r.retain {
-		r.retain = x.store.staleIfError
-	}
+	r.retain = x.keep(&sd, validator)
 	if cc != nil {
-		if validator && cc.keepValidatable > r.retain {
-			r.retain = cc.keepValidatable
-		}
-		if sd.HasStaleWhileRevalidate && sd.StaleWhileRevalidate > r.retain {
-			r.retain = sd.StaleWhileRevalidate
-		}
-		if sd.HasStaleIfError && sd.StaleIfError > r.retain {
-			r.retain = sd.StaleIfError
-		}
 		if !expires.IsZero() && !expires.After(received) && r.retain == 0 {
 			return r, false // stale at once, and nothing would use it later
 		}
 	}
 	return r, true
+}
+
+// keep is how long a response stays stored once stale: for a stale
+// response to be served (StoreOptions.KeepStale, StaleIfError), and, with
+// CacheControl, revalidated (validator says it has one) or served under its
+// directives sd.
+func (x *exchange) keep(sd *policy.ResponseDirectives, validator bool) time.Duration {
+	r := max(x.store.keepStale, x.store.staleIfError)
+	if cc := x.cc; cc != nil {
+		if validator {
+			r = max(r, cc.keepValidatable)
+		}
+		if sd.HasStaleWhileRevalidate {
+			r = max(r, sd.StaleWhileRevalidate)
+		}
+		if sd.HasStaleIfError {
+			r = max(r, sd.StaleIfError)
+		}
+	}
+	return r
+}
+
+// retainFor is keep for a stored response with header h.
+func (x *exchange) retainFor(h cached.Header) time.Duration {
+	var sd policy.ResponseDirectives
+	if x.cc != nil {
+		sd = storedDirectives(h)
+	}
+	return x.keep(&sd, h.Get("Etag") != "" || h.Get("Last-Modified") != "")
 }
 
 // uncancelled returns ctx without its cancellation, for a store write that
@@ -729,9 +746,12 @@ func (x *exchange) finish(req *http.Request, entry *cached.Response, body []byte
 }
 
 // save writes entry under the request's key. A response that varies
-// (RFC 9111 §4.1) is written under its variant key, after the URL's Vary
-// index: a new index, with a new generation, when the fields differ from
-// the stored one's.
+// (RFC 9111 §4.1) is written once, inline in the URL's Vary index (a new
+// index, with a new generation, when the fields differ from the stored
+// one's), which serves the next request like this one with a single lookup
+// (variant). The variant the index held inline before, when it is another
+// one of the same generation, is written out under its own variant key,
+// where the second lookup finds it: it is displaced, not lost.
 func (x *exchange) save(req *http.Request, entry *cached.Response, retain time.Duration) {
 	st := x.store
 	ctx := uncancelled(req.Context())
@@ -762,19 +782,19 @@ func (x *exchange) save(req *http.Request, entry *cached.Response, retain time.D
 	entry.VaryHeader = policy.VaryDigests(x.vary, req.Header)
 	x.key = variantKeyOf(x.primary, idx.Ref, x.vary, req.Header)
 	entry.Ref = x.key
-	// The variant under its own key, where other requests for it and
-	// listing find it, and a copy in the index, which serves the next
-	// request like this one with a single lookup (variant).
+	if old := idx.Variant; old != nil && old.Kind == cached.KindResponse && old.Ref != "" && old.Ref != x.key {
+		out := *old // shared with the store: save records its Reuse
+		st.save(ctx, out.Ref, &out, now, x.retainFor(out.Header), x.protect)
+	}
 	idx.Variant = entry
 	x.index = idx
-	st.save(ctx, x.key, entry, now, retain, x.protect)
 	st.save(ctx, x.primary, idx, now, retain, x.protect)
 }
 
 // drop deletes the stored response at x.key, which the request's
-// revalidation or a full response has made outdated, with the copy of it
-// the URL's Vary index holds inline (the index is written again without
-// it), so that neither answers a later request.
+// revalidation or a full response has made outdated, under its own key
+// and from the URL's Vary index when the index holds it inline (the index
+// is written again without it), so that it answers no later request.
 func (x *exchange) drop(ctx context.Context) {
 	st := x.store
 	st.delete(ctx, x.key)

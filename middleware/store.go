@@ -605,14 +605,15 @@ func (st *storeStage) verify(ctx context.Context, key string, e *cached.Response
 
 // save writes e under key, protected by ps, with a ttl that keeps it
 // retain past its expiry: through the write-back queue when there is one.
-// A response's Reuse is recorded from its header first, so that its hits
-// from a typed store do not parse the header again; e must not be shared
-// yet (every caller stores a response it has just built).
+// A response's Reuse is recorded from its header first (a Vary index's
+// inline variant's too), so that its hits from a typed store do not parse
+// the header again; e must not be shared yet (every caller stores a
+// response it has just built).
 //
 // A Vary index holding a variant inline (e.Variant) that the store refuses
-// as too large is written without it (set): the store dropped the old
-// index, whose variants, the one just stored among them, would otherwise
-// be lost with it.
+// as too large is written without it, and the variant under its own key
+// (set): the store dropped the old index, whose variants would otherwise be
+// lost with it, and the variant is stored nowhere else.
 func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, now time.Time, retain time.Duration, ps protectStage) {
 	ttl := StorageTTL(now, e.Expires, retain)
 	if ttl < 0 {
@@ -620,12 +621,17 @@ func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, 
 	}
 	if e.Kind == cached.KindResponse {
 		e.Reuse = reuseOf(storedDirectives(e.Header))
+	} else if v := e.Variant; v != nil && v.Kind == cached.KindResponse {
+		v.Reuse = reuseOf(storedDirectives(v.Header))
 	}
-	var bare *cached.Response // protected: made now; else by set, if needed
+	var sp *spill // protected: made now; else by set, if needed
 	if ps != nil {
 		p, err := ps.protect(key, e)
 		if err == nil && e.Variant != nil {
-			bare, err = ps.protect(key, withoutVariant(e))
+			sp = &spill{key: e.Variant.Ref}
+			if sp.variant, err = ps.protect(sp.key, e.Variant); err == nil {
+				sp.index, err = ps.protect(key, withoutVariant(e))
+			}
 		}
 		if err != nil {
 			st.add(MetricStoreErrors, 1)
@@ -635,24 +641,50 @@ func (st *storeStage) save(ctx context.Context, key string, e *cached.Response, 
 		e = p
 	}
 	if st.wb != nil {
-		st.wb.enqueue(ctx, key, e, bare, ttl)
+		st.wb.enqueue(ctx, key, e, sp, ttl)
 		return
 	}
-	st.set(ctx, key, e, bare, ttl)
+	st.set(ctx, key, e, sp, ttl)
+}
+
+// spill is what set writes in place of a Vary index that holds a variant
+// inline when the store refuses it as too large: the variant under its own
+// key, then the index without it.
+type spill struct {
+	key            string
+	variant, index *cached.Response
+}
+
+// spillOf returns sp, or the spill of the unprotected Vary index e; nil
+// when e holds no variant inline.
+func spillOf(e *cached.Response, sp *spill) *spill {
+	if sp != nil || e.Variant == nil || e.Variant.Ref == "" {
+		return sp
+	}
+	return &spill{key: e.Variant.Ref, variant: e.Variant, index: withoutVariant(e)}
 }
 
 // set writes e under key now, on this goroutine. If the store refuses e as
-// too large, it writes bare instead, or e without the variant it holds
-// inline.
-func (st *storeStage) set(ctx context.Context, key string, e, bare *cached.Response, ttl time.Duration) {
+// too large and it holds a variant inline, it writes sp instead (spillOf).
+func (st *storeStage) set(ctx context.Context, key string, e *cached.Response, sp *spill, ttl time.Duration) {
 	_, err := st.call(ctx, OpSet, key, e, ttl)
-	if errors.Is(err, store.ErrTooLarge) && (bare != nil || e.Variant != nil) {
-		if bare == nil {
-			bare = withoutVariant(e)
+	if errors.Is(err, store.ErrTooLarge) {
+		if sp = spillOf(e, sp); sp != nil {
+			st.spillOver(ctx, key, sp, ttl)
+			return
 		}
-		e = bare
-		_, err = st.call(ctx, OpSet, key, e, ttl)
 	}
+	st.stored(ctx, key, e, err)
+}
+
+// spillOver writes sp for the Vary index refused under key.
+func (st *storeStage) spillOver(ctx context.Context, key string, sp *spill, ttl time.Duration) {
+	st.set(ctx, sp.key, sp.variant, nil, ttl)
+	st.set(ctx, key, sp.index, nil, ttl)
+}
+
+// stored counts and logs the outcome err of writing e under key.
+func (st *storeStage) stored(ctx context.Context, key string, e *cached.Response, err error) {
 	switch {
 	case err == nil:
 		st.add(MetricStored, 1)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,15 +21,20 @@ import (
 	"github.com/cachestack/cachestack/store/memstore"
 )
 
-// countingStore counts the lookups made in the store it wraps.
+// countingStore counts the lookups and writes made in the store it wraps.
 type countingStore struct {
 	store.Store[string, *cached.Response]
-	gets atomic.Int64
+	gets, sets atomic.Int64
 }
 
 func (s *countingStore) Get(ctx context.Context, key string) (*cached.Response, error) {
 	s.gets.Add(1)
 	return s.Store.Get(ctx, key)
+}
+
+func (s *countingStore) Set(ctx context.Context, key string, e *cached.Response, ttl time.Duration) error {
+	s.sets.Add(1)
+	return s.Store.Set(ctx, key, e, ttl)
 }
 
 func (s *countingStore) NeverBlocks() bool { return true }
@@ -243,6 +250,9 @@ func TestVaryIndexWithoutVariant(t *testing.T) {
 	idx, err := cs.Store.Get(ctx, key)
 	require.NoError(t, err)
 	require.NotNil(t, idx.Variant)
+	// The variant under its own key and the index without it, as a store
+	// that refused the index as too large with it holds them.
+	require.NoError(t, cs.Store.Set(ctx, idx.Variant.Ref, idx.Variant, 0))
 	old := *idx
 	old.Variant = nil
 	require.NoError(t, cs.Store.Set(ctx, key, &old, 0))
@@ -359,19 +369,152 @@ func TestVaryIndexTooLargeInBatch(t *testing.T) {
 	m := mustMW(t)
 	rt := middleware.Chain(m(middleware.CacheControl(nil)), st)(testTransport(t))
 	h := header("Accept-Encoding", "gzip")
-	// The writer takes the first variant's write and waits at the gate
-	// (or takes it with its index in one batch); what piles up meanwhile
-	// goes in one batch once the gate opens.
-	fetch(t, rt, o, o.URL+"/a", h)
-	fetch(t, rt, o, o.URL+"/b", h)
+	// The writer takes the first URL's write (its index, holding its
+	// variant) and waits at the gate; what piles up meanwhile goes in one
+	// batch once the gate opens.
+	urls := []string{"/a", "/b", "/c"}
+	for _, u := range urls {
+		fetch(t, rt, o, o.URL+u, h)
+	}
 	close(s.gate)
 	require.NoError(t, so.Monitor.Flush(context.Background()))
 	require.Positive(t, s.batches.Load(), "the writes went in a batch")
-	for _, u := range []string{"/a", "/b"} {
+	for _, u := range urls {
 		_, body, contacted := fetch(t, rt, o, o.URL+u, h)
 		assert.False(t, contacted, u)
 		assert.Contains(t, body, "gzip", u)
 	}
 	assert.Zero(t, so.Counters.TooLarge.Load())
 	assert.Zero(t, so.Counters.StoreErrors.Load())
+}
+
+// TestVaryMissOneWrite: a miss on a response that varies writes it once,
+// inline in the URL's Vary index; a miss on another variant writes the
+// index again, holding it, and the variant the index held under its own
+// key (displaced, not lost); a refresh of the variant the index holds
+// writes the index alone.
+func TestVaryMissOneWrite(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"typed", "bytes", "signed"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			c := newClock()
+			var n atomic.Int64
+			o := newOrigin(t, dated(c, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Vary", "Accept-Encoding")
+				w.Header().Set("Etag", `"a"`)
+				w.Header().Set("Cache-Control", "max-age=10")
+				k := n.Add(1)
+				if r.Header.Get("If-None-Match") == `"a"` {
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+				fmt.Fprintf(w, "%s #%d", r.Header.Get("Accept-Encoding"), k)
+			}))
+			rt, cs := varyStack(t, c, kind, middleware.StoreOptions{})
+			writes := func(h http.Header, want string) int64 {
+				t.Helper()
+				before := cs.sets.Load()
+				_, body, contacted := fetch(t, rt, o, o.URL, h)
+				require.True(t, contacted)
+				require.Equal(t, want, body)
+				return cs.sets.Load() - before
+			}
+			gzip, br := header("Accept-Encoding", "gzip"), header("Accept-Encoding", "br")
+			assert.Equal(t, int64(1), writes(gzip, "gzip #1"), "a varying miss: its index, holding it")
+			assert.Equal(t, int64(2), writes(br, "br #2"), "another variant: the index, and the variant it displaced")
+			c.Advance(20 * time.Second)
+			assert.Equal(t, int64(1), writes(br, "br #2"), "a 304 for the variant the index holds: the index")
+
+			assert.Equal(t, int64(2), writes(gzip, "gzip #1"), "a 304 for the displaced variant: the index holding it, and br displaced")
+			// Both variants are served, each its own, without the origin.
+			for range 2 {
+				for _, h := range []http.Header{gzip, br} {
+					_, body, contacted := fetch(t, rt, o, o.URL, h)
+					assert.False(t, contacted)
+					assert.Equal(t, h.Get("Accept-Encoding")+map[string]string{"gzip": " #1", "br": " #2"}[h.Get("Accept-Encoding")], body)
+				}
+			}
+		})
+	}
+}
+
+// TestVaryDisplacedRefreshed: a 304 for the variant stored under its own
+// key (displaced from the index by another) refreshes it, inline in the
+// index now, and the variant the index held moves out under its own key:
+// both are then fresh hits.
+func TestVaryDisplacedRefreshed(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	var n atomic.Int64
+	o := newOrigin(t, dated(c, func(w http.ResponseWriter, r *http.Request) {
+		k := n.Add(1)
+		w.Header().Set("Vary", "Accept-Encoding")
+		w.Header().Set("Etag", `"`+r.Header.Get("Accept-Encoding")+`"`)
+		w.Header().Set("Cache-Control", "max-age=10")
+		w.Header().Set("X-Version", fmt.Sprint(k))
+		if r.Header.Get("If-None-Match") != "" {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		fmt.Fprint(w, r.Header.Get("Accept-Encoding"))
+	}))
+	rt, cs := varyStack(t, c, "bytes", middleware.StoreOptions{})
+	gzip, br := header("Accept-Encoding", "gzip"), header("Accept-Encoding", "br")
+	fetch(t, rt, o, o.URL, gzip)
+	fetch(t, rt, o, o.URL, br) // the index holds br; gzip is under its own key
+	c.Advance(20 * time.Second)
+	resp, body, contacted := fetch(t, rt, o, o.URL, gzip)
+	require.True(t, contacted, "stale: revalidated")
+	require.Equal(t, "gzip", body)
+	require.Equal(t, "3", resp.Header.Get("X-Version"))
+
+	before := cs.gets.Load()
+	resp, body, contacted = fetch(t, rt, o, o.URL, gzip)
+	assert.False(t, contacted, "fresh after the 304")
+	assert.Equal(t, "gzip", body)
+	assert.Equal(t, "3", resp.Header.Get("X-Version"))
+	assert.Equal(t, int64(1), cs.gets.Load()-before, "gzip is the index's now")
+
+	resp, body, contacted = fetch(t, rt, o, o.URL, br)
+	assert.True(t, contacted, "br is stale, and still stored: revalidated")
+	assert.Equal(t, "br", body)
+	assert.Equal(t, "4", resp.Header.Get("X-Version"))
+	for _, h := range []http.Header{gzip, br} {
+		_, _, contacted = fetch(t, rt, o, o.URL, h)
+		assert.False(t, contacted)
+	}
+}
+
+// TestVaryConcurrentVariants: concurrent misses for several variants of one
+// URL, each saving its own into the index and displacing another, may lose
+// a variant (a later origin fetch) but never serve one for another's
+// request.
+func TestVaryConcurrentVariants(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"typed", "bytes"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			c := newClock()
+			o := encodingOrigin(t, c)
+			rt, _ := varyStack(t, c, kind, middleware.StoreOptions{})
+			encodings := []string{"gzip", "br", "zstd", "identity"}
+			for range 3 {
+				var wg sync.WaitGroup
+				for _, enc := range encodings {
+					for range 4 {
+						wg.Go(func() {
+							_, body, _ := fetch(t, rt, o, o.URL, header("Accept-Encoding", enc))
+							assert.True(t, strings.HasPrefix(body, enc+" #"), "%s answered with %q", enc, body)
+						})
+					}
+				}
+				wg.Wait()
+			}
+			for _, enc := range encodings {
+				_, body, _ := fetch(t, rt, o, o.URL, header("Accept-Encoding", enc))
+				assert.True(t, strings.HasPrefix(body, enc+" #"), "%s answered with %q", enc, body)
+			}
+		})
+	}
 }

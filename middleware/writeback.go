@@ -57,7 +57,7 @@ type writeBack struct {
 type writeOp struct {
 	key     string
 	e       *cached.Response
-	bare    *cached.Response // written if the store refuses e as too large (storeStage.set)
+	sp      *spill // written if the store refuses e as too large (storeStage.set)
 	ttl     time.Duration
 	size    int64
 	ctx     context.Context // the caller's values, without its cancellation
@@ -108,10 +108,10 @@ func entrySize(e *cached.Response) int64 {
 	return n
 }
 
-// enqueue queues a write of e (a delete when e is nil; bare as
+// enqueue queues a write of e (a delete when e is nil; sp as
 // storeStage.set takes it) and reports whether it did; a write that does
 // not fit is dropped and counted.
-func (wb *writeBack) enqueue(ctx context.Context, key string, e, bare *cached.Response, ttl time.Duration) bool {
+func (wb *writeBack) enqueue(ctx context.Context, key string, e *cached.Response, sp *spill, ttl time.Duration) bool {
 	if wb.w.ctx.Err() != nil {
 		wb.dropped(ctx, key, "closed")
 		return false
@@ -120,7 +120,7 @@ func (wb *writeBack) enqueue(ctx context.Context, key string, e, bare *cached.Re
 	wb.mu.Lock()
 	if op := wb.waiting[key]; op != nil && !op.started && wb.bytes-op.size+size <= wb.maxBytes {
 		wb.bytes += size - op.size
-		op.e, op.bare, op.ttl, op.size = e, bare, ttl, size
+		op.e, op.sp, op.ttl, op.size = e, sp, ttl, size
 		wb.mu.Unlock()
 		return true
 	}
@@ -129,7 +129,7 @@ func (wb *writeBack) enqueue(ctx context.Context, key string, e, bare *cached.Re
 		wb.dropped(ctx, key, "queue bytes full")
 		return false
 	}
-	op := &writeOp{key: key, e: e, bare: bare, ttl: ttl, size: size, ctx: context.WithoutCancel(ctx)}
+	op := &writeOp{key: key, e: e, sp: sp, ttl: ttl, size: size, ctx: context.WithoutCancel(ctx)}
 	select {
 	case wb.shards[maphash.String(wb.seed, key)%uint64(len(wb.shards))] <- op:
 		wb.waiting[key] = op
@@ -231,7 +231,7 @@ func (wb *writeBack) make(op *writeOp) {
 	if op.e == nil {
 		wb.st.call(ctx, OpDelete, op.key, nil, 0)
 	} else {
-		wb.st.set(ctx, op.key, op.e, op.bare, op.ttl)
+		wb.st.set(ctx, op.key, op.e, op.sp, op.ttl)
 	}
 }
 
@@ -259,18 +259,15 @@ func (wb *writeBack) makeBatch(ops []*writeOp) {
 	defer cancel()
 	if len(items) == 1 {
 		op := batched[0]
-		wb.st.set(ctx, op.key, op.e, op.bare, op.ttl)
+		wb.st.set(ctx, op.key, op.e, op.sp, op.ttl)
 		return
 	}
 	// A Vary index refused as too large with the variant it holds is
-	// written again without it, as set does for a single write.
-	for _, i := range wb.st.setMany(ctx, items, func(i int) bool { return batched[i].bare != nil || batched[i].e.Variant != nil }) {
+	// written again without it, and the variant under its own key, as set
+	// does for a single write.
+	for _, i := range wb.st.setMany(ctx, items, func(i int) bool { return spillOf(batched[i].e, batched[i].sp) != nil }) {
 		op := batched[i]
-		bare := op.bare
-		if bare == nil {
-			bare = withoutVariant(op.e)
-		}
-		wb.st.set(ctx, op.key, bare, nil, op.ttl)
+		wb.st.spillOver(ctx, op.key, spillOf(op.e, op.sp), op.ttl)
 	}
 }
 

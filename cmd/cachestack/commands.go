@@ -69,8 +69,30 @@ var errStop = errors.New("stop")
 // walk reads every entry of b, one at a time, and calls fn with it. Keys
 // that vanish while it runs are skipped; entries that do not decode are
 // counted and skipped. fn may delete entries.
+//
+// The variant a Vary index holds inline (cached.Response.Variant) is a
+// response: fn is called with it under its variant key (its Ref) after the
+// index, and with each variant once, whether it is stored inline, under its
+// own key, or both (the copy read first).
 func walk(ctx context.Context, b *backend, fn func(key string, e *cached.Response) error) (tally, error) {
 	var t tally
+	seen := map[string]bool{} // variant keys met
+	call := func(key string, e *cached.Response) error {
+		if e.Kind == cached.KindResponse && e.Ref == key {
+			if seen[key] {
+				return nil
+			}
+			seen[key] = true
+		}
+		if err := fn(key, e); err != nil {
+			return err
+		}
+		if v := e.Variant; e.Kind == cached.KindVariants && v != nil && v.Kind == cached.KindResponse && v.Ref != "" && !seen[v.Ref] {
+			seen[v.Ref] = true
+			return fn(v.Ref, v)
+		}
+		return nil
+	}
 	for key, err := range b.keys(ctx) {
 		if err != nil {
 			return t, err
@@ -87,7 +109,7 @@ func walk(ctx context.Context, b *backend, fn func(key string, e *cached.Respons
 			return t, err
 		}
 		t.entries++
-		if err := fn(key, e); err != nil {
+		if err := call(key, e); err != nil {
 			if errors.Is(err, errStop) {
 				return t, nil
 			}
@@ -465,6 +487,9 @@ func proto(r *cached.Response) string {
 func find(ctx context.Context, b *backend, f *showFlags, args []string) (string, *cached.Response, error) {
 	if f.key != "" {
 		r, err := b.s.Get(ctx, f.key)
+		if errors.Is(err, store.ErrNotFound) {
+			r, err = inlineVariant(ctx, b, f.key)
+		}
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			return "", nil, fmt.Errorf("no entry with key %q in %s", f.key, b.location)
@@ -520,6 +545,27 @@ func find(ctx context.Context, b *backend, f *showFlags, args []string) (string,
 		lines = append(lines, l)
 	}
 	return "", nil, fmt.Errorf("%d responses to %s %s are stored; choose one with --key:\n%s", len(all), method, k.URL, strings.Join(lines, "\n"))
+}
+
+// inlineVariant returns the variant with variant key key that a Vary index
+// of b holds inline (ls lists it under that key), reading every entry; the
+// error matches store.ErrNotFound when there is none.
+func inlineVariant(ctx context.Context, b *backend, key string) (*cached.Response, error) {
+	var found *cached.Response
+	_, err := walk(ctx, b, func(k string, r *cached.Response) error {
+		if k == key && r.Kind == cached.KindResponse {
+			found = r
+			return errStop
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case found == nil:
+		return nil, store.ErrNotFound
+	}
+	return found, nil
 }
 
 func kindName(k cached.Kind) string {
@@ -593,6 +639,9 @@ func runRm(ctx context.Context, e env, c *common, opts any, args []string) error
 		var missing []string
 		for _, key := range f.keys {
 			r, err := b.s.Get(ctx, key)
+			if errors.Is(err, store.ErrNotFound) {
+				r, err = inlineVariant(ctx, b, key)
+			}
 			switch {
 			case errors.Is(err, store.ErrNotFound):
 				missing = append(missing, "--key "+key)

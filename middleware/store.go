@@ -112,7 +112,10 @@ type StoreOptions struct {
 	// and deletes to a store that may block are queued and made in the
 	// background, so that a caller's last body read never waits for the
 	// store. Without Workers, writes are made on the caller's goroutine,
-	// within SetTimeout. The caller owns Workers and closes it.
+	// within SetTimeout. Workers also own the goroutines that make calls
+	// to such a store under their deadline, and keep a few waiting for
+	// the next call; without Workers, each call starts one. The caller
+	// owns Workers and closes it.
 	Workers *Workers
 	// WriteQueue bounds the writes waiting in the write-back queue, and
 	// WriteQueueBytes their body bytes; a write that does not fit is

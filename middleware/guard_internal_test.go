@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/internal/faultstore"
@@ -201,4 +202,20 @@ func TestGuardAfterClose(t *testing.T) {
 		alive, _ := poolState(w)
 		assert.Zero(t, alive)
 	})
+}
+
+func TestGuardGoroutinesEndAtClose(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	st, w := guardedStage(t, true)
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for range 50 {
+				st.call(t.Context(), OpGet, "k", nil, 0)
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, w.Close())
+	goleak.VerifyNone(t, ignore)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -111,7 +112,10 @@ type StoreOptions struct {
 	// and deletes to a store that may block are queued and made in the
 	// background, so that a caller's last body read never waits for the
 	// store. Without Workers, writes are made on the caller's goroutine,
-	// within SetTimeout. The caller owns Workers and closes it.
+	// within SetTimeout. Workers also own the goroutines that make calls
+	// to such a store under their deadline, and keep a few waiting for
+	// the next call; without Workers, each call starts one. The caller
+	// owns Workers and closes it.
 	Workers *Workers
 	// WriteQueue bounds the writes waiting in the write-back queue, and
 	// WriteQueueBytes their body bytes; a write that does not fit is
@@ -195,6 +199,7 @@ type storeStage struct {
 	// stuckCalls counts the calls still running past their deadline.
 	stuckCalls atomic.Int64
 	maxStuck   int64
+	guardCalls sync.Pool   // answered *guardCall, for reuse
 	wb         *writeBack  // nil: writes are made by the caller
 	lease      *leaseStage // nil: no coalescing across processes
 	// batcher writes the write-back queue's batches; nil: one Set each.
@@ -223,6 +228,18 @@ type storeStage struct {
 // block go through a bounded write-back queue, so that reading a body
 // never waits for the store.
 func Store(s store.Store[string, *cached.Response], opts *StoreOptions) (Middleware, error) {
+	st, err := newStoreStage(s, opts)
+	if err != nil {
+		return nil, err
+	}
+	return func(next http.RoundTripper) http.RoundTripper {
+		return attach(next, func(p *parts) { p.store = st })
+	}, nil
+}
+
+// newStoreStage checks opts and makes the stage the Store middleware
+// attaches.
+func newStoreStage(s store.Store[string, *cached.Response], opts *StoreOptions) (*storeStage, error) {
 	if s == nil {
 		return nil, errors.New("middleware.Store: store is nil")
 	}
@@ -317,9 +334,7 @@ func Store(s store.Store[string, *cached.Response], opts *StoreOptions) (Middlew
 	if o.Monitor != nil {
 		o.Monitor.attach(st)
 	}
-	return func(next http.RoundTripper) http.RoundTripper {
-		return attach(next, func(p *parts) { p.store = st })
-	}, nil
+	return st, nil
 }
 
 func cmpOr[T comparable](v, def T) T {
@@ -352,13 +367,6 @@ type PanicError struct {
 
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("cachestack: store %s panicked: %v", e.Op, e.Value)
-}
-
-// asyncCall is a store call on a goroutine of its own: walked is set by
-// whichever comes first, the caller walking away or the call returning.
-type asyncCall struct {
-	done   chan callResult
-	walked atomic.Bool
 }
 
 // epoch is the origin of monotonic.
@@ -453,11 +461,13 @@ func (st *storeStage) do(ctx context.Context, op StoreOp, key string, e *cached.
 	}
 }
 
-// async makes the store call on a goroutine of its own and waits for it
-// until its deadline or the caller's context ends, whichever is first;
-// then it walks away, cancelling the call's context, and the goroutine
-// ends when the store returns. Workers.Close waits a while for such
-// goroutines (see Workers).
+// async makes the store call on another goroutine and waits for it until
+// its deadline or the caller's context ends, whichever is first; then it
+// walks away, cancelling the call's context, and the goroutine is free
+// again when the store returns. With Workers, the goroutine is one of
+// theirs, kept for the next call (see guardPool), and Workers.Close waits
+// a while for calls still running (see Workers); without, it is started
+// for the call and ends with it.
 //
 // A probe of the half-open breaker is given longer, the write deadline
 // (SetTimeout) if it is longer, and is not cancelled when its caller walks
@@ -472,32 +482,15 @@ func (st *storeStage) async(ctx context.Context, op StoreOp, key string, e *cach
 		limit, parent = max(limit, st.timeouts[OpSet]), context.WithoutCancel(ctx)
 	}
 	cctx, cancel := context.WithTimeoutCause(parent, limit, ErrStoreDeadline)
-	c := &asyncCall{done: make(chan callResult, 1)}
+	c := st.newGuardCall()
+	c.st, c.ctx, c.cancel, c.op, c.key, c.e, c.ttl, c.batch, c.probe, c.owner = st, cctx, cancel, op, key, e, ttl, batch, probe, st.owner
 	done := c.done
-	w := st.owner
-	if w != nil {
+	if w := st.owner; w != nil {
 		w.calls.add()
+		w.guards.run(c)
+	} else {
+		go c.run(nil)
 	}
-	go func() {
-		defer func() {
-			if !c.walked.CompareAndSwap(false, true) {
-				st.stuckCalls.Add(-1) // the caller walked away and counted it
-			}
-			if w != nil {
-				w.calls.done()
-			}
-		}()
-		r, err := st.do(cctx, op, key, e, ttl, batch)
-		if probe {
-			cancel()
-			if answered(err) {
-				st.breaker.success(true)
-			} else {
-				st.breaker.failure(true)
-			}
-		}
-		done <- callResult{r, err}
-	}()
 	deadline, callerDone := cctx.Done(), (<-chan struct{})(nil)
 	var timer <-chan time.Time
 	if probe {
@@ -519,10 +512,13 @@ func (st *storeStage) async(ctx context.Context, op StoreOp, key string, e *cach
 	if !got {
 		select {
 		case r = <-done: // it answered just in time
+			got = true
 		default:
-			if c.walked.CompareAndSwap(false, true) {
-				st.stuckCalls.Add(1)
+			if !c.walked.CompareAndSwap(false, true) {
+				r, got = <-done, true // it is answering
+				break
 			}
+			st.stuckCalls.Add(1)
 			switch {
 			case ctx.Err() != nil:
 				r.err = ctx.Err()
@@ -532,6 +528,9 @@ func (st *storeStage) async(ctx context.Context, op StoreOp, key string, e *cach
 				r.err = cctx.Err()
 			}
 		}
+	}
+	if got {
+		c.release(st) // answered: no goroutine holds it
 	}
 	// A store that honours its context fails with the deadline's error:
 	// that is a timeout too.

@@ -9,7 +9,9 @@ import (
 
 // Workers owns the goroutines the cache starts on its own: background
 // revalidations for stale-while-revalidate, the shared fetches of
-// coalesced misses, and the write-back queue's writers. Each kind has a
+// coalesced misses, the write-back queue's writers, and those that make
+// the calls to a store that may block, under their deadline (a few are
+// kept waiting for the next call). Each kind has a
 // bounded capacity of its own, so that refreshes never starve coalescing;
 // when one is full the cache degrades to plain forwarding, counted.
 //
@@ -26,6 +28,7 @@ type Workers struct {
 	closeWait time.Duration
 	wg        sync.WaitGroup
 	calls     tracker // store calls running on goroutines of their own
+	guards    guardPool
 
 	mu       sync.Mutex
 	closed   bool
@@ -85,6 +88,7 @@ func NewWorkersWith(opts *WorkersOptions) (*Workers, error) {
 		refresh:   make(chan struct{}, cmpOr(o.Refresh, DefaultMaxWorkers)),
 		closeWait: cmpOr(o.CloseWait, DefaultCloseWait),
 		inflight:  map[string]struct{}{},
+		guards:    guardPool{maxIdle: guardIdle()},
 	}, nil
 }
 
@@ -97,7 +101,11 @@ func (w *Workers) Close() error {
 	w.mu.Unlock()
 	w.cancel()
 	w.wg.Wait()
+	w.guards.close()
+	start := time.Now()
 	w.calls.wait(w.closeWait)
+	// The guard goroutines left run stuck calls, or are ending.
+	w.guards.alive.wait(w.closeWait - time.Since(start))
 	return nil
 }
 
@@ -212,7 +220,7 @@ func (t *tracker) count() int {
 // wait waits until no call runs, or d has passed.
 func (t *tracker) wait(d time.Duration) {
 	t.mu.Lock()
-	if t.n == 0 {
+	if t.n == 0 || d <= 0 {
 		t.mu.Unlock()
 		return
 	}

@@ -1,7 +1,6 @@
 package otterstore_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -202,28 +201,4 @@ func TestMissDoesNotAllocate(t *testing.T) {
 	require.Same(t, store.ErrNotFound, err)
 	allocs := testing.AllocsPerRun(1000, func() { _, _ = s.Get(ctx, "missing") })
 	assert.Zero(t, allocs)
-}
-
-// TestViewLendsStoredBytes: View returns the slice the store holds, the
-// same one each time and without allocating, where Get returns a copy, so
-// that a hit through codec.Bind copies nothing.
-func TestViewLendsStoredBytes(t *testing.T) {
-	s, err := otterstore.New[string, []byte](nil)
-	require.NoError(t, err)
-	defer s.Close()
-	ctx := t.Context()
-	value := bytes.Repeat([]byte("0123456789abcdef"), 4<<10) // 64 KiB
-	require.NoError(t, s.Set(ctx, "k", value, time.Hour))
-	a, err := s.View(ctx, "k")
-	require.NoError(t, err)
-	b, err := s.View(ctx, "k")
-	require.NoError(t, err)
-	require.Equal(t, value, a)
-	assert.Same(t, &a[0], &b[0], "two Views returned different slices: View copies")
-	assert.NotSame(t, &value[0], &a[0], "View returned the slice given to Set: Set does not copy")
-	g, err := s.Get(ctx, "k")
-	require.NoError(t, err)
-	assert.NotSame(t, &a[0], &g[0], "Get returned the stored slice")
-	allocs := testing.AllocsPerRun(100, func() { _, _ = s.View(ctx, "k") })
-	assert.Zero(t, allocs, "View allocates")
 }

@@ -322,7 +322,8 @@ func (s *suite[K, V]) noSharedBuffers() {
 }
 
 // view: a store.Viewer's View returns what Get does, and for []byte values
-// a slice that stays as it was lent while the store moves on: after the
+// the slice the store holds (the same array each time, not a copy), which
+// stays as it was lent while the store moves on: after the
 // key is overwritten (with a value of the same size, which a store reusing
 // its buffers would write over), deleted, and read through Get whose copy
 // is then modified.
@@ -344,6 +345,11 @@ func (s *suite[K, V]) view() {
 	b, isBytes := any(s.h.Value(0)).([]byte)
 	if !isBytes {
 		return
+	}
+	if len(b) > 0 {
+		second, err := v.View(s.ctx, k0)
+		require.NoError(s.t, err, "View(%s) a second time", showKey(k0))
+		require.Same(s.t, &any(lent).([]byte)[0], &any(second).([]byte)[0], "two Views of %s returned different arrays: View copies instead of lending what the store holds", showKey(k0))
 	}
 	want := bytes.Clone(b)
 	unchanged := func(why string) {

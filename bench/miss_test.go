@@ -96,9 +96,26 @@ func BenchmarkMiss(b *testing.B) {
 				if n := o.hits.Load() - before; n != int64(i) {
 					b.Fatalf("%d of %d requests reached the origin: not all misses", n, i)
 				}
+				if c, ok := rt.(*cachestack.Cache); ok {
+					reportStoreSkips(b, c, i)
+				}
 			})
 		}
 	}
+}
+
+// reportStoreSkips reports, per miss, the store calls the cache did not
+// make (breaker open, too many stuck calls) and the writes its write-back
+// queue dropped: a closed loop that outruns its store measures a cache
+// stepping around the store, and these say how much.
+func reportStoreSkips(b *testing.B, c *cachestack.Cache, misses int) {
+	if misses == 0 {
+		return
+	}
+	n := float64(misses)
+	cs := c.Counters()
+	b.ReportMetric(float64(cs.StoreSkipped.Load())/n, "skipped/op")
+	b.ReportMetric(float64(cs.WritesDropped.Load())/n, "dropped/op")
 }
 
 // BenchmarkMissCaller is BenchmarkMiss as the caller sees it: the time

@@ -22,6 +22,7 @@ var (
 	_ store.Viewer[string, []byte] = (*Store[string])(nil)
 	_ store.Lister[string]         = (*Store[string])(nil)
 	_ store.Clearer                = (*Store[string])(nil)
+	_ store.NonBlocking            = (*Store[string])(nil)
 )
 
 // Wrap returns a store that signs what it sets in s with signer, binding
@@ -97,6 +98,15 @@ func (s *Store[K]) Delete(ctx context.Context, key K) error {
 
 // Close closes the wrapped store.
 func (s *Store[K]) Close() error { return s.s.Close() }
+
+// NeverBlocks reports whether the wrapped store never blocks
+// (store.NonBlocking): signing and verifying only compute, so the cache may
+// call the store directly, as it calls the one it wraps.
+func (s *Store[K]) NeverBlocks() bool { return store.NeverBlocks(s.s) }
+
+// ChecksValues reports true (codec.SelfChecking): Get and View return only bytes whose HMAC-SHA256 verified for their key, which stands for their integrity more strongly than the entry format's CRC-32C, so codec.Bind
+// does not verify that checksum again.
+func (s *Store[K]) ChecksValues() bool { return true }
 
 // Keys passes through to the wrapped store's Keys when it is a
 // store.Lister[K]; otherwise it yields errors.ErrUnsupported once, with the

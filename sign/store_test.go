@@ -244,3 +244,34 @@ func TestStoreView(t *testing.T) {
 	require.True(t, sign.Codec(codec.Response(), signer, "r").(codec.InputPreserving).PreservesInput())
 	require.False(t, sign.Codec(codec.CBOR[int](), signer, "r").(codec.InputPreserving).PreservesInput())
 }
+
+// hidden hides every capability of the store it holds but the Store
+// methods.
+type hidden struct{ store.Store[string, []byte] }
+
+// TestStoreDeclares: a signed store never blocks when the store it wraps
+// never blocks, so the cache calls it without a guard; and it stands for
+// its values, which only reach the caller once their HMAC verified, so
+// codec.Bind skips the entry's CRC-32C (shown by an entry whose checksum
+// field was damaged before it was signed: decoded over the signed store,
+// refused over the same store with its capabilities hidden).
+func TestStoreDeclares(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	signer := newSigner(t, secret(0))
+	inner := newMem(t, nil)
+	require.True(t, store.NeverBlocks(sign.Wrap(inner, signer)))
+	require.False(t, store.NeverBlocks(sign.Wrap(hidden{inner}, signer)))
+
+	r := &cached.Response{Method: http.MethodGet, URL: "https://example.com/a", StatusCode: http.StatusOK, Proto: "HTTP/1.1", Body: []byte("hello")}
+	b, err := codec.Response().Marshal(r)
+	require.NoError(t, err)
+	b[5] ^= 0xff // in the checksum field
+	signed := sign.Wrap(hidden{inner}, signer)
+	require.NoError(t, signed.Set(ctx, "k", b, 0))
+	got, err := codec.Bind(signed, codec.Response()).Get(ctx, "k")
+	require.NoError(t, err)
+	require.Equal(t, r.Body, got.Body)
+	_, err = codec.Bind(hidden{signed}, codec.Response()).Get(ctx, "k")
+	require.ErrorIs(t, err, codec.ErrChecksum)
+}

@@ -383,26 +383,15 @@ func (st *storeStage) setMany(ctx context.Context, items []store.Item[string, *c
 	abandoned := false
 	var firstFailed error
 	var firstKey string
-	debugging := st.debugging(ctx)
 	for i, it := range items {
 		e := errs[i]
 		var pe *PanicError
 		switch {
-		case e == nil:
-			st.add(MetricStored, 1)
-			st.add(MetricStoredBytes, int64(len(it.Value.Body)))
-			if debugging {
-				st.debug(ctx, EventStored, slog.String("key", it.Key), slog.String("url", it.Value.URL), slog.Int("status", it.Value.StatusCode), slog.Int("body_bytes", len(it.Value.Body)))
-			}
-			continue
 		case errors.Is(e, store.ErrTooLarge) && retry(i):
 			smaller = append(smaller, i)
 			continue
-		case errors.Is(e, store.ErrTooLarge):
-			st.add(MetricTooLarge, 1)
-			if debugging {
-				st.debug(ctx, EventNotStored, slog.String("key", it.Key), slog.String("url", it.Value.URL), slog.String("reason", "too large for the store"), slog.Int("body_bytes", len(it.Value.Body)))
-			}
+		case e == nil, errors.Is(e, store.ErrTooLarge):
+			st.stored(ctx, it.Key, it.Value, e)
 			continue
 		case answered(e):
 			continue

@@ -732,7 +732,7 @@ func (c *Cache) responses(ctx context.Context) iter.Seq2[keyedEntry, error] {
 			}
 			e := ke.entry
 			switch {
-			case e.Kind == cached.KindVariants && e.Variant != nil && e.Variant.Kind == cached.KindResponse && e.Variant.Ref != "":
+			case e.Inline() != nil:
 				ke = keyedEntry{e.Variant.Ref, e.Variant}
 			case e.Kind != cached.KindResponse:
 				continue

@@ -138,7 +138,7 @@ func (c *Cache) Response(ctx context.Context, req *http.Request) (*cached.Respon
 		}
 	}
 	if e.Kind == cached.KindVariants {
-		if v := e.Variant; v != nil && v.Kind == cached.KindResponse && v.Ref != "" && policy.VaryDigestsMatch(e.Vary, v.VaryHeader, req.Header) {
+		if v := e.Inline(); v != nil && policy.VaryDigestsMatch(e.Vary, v.VaryHeader, req.Header) {
 			e = v // the copy the index holds, as the cache serves it
 		} else if e, err = c.stored(ctx, middleware.VariantKey(key, e, req.Header)); err != nil {
 			return nil, err
@@ -170,7 +170,7 @@ func (c *Cache) inlineOnly(ctx context.Context, key string) (*cached.Response, e
 		if err != nil {
 			return nil, err
 		}
-		if v := ke.entry.Variant; ke.entry.Kind == cached.KindVariants && v != nil && v.Kind == cached.KindResponse && v.Ref == key {
+		if v := ke.entry.Inline(); v != nil && v.Ref == key {
 			return v, nil
 		}
 	}

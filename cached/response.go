@@ -176,6 +176,16 @@ func headerSize(h http.Header) int64 {
 	return n
 }
 
+// Inline returns the variant that r, a Vary index, holds inline and may
+// answer with (see Variant): a stored response whose Ref names its variant
+// key. It is nil for an index without one and for any other entry.
+func (r *Response) Inline() *Response {
+	if v := r.Variant; r.Kind == KindVariants && v != nil && v.Kind == KindResponse && v.Ref != "" {
+		return v
+	}
+	return nil
+}
+
 // Clone returns a copy that shares Body, Header and Variant with r (none is
 // ever modified in place) but owns VaryHeader and Vary, so the copy's fields
 // and times may be changed freely. The copy keeps r's Reuse, which describes

@@ -387,7 +387,7 @@ func (x *exchange) identified(e *cached.Response, req *http.Request) *cached.Res
 // response is nil when none is stored. The variant idx holds inline, when
 // it matches, is found without a second lookup.
 func (x *exchange) variant(ctx context.Context, primary string, idx *cached.Response, req *http.Request) (*cached.Response, string) {
-	if v := idx.Variant; v != nil && v.Kind == cached.KindResponse && v.Ref != "" && policy.VaryDigestsMatch(idx.Vary, v.VaryHeader, req.Header) &&
+	if v := idx.Inline(); v != nil && policy.VaryDigestsMatch(idx.Vary, v.VaryHeader, req.Header) &&
 		(primary != x.primary || x.identified(v, req) != nil) {
 		return v, v.Ref
 	}
@@ -782,7 +782,7 @@ func (x *exchange) save(req *http.Request, entry *cached.Response, retain time.D
 	entry.VaryHeader = policy.VaryDigests(x.vary, req.Header)
 	x.key = variantKeyOf(x.primary, idx.Ref, x.vary, req.Header)
 	entry.Ref = x.key
-	if old := idx.Variant; old != nil && old.Kind == cached.KindResponse && old.Ref != "" && old.Ref != x.key {
+	if old := idx.Inline(); old != nil && old.Ref != x.key {
 		out := *old // shared with the store: save records its Reuse
 		st.save(ctx, out.Ref, &out, now, x.retainFor(out.Header), x.protect)
 	}

@@ -87,7 +87,7 @@ func walk(ctx context.Context, b *backend, fn func(key string, e *cached.Respons
 		if err := fn(key, e); err != nil {
 			return err
 		}
-		if v := e.Variant; e.Kind == cached.KindVariants && v != nil && v.Kind == cached.KindResponse && v.Ref != "" && !seen[v.Ref] {
+		if v := e.Inline(); v != nil && !seen[v.Ref] {
 			seen[v.Ref] = true
 			return fn(v.Ref, v)
 		}

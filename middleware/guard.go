@@ -27,7 +27,8 @@ type guardCall struct {
 	ttl    time.Duration
 	batch  []store.Item[string, *cached.Response]
 	probe  bool
-	owner  *Workers // nil: the call runs on a goroutine of its own
+	fn     func(context.Context) error // instead of the store call: a lease call (see guard)
+	owner  *Workers                    // nil: the call runs on a goroutine of its own
 	done   chan callResult
 	walked atomic.Bool
 }
@@ -48,7 +49,13 @@ func (st *storeStage) newGuardCall() *guardCall {
 // touched by this goroutine.
 func (c *guardCall) run(next func()) {
 	st, w := c.st, c.owner
-	r, err := st.do(c.ctx, c.op, c.key, c.e, c.ttl, c.batch)
+	var r *cached.Response
+	var err error
+	if c.fn != nil {
+		err = c.callFn()
+	} else {
+		r, err = st.do(c.ctx, c.op, c.key, c.e, c.ttl, c.batch)
+	}
 	if c.probe {
 		c.cancel()
 		if answered(err) {
@@ -69,6 +76,16 @@ func (c *guardCall) run(next func()) {
 	} else {
 		st.stuckCalls.Add(-1) // the caller walked away and counted it
 	}
+}
+
+// callFn calls c.fn, turning a panic into a *PanicError.
+func (c *guardCall) callFn() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &PanicError{Op: "lease", Value: p}
+		}
+	}()
+	return c.fn(c.ctx)
 }
 
 // release clears c and keeps it for reuse by st; its caller received its

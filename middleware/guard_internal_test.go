@@ -219,3 +219,40 @@ func TestGuardGoroutinesEndAtClose(t *testing.T) {
 	require.NoError(t, w.Close())
 	goleak.VerifyNone(t, ignore)
 }
+
+// TestLeaseGuard: a lease call (guard) runs as a store call does, on the
+// Workers' guard goroutines, which calls one after another share; one that
+// hangs past its limit returns the caller at the limit, counted as stuck
+// until it returns; one that panics is a *PanicError.
+func TestLeaseGuard(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st, w := guardedStage(t, true)
+		for range 100 {
+			require.NoError(t, st.guard(t.Context(), time.Second, func(context.Context) error { return nil }))
+			synctest.Wait()
+		}
+		alive, idle := poolState(w)
+		assert.Equal(t, 1, alive, "lease calls one after another share one goroutine")
+		assert.Equal(t, 1, idle)
+
+		release := make(chan struct{})
+		start := time.Now()
+		err := st.guard(t.Context(), 40*time.Millisecond, func(context.Context) error { <-release; return nil })
+		assert.ErrorIs(t, err, ErrStoreDeadline)
+		assert.Equal(t, 40*time.Millisecond, time.Since(start), "the caller walked away at the limit")
+		assert.Equal(t, 1, w.StuckCalls())
+		close(release)
+		synctest.Wait()
+		assert.Zero(t, w.StuckCalls(), "it is no longer stuck once it returns")
+
+		err = st.guard(t.Context(), time.Second, func(context.Context) error { panic("boom") })
+		var pe *PanicError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, "lease", pe.Op)
+
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		assert.ErrorIs(t, st.guard(ctx, time.Second, func(ctx context.Context) error { return ctx.Err() }), context.Canceled)
+		require.NoError(t, w.Close())
+	})
+}

@@ -304,11 +304,11 @@ func (st *storeStage) breakerClosed() bool {
 	return st.breaker == nil || BreakerState(st.breaker.state.Load()) == BreakerClosed
 }
 
-// guard runs f on a goroutine of its own and waits for it until limit
-// passes or ctx ends, whichever is first, as store calls are made (see
-// async): f's context ends then, and a call that outlives it counts as
-// stuck until it returns. A limit reached is ErrStoreDeadline, ctx's end
-// its error, and a panic in f a *PanicError.
+// guard runs f on a guard goroutine, as store calls are made (see async),
+// and waits for it until limit passes or ctx ends, whichever is first:
+// f's context ends then, and a call that outlives it counts as stuck
+// until it returns. A limit reached is ErrStoreDeadline, ctx's end its
+// error, and a panic in f a *PanicError.
 func (st *storeStage) guard(ctx context.Context, limit time.Duration, f func(context.Context) error) error {
 	if st.stuckCalls.Load() >= st.maxStuck {
 		return ErrStoreStuck
@@ -318,51 +318,16 @@ func (st *storeStage) guard(ctx context.Context, limit time.Duration, f func(con
 	}
 	cctx, cancel := context.WithTimeoutCause(ctx, limit, ErrStoreDeadline)
 	defer cancel()
-	done := make(chan error, 1)
-	var walked atomic.Bool
-	w := st.owner
-	if w != nil {
-		w.calls.add()
+	c := st.newGuardCall()
+	c.st, c.ctx, c.cancel, c.fn, c.owner = st, cctx, cancel, f, st.owner
+	err := st.wait(ctx, c, limit).err
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err == ErrStoreDeadline || context.Cause(cctx) == ErrStoreDeadline:
+		return ErrStoreDeadline
 	}
-	go func() {
-		defer func() {
-			if !walked.CompareAndSwap(false, true) {
-				st.stuckCalls.Add(-1)
-			}
-			if w != nil {
-				w.calls.done()
-			}
-		}()
-		done <- func() (err error) {
-			defer func() {
-				if p := recover(); p != nil {
-					err = &PanicError{Op: "lease", Value: p}
-				}
-			}()
-			return f(cctx)
-		}()
-	}()
-	select {
-	case err := <-done:
-		if err != nil && ctx.Err() == nil && context.Cause(cctx) == ErrStoreDeadline {
-			return ErrStoreDeadline
-		}
-		return err
-	case <-cctx.Done():
-	}
-	select {
-	case err := <-done:
-		if ctx.Err() == nil && context.Cause(cctx) == ErrStoreDeadline {
-			return ErrStoreDeadline
-		}
-		return err
-	default:
-	}
-	if walked.CompareAndSwap(false, true) {
-		st.stuckCalls.Add(1)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return ErrStoreDeadline
+	return err
 }

@@ -484,7 +484,27 @@ func (st *storeStage) async(ctx context.Context, op StoreOp, key string, e *cach
 	cctx, cancel := context.WithTimeoutCause(parent, limit, ErrStoreDeadline)
 	c := st.newGuardCall()
 	c.st, c.ctx, c.cancel, c.op, c.key, c.e, c.ttl, c.batch, c.probe, c.owner = st, cctx, cancel, op, key, e, ttl, batch, probe, st.owner
-	done := c.done
+	r := st.wait(ctx, c, st.timeouts[op])
+	// A store that honours its context fails with the deadline's error:
+	// that is a timeout too.
+	if r.err != nil && r.err != store.ErrNotFound && ctx.Err() == nil && (r.err == ErrStoreDeadline || context.Cause(cctx) == ErrStoreDeadline) {
+		r.e, r.err = nil, fmt.Errorf("store %s after %v: %w", op, st.timeouts[op], ErrStoreDeadline)
+	} else if r.err != nil && ctx.Err() != nil {
+		r.e, r.err = nil, ctx.Err()
+	}
+	if !probe {
+		cancel()
+	}
+	return r.e, r.err
+}
+
+// wait hands c to a guard goroutine and waits for its answer until c's
+// context ends (its deadline, or the caller's ctx), or, for a probe, whose
+// context outlives its caller, until limit passes or ctx ends. Then it
+// walks away, counting c as stuck until its goroutine returns, and
+// returns why: ctx's error, or ErrStoreDeadline.
+func (st *storeStage) wait(ctx context.Context, c *guardCall, limit time.Duration) callResult {
+	cctx, done, probe := c.ctx, c.done, c.probe
 	if w := st.owner; w != nil {
 		w.calls.add()
 		w.guards.run(c)
@@ -494,7 +514,7 @@ func (st *storeStage) async(ctx context.Context, op StoreOp, key string, e *cach
 	deadline, callerDone := cctx.Done(), (<-chan struct{})(nil)
 	var timer <-chan time.Time
 	if probe {
-		t := time.NewTimer(st.timeouts[op])
+		t := time.NewTimer(limit)
 		defer t.Stop()
 		deadline, callerDone, timer = nil, ctx.Done(), t.C
 	}
@@ -532,17 +552,7 @@ func (st *storeStage) async(ctx context.Context, op StoreOp, key string, e *cach
 	if got {
 		c.release(st) // answered: no goroutine holds it
 	}
-	// A store that honours its context fails with the deadline's error:
-	// that is a timeout too.
-	if r.err != nil && r.err != store.ErrNotFound && ctx.Err() == nil && (r.err == ErrStoreDeadline || context.Cause(cctx) == ErrStoreDeadline) {
-		r.e, r.err = nil, fmt.Errorf("store %s after %v: %w", op, st.timeouts[op], ErrStoreDeadline)
-	} else if r.err != nil && ctx.Err() != nil {
-		r.e, r.err = nil, ctx.Err()
-	}
-	if !probe {
-		cancel()
-	}
-	return r.e, r.err
+	return r
 }
 
 // answered reports whether a store call's error still means the store

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package diskstore
+
+// readsNowait is false here: there is no way to ask the kernel to read a
+// file only from its page cache, so TryGet never answers.
+const readsNowait = false
+
+func (f *openFD) readNowait(int64) ([]byte, error) { return nil, errNowaitUnsupported }

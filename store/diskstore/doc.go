@@ -215,6 +215,28 @@
 // its eviction, a Sweep that notices, or Close — at most MaxOpenFiles
 // files, not counted in the budget. MaxOpenFiles -1 keeps no file open.
 //
+// # Lookups without waiting
+//
+// A Store may block (a disk can hang), so the cache calls it under a
+// deadline, from a goroutine it can walk away from, which costs a hit
+// several microseconds of hand-over. On Linux a Store also implements
+// store.TryGetter: TryGet answers a lookup on the caller's goroutine,
+// without that hand-over, when no system call it makes can wait for the
+// device. It does so only for an entry whose file is kept open, with the
+// same two system calls as Get: fstat of the open file, which reads the
+// in-memory inode of a file on a local file system, and a preadv2 with
+// RWF_NOWAIT, which reads from the page cache and fails at once, rather
+// than waiting for the disk, if the bytes are not all there. Everything
+// else returns store.ErrWouldBlock, and the cache makes the Get, under
+// its deadline: an entry not indexed or whose file is not kept open, a
+// file another process replaced or removed, bytes not in the page cache,
+// an expired or damaged entry, and a hit whose modification time is due
+// to be refreshed (TouchAfter), which writes. TryGet takes none of the
+// locks that Get, Set, Delete, eviction and Sweep hold across file system
+// calls. A kernel or file system that refuses RWF_NOWAIT is found out at
+// the first TryGet, which then never answers. Elsewhere TryGet never
+// answers.
+//
 // The link count is what tells a kept file from the current one, so no
 // file is kept open on a file system where it is not reliable: network
 // and FUSE file systems (NFS renames an open file aside when it is

@@ -215,14 +215,22 @@
 // its eviction, a Sweep that notices, or Close — at most MaxOpenFiles
 // files, not counted in the budget. MaxOpenFiles -1 keeps no file open.
 //
+// The link count is what tells a kept file from the current one, so no
+// file is kept open on a file system where it is not reliable: network
+// and FUSE file systems (NFS renames an open file aside when it is
+// removed, so it keeps its link, and such systems may report attributes
+// their server cached). On Linux and macOS New checks the directory's
+// file system type; on other Unix systems, a directory on such a file
+// system wants MaxOpenFiles -1.
+//
 // # Lookups without waiting
 //
 // A Store may block (a disk can hang), so the cache calls it under a
 // deadline, from a goroutine it can walk away from, which costs a hit
-// several microseconds of hand-over. On Linux a Store also implements
-// store.TryGetter: TryGet answers a lookup on the caller's goroutine,
-// without that hand-over, when no system call it makes can wait for the
-// device. It does so only for an entry whose file is kept open, with the
+// several microseconds of hand-over. A Store also implements
+// store.TryGetter, whose TryGet the cache calls first, on the caller's
+// goroutine: on Linux it answers when no system call it makes can wait
+// for the device, only for an entry whose file is kept open, with the
 // same two system calls as Get: fstat of the open file, which reads the
 // in-memory inode of a file on a local file system, and a preadv2 with
 // RWF_NOWAIT, which reads from the page cache and fails at once, rather
@@ -237,23 +245,16 @@
 // the first TryGet, which then never answers. Elsewhere TryGet never
 // answers.
 //
-// The link count is what tells a kept file from the current one, so no
-// file is kept open on a file system where it is not reliable: network
-// and FUSE file systems (NFS renames an open file aside when it is
-// removed, so it keeps its link, and such systems may report attributes
-// their server cached). On Linux and macOS New checks the directory's
-// file system type; on other Unix systems, a directory on such a file
-// system wants MaxOpenFiles -1.
-//
 // # Ownership
 //
 // Set keeps no reference to the slice it is given. Get reads the file into
 // a new buffer and returns the value as a slice of it, which the caller
 // owns and may modify or append to; nothing else refers to that buffer.
+// So does TryGet.
 //
 // # Contexts and errors
 //
-// Get, Set and Delete check their context before any file-system work;
+// Get, TryGet, Set and Delete check their context before any file-system work;
 // Keys and Clear check it before each directory. Errors other than a miss
 // are *store.Error values ("diskstore get …") that unwrap to the cause;
 // after Close every call returns an error matching store.ErrClosed, and a

@@ -415,9 +415,10 @@ func valueAt(key string, buf []byte, now time.Time) ([]byte, bool) {
 // when that takes no system call that may wait for the disk, and
 // store.ErrWouldBlock otherwise, having changed nothing but the entry's
 // recency. It answers, on Linux, for an entry this process has indexed
-// and whose file it keeps open (see Options.MaxOpenFiles), when the file
-// is still the entry's, all its bytes are in the page cache (it reads
-// them with RWF_NOWAIT), the entry has not expired, and its modification
+// and whose file it keeps open (see Options.MaxOpenFiles) without access
+// times (O_NOATIME, for a file this process owns), when the file is
+// still the entry's, all its bytes are in the page cache (it reads them
+// with RWF_NOWAIT), the entry has not expired, and its modification
 // time is not due to be refreshed (TouchAfter). Anything else is left to
 // Get: a key the index does not know, a file not kept open, one replaced
 // or removed by another process, an expired or damaged entry. It never

@@ -229,21 +229,23 @@
 // deadline, from a goroutine it can walk away from, which costs a hit
 // several microseconds of hand-over. A Store also implements
 // store.TryGetter, whose TryGet the cache calls first, on the caller's
-// goroutine: on Linux it answers when no system call it makes can wait
-// for the device, only for an entry whose file is kept open, with the
-// same two system calls as Get: fstat of the open file, which reads the
+// goroutine. On Linux it answers when no system call it makes can wait for
+// the device: only for an entry whose file is kept open, with the same two
+// system calls as Get, an fstat of the open file, which reads the
 // in-memory inode of a file on a local file system, and a preadv2 with
 // RWF_NOWAIT, which reads from the page cache and fails at once, rather
-// than waiting for the disk, if the bytes are not all there. Everything
-// else returns store.ErrWouldBlock, and the cache makes the Get, under
-// its deadline: an entry not indexed or whose file is not kept open, a
-// file another process replaced or removed, bytes not in the page cache,
-// an expired or damaged entry, and a hit whose modification time is due
-// to be refreshed (TouchAfter), which writes. TryGet takes none of the
-// locks that Get, Set, Delete, eviction and Sweep hold across file system
-// calls. A kernel or file system that refuses RWF_NOWAIT is found out at
-// the first TryGet, which then never answers. Elsewhere TryGet never
-// answers.
+// than waiting for the disk, if the bytes are not all there. The file must
+// also have been opened with O_NOATIME, which a process may do for the
+// files it owns, since updating a file's access time may wait for the file
+// system's journal. Everything else returns store.ErrWouldBlock, and the
+// cache makes the Get, under its deadline: an entry not indexed or whose
+// file is not kept open, a file another process replaced or removed, bytes
+// not in the page cache, an expired or damaged entry, and a hit whose
+// modification time is due to be refreshed (TouchAfter), which writes.
+// TryGet takes none of the locks that Get, Set, Delete, eviction and Sweep
+// hold across file system calls. A kernel or file system that refuses
+// RWF_NOWAIT is found out at the first TryGet, which then never answers.
+// Elsewhere TryGet never answers.
 //
 // # Ownership
 //

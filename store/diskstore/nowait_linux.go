@@ -6,6 +6,11 @@ import (
 	"github.com/cachestack/cachestack/store"
 )
 
+// openNoatime is the flag that opens a file so that reading it never
+// updates its access time: an update a read with RWF_NOWAIT still makes,
+// and which may wait for the file system's journal, and so for the disk.
+const openNoatime = unix.O_NOATIME
+
 // readsNowait reports whether the kernel may be asked to read a file only
 // from its page cache (readNowait): here, Linux, with RWF_NOWAIT.
 const readsNowait = true
@@ -17,8 +22,12 @@ const readsNowait = true
 // are not all in the page cache. It returns store.ErrWouldBlock if the read
 // would wait, or read less than n bytes; errNowaitUnsupported if the
 // kernel or the file system refuses RWF_NOWAIT; errReplaced as readKept
-// does.
+// does. A file opened without O_NOATIME (another user's) is not read:
+// store.ErrWouldBlock.
 func (f *openFD) readNowait(n int64) ([]byte, error) {
+	if !f.noatime {
+		return nil, store.ErrWouldBlock
+	}
 	var st unix.Stat_t
 	for {
 		err := unix.Fstat(f.fd, &st)

@@ -6,4 +6,7 @@ package diskstore
 // file only from its page cache, so TryGet never answers.
 const readsNowait = false
 
+// openNoatime is 0: files are opened without O_NOATIME here.
+const openNoatime = 0
+
 func (f *openFD) readNowait(int64) ([]byte, error) { return nil, errNowaitUnsupported }

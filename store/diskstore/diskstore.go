@@ -116,6 +116,11 @@ type Store struct {
 	// nowait: TryGet may answer (readsNowait, files are kept open, and
 	// the kernel has not refused RWF_NOWAIT).
 	nowait atomic.Bool
+	// orphans are the last references to kept files that TryGet let go
+	// of, for Get and Close to release (see releaseLater); orphanMu is
+	// never held across a system call.
+	orphanMu sync.Mutex
+	orphans  []*openFD
 
 	// ix is the entry files this process knows, in order of use. A key's
 	// entry in ix changes only under its stripe's lock, with the file
@@ -294,6 +299,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, store.Wrap(name, "get", key, err)
 	}
+	s.releaseOrphans()
 	sum := sha256.Sum256([]byte(key))
 	known, kept, ver, indexed := s.ix.use(&sum)
 	if indexed && known.size >= headerSize && known.size <= s.maxEntry {
@@ -442,11 +448,11 @@ func (s *Store) TryGet(ctx context.Context, key string) ([]byte, error) {
 	}
 	now := s.now()
 	if known.size < headerSize || known.size > s.maxEntry || now.UnixNano()-known.touched >= int64(TouchAfter) {
-		kept.release()
+		s.releaseLater(kept)
 		return nil, store.ErrWouldBlock
 	}
 	buf, err := kept.readNowait(known.size)
-	kept.release()
+	s.releaseLater(kept)
 	if err != nil {
 		if err == errNowaitUnsupported {
 			s.nowait.Store(false)
@@ -458,6 +464,30 @@ func (s *Store) TryGet(ctx context.Context, key string) ([]byte, error) {
 		return nil, store.ErrWouldBlock
 	}
 	return value, nil
+}
+
+// releaseLater releases TryGet's reference to fd, unless it is the last:
+// closing a file another process removed frees its blocks, which may wait
+// for the disk, so that last reference is left for the next Get (or
+// Close) to release.
+func (s *Store) releaseLater(fd *openFD) {
+	if fd.releaseUnlessLast() {
+		return
+	}
+	s.orphanMu.Lock()
+	s.orphans = append(s.orphans, fd)
+	s.orphanMu.Unlock()
+}
+
+// releaseOrphans releases the references releaseLater left.
+func (s *Store) releaseOrphans() {
+	s.orphanMu.Lock()
+	fds := s.orphans
+	s.orphans = nil
+	s.orphanMu.Unlock()
+	for _, fd := range fds {
+		fd.release()
+	}
 }
 
 // errNowaitUnsupported is why readNowait did not read: the kernel or the
@@ -834,6 +864,7 @@ func (s *Store) Close() error {
 	for _, fd := range s.ix.closeAll() {
 		fd.release()
 	}
+	s.releaseOrphans()
 	return nil
 }
 

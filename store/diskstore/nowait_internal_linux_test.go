@@ -36,3 +36,29 @@ func TestTryGetReadsOnlyFilesOpenedWithoutAtime(t *testing.T) {
 	require.NoError(t, err, "Get reads it")
 	require.Equal(t, "v", string(v))
 }
+
+// TestTryGetLeavesTheLastCloseToGet: when the index lets go of a kept file
+// while TryGet reads it, TryGet does not close it (closing a removed
+// file frees its blocks, which may wait for the disk): the next Get does.
+func TestTryGetLeavesTheLastCloseToGet(t *testing.T) {
+	s, err := New(t.TempDir(), nil)
+	require.NoError(t, err)
+	defer s.Close()
+	ctx := t.Context()
+	require.NoError(t, s.Set(ctx, "k", []byte("v"), 0))
+	_, err = s.Get(ctx, "k")
+	require.NoError(t, err)
+	sum := sha256.Sum256([]byte("k"))
+	_, kept, ok := s.ix.useKept(&sum) // TryGet's reference
+	require.True(t, ok)
+	require.NoError(t, s.Delete(ctx, "k")) // the index lets go of its own
+	require.EqualValues(t, 1, kept.refs.Load())
+
+	s.releaseLater(kept)
+	require.EqualValues(t, 1, kept.refs.Load(), "not closed by TryGet")
+	require.Len(t, s.orphans, 1)
+	_, err = s.Get(ctx, "other")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	require.EqualValues(t, 0, kept.refs.Load(), "closed by the next Get")
+	require.Empty(t, s.orphans)
+}

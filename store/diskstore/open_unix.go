@@ -56,6 +56,20 @@ func (f *openFD) release() {
 	}
 }
 
+// releaseUnlessLast drops a reference unless it is the last, and reports
+// whether it did.
+func (f *openFD) releaseUnlessLast() bool {
+	for {
+		n := f.refs.Load()
+		if n <= 1 {
+			return false
+		}
+		if f.refs.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
 // errReplaced is why a kept file is not read: it is no longer the file
 // at its entry's path.
 var errReplaced = errors.New("diskstore: kept file is no longer the entry's")

@@ -91,7 +91,9 @@ type StoreOptions struct {
 	// once, even if the store call never returns. Zero means
 	// DefaultGetTimeout; negative is an error. Stores that declare they
 	// never block (store.NonBlocking: the in-memory ones) are called
-	// directly, without a deadline.
+	// directly, without a deadline, and so is a lookup that a store which
+	// may block answers without waiting (store.TryGetter: diskstore,
+	// for a file it keeps open whose bytes are in the page cache).
 	GetTimeout time.Duration
 	// SetTimeout bounds each store write; DeleteTimeout each delete.
 	// Zero means DefaultSetTimeout and DefaultDeleteTimeout; negative is

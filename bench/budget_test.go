@@ -42,13 +42,14 @@ func TestHitBudgets(t *testing.T) {
 				}
 				t.Logf("%s: %.0f allocations and %.0f bytes via http.Client, %.0f allocations bare", sz.name, allocs, bytes, bare)
 
-				// A store that may block (disk, SQL, servers) is called on
-				// a goroutine of its own, under the lookup deadline; that
-				// goroutine's allocations land in the count a call early
-				// or late, so byte stores are held to the same cost within
-				// 4 (2 for each of up to two lookups: the Vary index, and
-				// the variant when the index does not hold it). Typed
-				// stores are called directly: exactly the same.
+				// A store that may block (SQL, servers; disk when the
+				// hit needs I/O) is called on a goroutine of its own,
+				// under the lookup deadline; that goroutine's allocations
+				// land in the count a call early or late, so byte stores
+				// are held to the same cost within 4 (2 for each of up to
+				// two lookups: the Vary index, and the variant when the
+				// index does not hold it). Typed stores are called
+				// directly: exactly the same.
 				slack := 0.0
 				if be.Kind != backends.Typed {
 					slack = 4
@@ -161,10 +162,14 @@ var typedExtra = map[string]int{"slab": 2}
 // (measured: 20 and 16). memstore lends its bytes (store.Viewer), so
 // nothing is copied; bigcache copies the value out of its ring and makes a
 // string of its key to compare it, 2 more for its one lookup (measured: 22
-// and 18).
+// and 18). diskstore may block, but answers the hit on the caller's
+// goroutine (store.TryGetter) from the file it keeps open: one more, the
+// buffer it reads the file into (measured: 21 and 17; made under the
+// lookup deadline, on a goroutine of its own, the hit cost 26).
 var byteBudgets = map[string][2]int{
 	"memory-bytes": {20, 16},
 	"bigcache":     {22, 18},
+	"disk":         {21, 17},
 }
 
 // sizeBound names the server backends whose client allocates more

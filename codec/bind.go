@@ -66,6 +66,8 @@ var (
 	_ store.Lister[string]     = (*Bound[string, int])(nil)
 	_ store.Clearer            = (*Bound[string, int])(nil)
 	_ store.Clocked            = (*Bound[string, int])(nil)
+
+	_ store.TryGetterSource[string, int] = (*Bound[string, int])(nil)
 )
 
 // Bind lifts a byte store into a typed one. The returned store also has
@@ -83,7 +85,11 @@ var (
 // encoded bytes.
 //
 // Over a store that is SelfChecking, Response's entries are decoded
-// without verifying their checksum again (the store has).
+// without verifying their checksum again (the store has). Over a store
+// that can answer some lookups without blocking (store.TryGetter, such as
+// diskstore), the returned store hands out a TryGetter too (see
+// TryGetter), so that the cache decodes such a hit on the request's
+// goroutine.
 func Bind[K comparable, V any](s store.Store[K, []byte], c Codec[V]) *Bound[K, V] {
 	b := &Bound[K, V]{s: s, c: c}
 	if v, ok := s.(store.Viewer[K, []byte]); ok {
@@ -113,6 +119,13 @@ func (b *Bound[K, V]) Get(ctx context.Context, key K) (V, error) {
 	} else {
 		raw, err = b.s.Get(ctx, key)
 	}
+	return b.decode(key, raw, err)
+}
+
+// decode returns the value raw holds, as Get returns it: err, the byte
+// store's, unchanged; a value that fails to decode as a *store.Error
+// matching ErrFormat.
+func (b *Bound[K, V]) decode(key K, raw []byte, err error) (V, error) {
 	if err != nil {
 		var zero V
 		return zero, err
@@ -181,6 +194,30 @@ func (b *Bound[K, V]) UseClock(now func() time.Time) bool { return store.UseCloc
 // a typed store over a shared one can take part in coalescing across
 // processes (see store.LeaserOf).
 func (b *Bound[K, V]) Leaser() (store.Leaser[K], bool) { return store.LeaserOf[K](b.s) }
+
+// TryGetter hands out a store.TryGetter that decodes what the byte
+// store's TryGetter answers, when the byte store has one (see
+// store.TryGetterOf): decoding only computes, so it answers whenever the
+// byte store does, with what Get would return.
+func (b *Bound[K, V]) TryGetter() (store.TryGetter[K, V], bool) {
+	t, ok := store.TryGetterOf[K, []byte](b.s)
+	if !ok {
+		return nil, false
+	}
+	return &boundTryGetter[K, V]{b: b, inner: t}, true
+}
+
+type boundTryGetter[K comparable, V any] struct {
+	b     *Bound[K, V]
+	inner store.TryGetter[K, []byte]
+}
+
+// TryGet decodes the byte store's answer to TryGet; store.ErrWouldBlock is
+// returned unchanged.
+func (t *boundTryGetter[K, V]) TryGet(ctx context.Context, key K) (V, error) {
+	raw, err := t.inner.TryGet(ctx, key)
+	return t.b.decode(key, raw, err)
+}
 
 // Batcher hands out a store.Batcher that encodes each item and writes the
 // batch with the byte store's SetMany, when the byte store is (or wraps)

@@ -72,11 +72,14 @@ const (
 	OpSet
 	OpDelete
 	numOps
+	// opTryGet is a lookup asked of a store.TryGetter (storeStage.try):
+	// counted, timed and reported as OpGet.
+	opTryGet = numOps
 )
 
 func (op StoreOp) String() string {
 	switch op {
-	case OpGet:
+	case OpGet, opTryGet:
 		return "get"
 	case OpSet:
 		return "set"

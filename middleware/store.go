@@ -91,7 +91,9 @@ type StoreOptions struct {
 	// once, even if the store call never returns. Zero means
 	// DefaultGetTimeout; negative is an error. Stores that declare they
 	// never block (store.NonBlocking: the in-memory ones) are called
-	// directly, without a deadline.
+	// directly, without a deadline, and so is a lookup that a store which
+	// may block answers without waiting (store.TryGetter: diskstore,
+	// for a file it keeps open whose bytes are in the page cache).
 	GetTimeout time.Duration
 	// SetTimeout bounds each store write; DeleteTimeout each delete.
 	// Zero means DefaultSetTimeout and DefaultDeleteTimeout; negative is
@@ -191,7 +193,10 @@ type storeStage struct {
 
 	// inline: the store never blocks; it is called on the caller's
 	// goroutine without a deadline.
-	inline   bool
+	inline bool
+	// tryGet: the store may block, but can answer some lookups at once
+	// (store.TryGetter); each is asked on the caller's goroutine first.
+	tryGet   store.TryGetter[string, *cached.Response]
 	timeouts [numOps]time.Duration
 	lat      [numOps]latency
 	breaker  *breaker
@@ -321,6 +326,9 @@ func newStoreStage(s store.Store[string, *cached.Response], opts *StoreOptions) 
 		bo = *o.Breaker
 	}
 	st.breaker = newBreaker(bo, st.breakerChanged)
+	if !st.inline {
+		st.tryGet, _ = store.TryGetterOf[string, *cached.Response](s)
+	}
 	if !st.inline && o.Workers != nil {
 		batch := 1
 		if b, ok := store.BatcherOf[string, *cached.Response](s); ok {
@@ -386,6 +394,9 @@ type callResult struct {
 // call makes one store call under the breaker, the deadline and a
 // recover, and records its latency and outcome. Its error is nil,
 // store.ErrNotFound or the failure; failures are counted and logged here.
+// A lookup that a store which may block can answer at once (try) is
+// answered on the caller's goroutine; only if it cannot is it made under
+// the deadline.
 func (st *storeStage) call(ctx context.Context, op StoreOp, key string, e *cached.Response, ttl time.Duration) (*cached.Response, error) {
 	ok, probe := st.breaker.allow()
 	if !ok {
@@ -397,7 +408,7 @@ func (st *storeStage) call(ctx context.Context, op StoreOp, key string, e *cache
 	var err error
 	if st.inline {
 		out, err = st.do(ctx, op, key, e, ttl, nil)
-	} else {
+	} else if out, err = st.try(ctx, op, key, probe); err == store.ErrWouldBlock {
 		if st.stuckCalls.Load() >= st.maxStuck {
 			if probe {
 				st.breaker.probeAbandoned()
@@ -441,6 +452,23 @@ func (st *storeStage) call(ctx context.Context, op StoreOp, key string, e *cache
 	return out, err
 }
 
+// try makes a lookup on the caller's goroutine if the store can answer it
+// without blocking (store.TryGetter), and returns store.ErrWouldBlock,
+// bare, when it did not answer: the call is then still to be made, under
+// its deadline. Other operations, and the half-open breaker's probe, which
+// is to find out whether the store's calls that may block work again, are
+// not tried.
+func (st *storeStage) try(ctx context.Context, op StoreOp, key string, probe bool) (*cached.Response, error) {
+	if st.tryGet == nil || op != OpGet || probe {
+		return nil, store.ErrWouldBlock
+	}
+	out, err := st.do(ctx, opTryGet, key, nil, 0, nil)
+	if err != nil && errors.Is(err, store.ErrWouldBlock) {
+		return nil, store.ErrWouldBlock
+	}
+	return out, err
+}
+
 // do makes the store call itself, turning a panic into a *PanicError: a
 // SetMany of batch when it is not nil (see setMany).
 func (st *storeStage) do(ctx context.Context, op StoreOp, key string, e *cached.Response, ttl time.Duration, batch []store.Item[string, *cached.Response]) (out *cached.Response, err error) {
@@ -454,6 +482,8 @@ func (st *storeStage) do(ctx context.Context, op StoreOp, key string, e *cached.
 		return nil, st.batcher.SetMany(ctx, batch)
 	case op == OpGet:
 		return st.s.Get(ctx, key)
+	case op == opTryGet:
+		return st.tryGet.TryGet(ctx, key)
 	case op == OpSet:
 		return nil, st.s.Set(ctx, key, e, ttl)
 	default:

@@ -22,6 +22,8 @@ var (
 	_ store.Lister[string]        = (*Store[string])(nil)
 	_ store.Clearer               = (*Store[string])(nil)
 	_ store.NonBlocking           = (*Store[string])(nil)
+
+	_ store.TryGetterSource[string, []byte] = (*Store[string])(nil)
 )
 
 // Wrap returns a store that seals what it sets in s with sealer, binding
@@ -34,7 +36,8 @@ var (
 // miss; the sealer counts it too (Stats). Get does not remove the entry
 // from s.
 //
-// The returned store also has Keys and Clear, which pass through to s when
+// The returned store also hands out a store.TryGetter when s has one
+// (TryGetter), and has Keys and Clear, which pass through to s when
 // it implements store.Lister[K] or store.Clearer and otherwise yield or
 // return errors.ErrUnsupported. Keys are not encrypted: s holds and lists
 // them as given.
@@ -92,6 +95,38 @@ func (s *Store[K]) Close() error { return s.s.Close() }
 // (store.NonBlocking): sealing and opening only compute, so the cache may
 // call the store directly, as it calls the one it wraps.
 func (s *Store[K]) NeverBlocks() bool { return store.NeverBlocks(s.s) }
+
+// TryGetter hands out a store.TryGetter that opens what the wrapped
+// store's TryGetter answers, when it has one (see store.TryGetterOf):
+// opening only computes, so it answers whenever the wrapped store does,
+// with what Get would return.
+func (s *Store[K]) TryGetter() (store.TryGetter[K, []byte], bool) {
+	t, ok := store.TryGetterOf[K, []byte](s.s)
+	if !ok {
+		return nil, false
+	}
+	return &tryGetter[K]{s: s, inner: t}, true
+}
+
+type tryGetter[K ~string] struct {
+	s     *Store[K]
+	inner store.TryGetter[K, []byte]
+}
+
+// TryGet opens the wrapped store's answer to TryGet, in place, as Get
+// opens what the wrapped store's Get returns (the caller owns both); its
+// errors, store.ErrWouldBlock included, are returned unchanged.
+func (t *tryGetter[K]) TryGet(ctx context.Context, key K) ([]byte, error) {
+	sealed, err := t.inner.TryGet(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	data, err := t.s.sealer.open(domainKey, string(key), sealed, true)
+	if err != nil {
+		return nil, store.Wrap("seal", "get", key, err)
+	}
+	return data, nil
+}
 
 // ChecksValues reports true (codec.SelfChecking): Get returns only bytes that AES-256-GCM authenticated for their key, which stands for their integrity more strongly than the entry format's CRC-32C, so codec.Bind
 // does not verify that checksum again.

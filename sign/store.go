@@ -23,6 +23,8 @@ var (
 	_ store.Lister[string]         = (*Store[string])(nil)
 	_ store.Clearer                = (*Store[string])(nil)
 	_ store.NonBlocking            = (*Store[string])(nil)
+
+	_ store.TryGetterSource[string, []byte] = (*Store[string])(nil)
 )
 
 // Wrap returns a store that signs what it sets in s with signer, binding
@@ -34,7 +36,8 @@ var (
 // deletes it and treats it as a miss; the signer counts it too (Stats).
 // Verification does not remove the entry from s.
 //
-// The returned store also has Keys and Clear, which pass through to s when it
+// The returned store also hands out a store.TryGetter when s has one
+// (TryGetter), and has Keys and Clear, which pass through to s when it
 // implements store.Lister[K] or store.Clearer and otherwise yield or return
 // errors.ErrUnsupported. Keys lists keys as s holds them, without verifying
 // their entries.
@@ -103,6 +106,33 @@ func (s *Store[K]) Close() error { return s.s.Close() }
 // (store.NonBlocking): signing and verifying only compute, so the cache may
 // call the store directly, as it calls the one it wraps.
 func (s *Store[K]) NeverBlocks() bool { return store.NeverBlocks(s.s) }
+
+// TryGetter hands out a store.TryGetter that verifies what the wrapped
+// store's TryGetter answers, when it has one (see store.TryGetterOf):
+// verifying only computes, so it answers whenever the wrapped store does,
+// with what Get would return.
+func (s *Store[K]) TryGetter() (store.TryGetter[K, []byte], bool) {
+	t, ok := store.TryGetterOf[K, []byte](s.s)
+	if !ok {
+		return nil, false
+	}
+	return &tryGetter[K]{s: s, inner: t}, true
+}
+
+type tryGetter[K ~string] struct {
+	s     *Store[K]
+	inner store.TryGetter[K, []byte]
+}
+
+// TryGet verifies the wrapped store's answer to TryGet; its errors,
+// store.ErrWouldBlock included, are returned unchanged.
+func (t *tryGetter[K]) TryGet(ctx context.Context, key K) ([]byte, error) {
+	signed, err := t.inner.TryGet(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return t.s.verify(key, signed)
+}
 
 // ChecksValues reports true (codec.SelfChecking): Get and View return only bytes whose HMAC-SHA256 verified for their key, which stands for their integrity more strongly than the entry format's CRC-32C, so codec.Bind
 // does not verify that checksum again.

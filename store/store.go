@@ -167,3 +167,53 @@ func NeverBlocks(s any) bool {
 	nb, ok := s.(NonBlocking)
 	return ok && nb.NeverBlocks()
 }
+
+// ErrWouldBlock is returned by TryGet when it cannot answer without a call
+// that may block; the caller then makes the ordinary Get. No other method
+// returns it.
+var ErrWouldBlock = errors.New("store: lookup would block")
+
+// TryGetter is implemented by stores that may block (they are not
+// NonBlocking) but can answer some lookups without waiting: diskstore,
+// for an entry whose file it keeps open and whose bytes are in the page
+// cache. The cache asks TryGet first, on the request's goroutine with no
+// deadline of its own, and makes the ordinary Get, under its deadline,
+// only when TryGet returns ErrWouldBlock; so a hit that needs no I/O costs
+// no hand-over to another goroutine.
+//
+// TryGet must not make any call that may wait on a device, the network,
+// another process, or a lock held across such a call. When it would have
+// to, it returns ErrWouldBlock and leaves the store as it found it, but
+// for what a lookup notes for itself, such as recency. Otherwise it
+// returns exactly what Get would have returned: the value, an error
+// matching ErrNotFound, or the error.
+type TryGetter[K comparable, V any] interface {
+	TryGet(ctx context.Context, key K) (V, error)
+}
+
+// TryGetterSource is implemented by stores that wrap another (codec.Bind,
+// sign, seal, tierstore) to hand out a TryGetter that reads through them,
+// when the store beneath them has one.
+type TryGetterSource[K comparable, V any] interface {
+	// TryGetter returns a TryGetter that reads through the wrapper, and
+	// false when the wrapped store has none.
+	TryGetter() (TryGetter[K, V], bool)
+}
+
+// TryGetterOf returns the TryGetter s offers: s itself when it is a
+// TryGetter[K, V], or what its TryGetter method returns when it is a
+// TryGetterSource[K, V]. ok is false when s cannot answer any lookup
+// without blocking, or never blocks (NonBlocking), so that its Get is the
+// call to make.
+func TryGetterOf[K comparable, V any](s any) (t TryGetter[K, V], ok bool) {
+	if NeverBlocks(s) {
+		return nil, false
+	}
+	switch v := s.(type) {
+	case TryGetter[K, V]:
+		return v, true
+	case TryGetterSource[K, V]:
+		return v.TryGetter()
+	}
+	return nil, false
+}

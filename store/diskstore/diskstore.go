@@ -113,6 +113,14 @@ type Store struct {
 	tempPre   string // tempPrefix, id, "-": the names of its temporary files
 
 	closed atomic.Bool
+	// nowait: TryGet may answer (readsNowait, files are kept open, and
+	// the kernel has not refused RWF_NOWAIT).
+	nowait atomic.Bool
+	// orphans are the last references to kept files that TryGet let go
+	// of, for Get and Close to release (see releaseLater); orphanMu is
+	// never held across a system call.
+	orphanMu sync.Mutex
+	orphans  []*openFD
 
 	// ix is the entry files this process knows, in order of use. A key's
 	// entry in ix changes only under its stripe's lock, with the file
@@ -127,6 +135,8 @@ var (
 	_ store.Store[string, []byte] = (*Store)(nil)
 	_ store.Lister[string]        = (*Store)(nil)
 	_ store.Clearer               = (*Store)(nil)
+
+	_ store.TryGetter[string, []byte] = (*Store)(nil)
 )
 
 // New opens the cache directory dir, creating it (mode 0700) if needed.
@@ -218,6 +228,7 @@ func New(dir string, opts *Options) (*Store, error) {
 	if s.ix.maxOpen > 0 && !linkCountsReliable(s.dir) {
 		s.ix.maxOpen = 0 // see Options.MaxOpenFiles
 	}
+	s.nowait.Store(readsNowait && s.ix.maxOpen > 0)
 	probe, err := os.CreateTemp(s.dir, s.tempPre+"probe-*")
 	if err != nil {
 		return nil, fmt.Errorf("diskstore: cache directory %q is not writable: %w", s.dir, err)
@@ -288,6 +299,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, store.Wrap(name, "get", key, err)
 	}
+	s.releaseOrphans()
 	sum := sha256.Sum256([]byte(key))
 	known, kept, ver, indexed := s.ix.use(&sum)
 	if indexed && known.size >= headerSize && known.size <= s.maxEntry {
@@ -387,19 +399,100 @@ func (s *Store) getKnown(key string, sum *[sha256.Size]byte, known entryInfo, ke
 // and returns its value if it is a valid entry for key that has not
 // expired; it touches the file if that is due.
 func (s *Store) live(key string, sum *[sha256.Size]byte, known entryInfo, buf []byte) ([]byte, bool) {
-	h, k, value, err := decodeEntry(buf)
-	if err != nil || string(k) != key {
-		return nil, false
-	}
 	now := s.now()
-	if h.expires != 0 && now.UnixNano() >= h.expires {
-		return nil, false
-	}
-	if now.UnixNano()-known.touched >= int64(TouchAfter) {
+	value, ok := valueAt(key, buf, now)
+	if ok && now.UnixNano()-known.touched >= int64(TouchAfter) {
 		s.touch(s.path(sum), sum, known.id, now)
+	}
+	return value, ok
+}
+
+// valueAt decodes buf, an entry file, and returns its value if it is a
+// valid entry for key that has not expired at now.
+func valueAt(key string, buf []byte, now time.Time) ([]byte, bool) {
+	h, k, value, err := decodeEntry(buf)
+	if err != nil || string(k) != key || (h.expires != 0 && now.UnixNano() >= h.expires) {
+		return nil, false
 	}
 	return value, true // buf[off:], so its capacity ends where the buffer does
 }
+
+// TryGet implements store.TryGetter: it returns what Get would, but only
+// when that takes no system call that may wait for the disk, and
+// store.ErrWouldBlock otherwise, having changed nothing but the entry's
+// recency. It answers, on Linux, for an entry this process has indexed
+// and whose file it keeps open (see Options.MaxOpenFiles) without access
+// times (O_NOATIME, for a file this process owns), when the file is
+// still the entry's, all its bytes are in the page cache (it reads them
+// with RWF_NOWAIT), the entry has not expired, and its modification
+// time is not due to be refreshed (TouchAfter). Anything else is left to
+// Get: a key the index does not know, a file not kept open, one replaced
+// or removed by another process, an expired or damaged entry. It never
+// answers elsewhere, nor where the kernel or the file system refuses
+// RWF_NOWAIT, which it finds out once. It takes none of the locks that
+// Get, Set, Delete and eviction hold across file system calls.
+func (s *Store) TryGet(ctx context.Context, key string) ([]byte, error) {
+	if !s.nowait.Load() {
+		return nil, store.ErrWouldBlock
+	}
+	if s.closed.Load() {
+		return nil, store.Wrap(name, "get", key, store.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, store.Wrap(name, "get", key, err)
+	}
+	sum := sha256.Sum256([]byte(key))
+	known, kept, ok := s.ix.useKept(&sum)
+	if !ok {
+		return nil, store.ErrWouldBlock
+	}
+	now := s.now()
+	if known.size < headerSize || known.size > s.maxEntry || now.UnixNano()-known.touched >= int64(TouchAfter) {
+		s.releaseLater(kept)
+		return nil, store.ErrWouldBlock
+	}
+	buf, err := kept.readNowait(known.size)
+	s.releaseLater(kept)
+	if err != nil {
+		if err == errNowaitUnsupported {
+			s.nowait.Store(false)
+		}
+		return nil, store.ErrWouldBlock
+	}
+	value, ok := valueAt(key, buf, now)
+	if !ok {
+		return nil, store.ErrWouldBlock
+	}
+	return value, nil
+}
+
+// releaseLater releases TryGet's reference to fd, unless it is the last:
+// closing a file another process removed frees its blocks, which may wait
+// for the disk, so that last reference is left for the next Get (or
+// Close) to release.
+func (s *Store) releaseLater(fd *openFD) {
+	if fd.releaseUnlessLast() {
+		return
+	}
+	s.orphanMu.Lock()
+	s.orphans = append(s.orphans, fd)
+	s.orphanMu.Unlock()
+}
+
+// releaseOrphans releases the references releaseLater left.
+func (s *Store) releaseOrphans() {
+	s.orphanMu.Lock()
+	fds := s.orphans
+	s.orphans = nil
+	s.orphanMu.Unlock()
+	for _, fd := range fds {
+		fd.release()
+	}
+}
+
+// errNowaitUnsupported is why readNowait did not read: the kernel or the
+// file system cannot read from the page cache alone.
+var errNowaitUnsupported = errors.New("diskstore: reads that do not wait are not supported here")
 
 // touch sets the modification time of the entry file at path, file id, to
 // now: best effort, for recency only.
@@ -771,6 +864,7 @@ func (s *Store) Close() error {
 	for _, fd := range s.ix.closeAll() {
 		fd.release()
 	}
+	s.releaseOrphans()
 	return nil
 }
 

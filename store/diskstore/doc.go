@@ -223,15 +223,40 @@
 // file system type; on other Unix systems, a directory on such a file
 // system wants MaxOpenFiles -1.
 //
+// # Lookups without waiting
+//
+// A Store may block (a disk can hang), so the cache calls it under a
+// deadline, from a goroutine it can walk away from, which costs a hit
+// several microseconds of hand-over. A Store also implements
+// store.TryGetter, whose TryGet the cache calls first, on the caller's
+// goroutine. On Linux it answers when no system call it makes can wait for
+// the device: only for an entry whose file is kept open, with the same two
+// system calls as Get, an fstat of the open file, which reads the
+// in-memory inode of a file on a local file system, and a preadv2 with
+// RWF_NOWAIT, which reads from the page cache and fails at once, rather
+// than waiting for the disk, if the bytes are not all there. The file must
+// also have been opened with O_NOATIME, which a process may do for the
+// files it owns, since updating a file's access time may wait for the file
+// system's journal. Everything else returns store.ErrWouldBlock, and the
+// cache makes the Get, under its deadline: an entry not indexed or whose
+// file is not kept open, a file another process replaced or removed, bytes
+// not in the page cache, an expired or damaged entry, and a hit whose
+// modification time is due to be refreshed (TouchAfter), which writes.
+// TryGet takes none of the locks that Get, Set, Delete, eviction and Sweep
+// hold across file system calls. A kernel or file system that refuses
+// RWF_NOWAIT is found out at the first TryGet, which then never answers.
+// Elsewhere TryGet never answers.
+//
 // # Ownership
 //
 // Set keeps no reference to the slice it is given. Get reads the file into
 // a new buffer and returns the value as a slice of it, which the caller
 // owns and may modify or append to; nothing else refers to that buffer.
+// So does TryGet.
 //
 // # Contexts and errors
 //
-// Get, Set and Delete check their context before any file-system work;
+// Get, TryGet, Set and Delete check their context before any file-system work;
 // Keys and Clear check it before each directory. Errors other than a miss
 // are *store.Error values ("diskstore get …") that unwrap to the cause;
 // after Close every call returns an error matching store.ErrClosed, and a

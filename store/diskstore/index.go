@@ -122,6 +122,27 @@ func (ix *index) use(sum *[sha256.Size]byte) (e entryInfo, fd *openFD, ver uint6
 	return entryInfo{n.size, n.id, n.touched}, n.fd, n.ver, true
 }
 
+// useKept is use for an entry whose file the index keeps open: it returns
+// what the index knows of sum's file and the open file, with a reference
+// the caller releases, and makes them the most recently used and read.
+// For an entry it does not know, or whose file it does not keep open, it
+// changes nothing and reports false.
+func (ix *index) useKept(sum *[sha256.Size]byte) (e entryInfo, fd *openFD, ok bool) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	n, ok := ix.m[*sum]
+	if !ok || n.fd == nil {
+		return entryInfo{}, nil, false
+	}
+	if ix.root.next != n {
+		ix.unlink(n)
+		ix.pushFront(n)
+	}
+	n.fd.acquire()
+	ix.fdFront(n)
+	return entryInfo{n.size, n.id, n.touched}, n.fd, true
+}
+
 // install keeps fd, an open file of sum's entry that a Get opened after
 // use returned ver, as the node's open file, if the node is still the one
 // put as ver and has no open file: a file opened while a Set replaced the

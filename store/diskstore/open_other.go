@@ -38,6 +38,8 @@ const keepsOpen = false
 func (f *openFD) acquire() {}
 func (f *openFD) release() {}
 
+func (f *openFD) releaseUnlessLast() bool { return true }
+
 var errReplaced = errors.New("diskstore: kept file is no longer the entry's")
 
 func (f *openFD) readKept(int64) ([]byte, error) { return nil, errReplaced }

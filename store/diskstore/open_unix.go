@@ -35,6 +35,9 @@ func fileID(fi os.FileInfo) uint64 {
 type openFD struct {
 	fd   int
 	refs atomic.Int32
+	// noatime: opened with O_NOATIME (openNoatime), so that no read
+	// writes the file's access time, which may wait for the disk.
+	noatime bool
 }
 
 // keepsOpen reports whether entry files may be kept open here: on Unix,
@@ -50,6 +53,20 @@ func (f *openFD) acquire() { f.refs.Add(1) }
 func (f *openFD) release() {
 	if f != nil && f.refs.Add(-1) == 0 {
 		_ = syscall.Close(f.fd)
+	}
+}
+
+// releaseUnlessLast drops a reference unless it is the last, and reports
+// whether it did.
+func (f *openFD) releaseUnlessLast() bool {
+	for {
+		n := f.refs.Load()
+		if n <= 1 {
+			return false
+		}
+		if f.refs.CompareAndSwap(n, n-1) {
+			return true
+		}
 	}
 }
 
@@ -101,12 +118,24 @@ func ignoringEINTR(fn func() error) error {
 // open, with one reference, for the index to keep or the caller to
 // release. A file shorter than n is io.ErrUnexpectedEOF; one longer is
 // read only in part, which the entry's own length field then shows.
+// Where the system has it (openNoatime), the file is opened so that
+// reading it leaves its access time alone, if this process may (it owns
+// the file); otherwise it is opened plainly.
 func openRead(path string, n int64) (*openFD, []byte, error) {
 	var fd int
+	flags := syscall.O_RDONLY | syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_CLOEXEC
+	noatime := openNoatime != 0
 	err := ignoringEINTR(func() (err error) {
-		fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+		fd, err = syscall.Open(path, flags|openNoatime, 0)
 		return err
 	})
+	if err == syscall.EPERM && noatime {
+		noatime = false
+		err = ignoringEINTR(func() (err error) {
+			fd, err = syscall.Open(path, flags, 0)
+			return err
+		})
+	}
 	if err != nil {
 		return nil, nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -125,7 +154,7 @@ func openRead(path string, n int64) (*openFD, []byte, error) {
 		}
 		off += m
 	}
-	f := &openFD{fd: fd}
+	f := &openFD{fd: fd, noatime: noatime}
 	f.refs.Store(1)
 	return f, buf, nil
 }

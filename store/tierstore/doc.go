@@ -11,6 +11,11 @@
 //   - Delete and Clear act on the back, then the front, trying both and
 //     returning the first error.
 //   - Keys lists the back's keys.
+//   - Over a front that never blocks (store.NonBlocking) and a back that
+//     can answer some lookups without blocking (store.TryGetter: diskstore
+//     through codec.Bind), the Store hands out a TryGetter too, which
+//     reads as Get does with the back's TryGet, so that the cache serves
+//     such hits from the request's goroutine.
 //
 // # Staleness
 //

@@ -55,6 +55,8 @@ var (
 	_ store.Store[string, []byte] = (*Store[string, []byte])(nil)
 	_ store.Lister[string]        = (*Store[string, []byte])(nil)
 	_ store.Clearer               = (*Store[string, []byte])(nil)
+
+	_ store.TryGetterSource[string, []byte] = (*Store[string, []byte])(nil)
 )
 
 // New returns a Store reading through front to back. Unless
@@ -97,6 +99,11 @@ func New[K comparable, V any](front, back store.Store[K, V], opts *Options) (*St
 // so that the caller owns the slice Get returns, whatever the front does
 // with the one it is given.
 func (s *Store[K, V]) Get(ctx context.Context, key K) (V, error) {
+	return s.get(ctx, key, s.back.Get)
+}
+
+// get is Get, reading the back with back.
+func (s *Store[K, V]) get(ctx context.Context, key K, back func(context.Context, K) (V, error)) (V, error) {
 	if s.closed.Load() {
 		var zero V
 		return zero, store.Wrap(name, "get", key, store.ErrClosed)
@@ -112,7 +119,7 @@ func (s *Store[K, V]) Get(ctx context.Context, key K) (V, error) {
 	if s.coh != nil {
 		m = s.coh.mark(key)
 	}
-	v, err = s.back.Get(ctx, key)
+	v, err = back(ctx, key)
 	if err != nil {
 		var zero V
 		return zero, err
@@ -290,6 +297,32 @@ func (s *Store[K, V]) Close() error {
 // block (store.NonBlocking).
 func (s *Store[K, V]) NeverBlocks() bool {
 	return store.NeverBlocks(s.front) && store.NeverBlocks(s.back)
+}
+
+// TryGetter hands out a store.TryGetter when the front never blocks
+// (store.NonBlocking) and the back has one (see store.TryGetterOf): its
+// TryGet is Get, reading the back with the back's TryGet, and returns
+// store.ErrWouldBlock when that does, before it writes the front.
+func (s *Store[K, V]) TryGetter() (store.TryGetter[K, V], bool) {
+	if !store.NeverBlocks(s.front) {
+		return nil, false
+	}
+	t, ok := store.TryGetterOf[K, V](s.back)
+	if !ok {
+		return nil, false
+	}
+	return &tryGetter[K, V]{s: s, back: t}, true
+}
+
+type tryGetter[K comparable, V any] struct {
+	s    *Store[K, V]
+	back store.TryGetter[K, V]
+}
+
+// TryGet returns what Get would, or store.ErrWouldBlock when the back
+// cannot answer without blocking.
+func (t *tryGetter[K, V]) TryGet(ctx context.Context, key K) (V, error) {
+	return t.s.get(ctx, key, t.back.TryGet)
 }
 
 // Leaser hands out the back's store.Leaser, when it has one: the back is

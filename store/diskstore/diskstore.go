@@ -116,6 +116,9 @@ type Store struct {
 	// nowait: TryGet may answer (readsNowait, files are kept open, and
 	// the kernel has not refused RWF_NOWAIT).
 	nowait atomic.Bool
+	// lookupsNowait: TryGet may look a name up in the kernel's cache of
+	// names (nowait, and the kernel has not refused RESOLVE_CACHED).
+	lookupsNowait atomic.Bool
 	// orphans are the last references to kept files that TryGet let go
 	// of, for Get and Close to release (see releaseLater); orphanMu is
 	// never held across a system call.
@@ -229,6 +232,7 @@ func New(dir string, opts *Options) (*Store, error) {
 		s.ix.maxOpen = 0 // see Options.MaxOpenFiles
 	}
 	s.nowait.Store(readsNowait && s.ix.maxOpen > 0)
+	s.lookupsNowait.Store(s.nowait.Load())
 	probe, err := os.CreateTemp(s.dir, s.tempPre+"probe-*")
 	if err != nil {
 		return nil, fmt.Errorf("diskstore: cache directory %q is not writable: %w", s.dir, err)
@@ -425,12 +429,18 @@ func valueAt(key string, buf []byte, now time.Time) ([]byte, bool) {
 // times (O_NOATIME, for a file this process owns), when the file is
 // still the entry's, all its bytes are in the page cache (it reads them
 // with RWF_NOWAIT), the entry has not expired, and its modification
-// time is not due to be refreshed (TouchAfter). Anything else is left to
-// Get: a key the index does not know, a file not kept open, one replaced
-// or removed by another process, an expired or damaged entry. It never
-// answers elsewhere, nor where the kernel or the file system refuses
-// RWF_NOWAIT, which it finds out once. It takes none of the locks that
-// Get, Set, Delete and eviction hold across file system calls.
+// time is not due to be refreshed (TouchAfter). It also answers
+// store.ErrNotFound for a key the index does not know whose file the
+// kernel knows, from its cache of names, to be absent (openat2 with
+// RESOLVE_CACHED): a key looked up or removed before, which a response
+// expired and fetched again, or a second lookup of a missing key, asks
+// for. Anything else is left to Get: a name not in the kernel's cache (a
+// key never looked up), an unindexed file that exists (another process
+// wrote it), a file not kept open, one replaced or removed by another
+// process, an expired or damaged entry. It never answers elsewhere, nor
+// where the kernel or the file system refuses RWF_NOWAIT or
+// RESOLVE_CACHED, which it finds out once. It takes none of the locks
+// that Get, Set, Delete and eviction hold across file system calls.
 func (s *Store) TryGet(ctx context.Context, key string) ([]byte, error) {
 	if !s.nowait.Load() {
 		return nil, store.ErrWouldBlock
@@ -442,8 +452,11 @@ func (s *Store) TryGet(ctx context.Context, key string) ([]byte, error) {
 		return nil, store.Wrap(name, "get", key, err)
 	}
 	sum := sha256.Sum256([]byte(key))
-	known, kept, ok := s.ix.useKept(&sum)
-	if !ok {
+	known, kept, indexed := s.ix.useKept(&sum)
+	if kept == nil {
+		if !indexed && s.absentNowait(&sum) {
+			return nil, store.ErrNotFound
+		}
 		return nil, store.ErrWouldBlock
 	}
 	now := s.now()
@@ -464,6 +477,24 @@ func (s *Store) TryGet(ctx context.Context, key string) ([]byte, error) {
 		return nil, store.ErrWouldBlock
 	}
 	return value, nil
+}
+
+// absentNowait reports whether the kernel knows, without reading the disk,
+// that sum's entry file does not exist: the lookup of its path, made in
+// the kernel's cache of names alone, finds it absent. A name the cache
+// does not hold, or any other answer, is false.
+func (s *Store) absentNowait(sum *[sha256.Size]byte) bool {
+	if !s.lookupsNowait.Load() {
+		return false
+	}
+	absent, found, err := lookupCached(s.path(sum))
+	if found != nil {
+		s.releaseLater(found) // the last reference: Get closes it
+	}
+	if err == errNowaitUnsupported {
+		s.lookupsNowait.Store(false)
+	}
+	return absent
 }
 
 // releaseLater releases TryGet's reference to fd, unless it is the last:

@@ -242,10 +242,18 @@
 // file is not kept open, a file another process replaced or removed, bytes
 // not in the page cache, an expired or damaged entry, and a hit whose
 // modification time is due to be refreshed (TouchAfter), which writes.
+// TryGet also answers store.ErrNotFound for a key the index does not know
+// whose file the kernel knows to be absent without reading the disk: it
+// looks the path up with openat2 and RESOLVE_CACHED (Linux 5.12), which
+// resolves from the kernel's cache of names alone. That cache holds a name
+// looked up or removed before as absent until a file is created under it,
+// by this process or another, so a response that expired and is fetched
+// again, or the second lookup a response that varies makes, is answered
+// at once; a name never looked up is left to Get.
 // TryGet takes none of the locks that Get, Set, Delete, eviction and Sweep
 // hold across file system calls. A kernel or file system that refuses
-// RWF_NOWAIT is found out at the first TryGet, which then never answers.
-// Elsewhere TryGet never answers.
+// RWF_NOWAIT or RESOLVE_CACHED is found out at the first TryGet that asks
+// for it, which then never does again. Elsewhere TryGet never answers.
 //
 // # Ownership
 //

@@ -125,14 +125,14 @@ func (ix *index) use(sum *[sha256.Size]byte) (e entryInfo, fd *openFD, ver uint6
 // useKept is use for an entry whose file the index keeps open: it returns
 // what the index knows of sum's file and the open file, with a reference
 // the caller releases, and makes them the most recently used and read.
-// For an entry it does not know, or whose file it does not keep open, it
-// changes nothing and reports false.
-func (ix *index) useKept(sum *[sha256.Size]byte) (e entryInfo, fd *openFD, ok bool) {
+// For an entry whose file it does not keep open, it changes nothing and
+// returns a nil fd; indexed reports whether it knows the entry at all.
+func (ix *index) useKept(sum *[sha256.Size]byte) (e entryInfo, fd *openFD, indexed bool) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	n, ok := ix.m[*sum]
 	if !ok || n.fd == nil {
-		return entryInfo{}, nil, false
+		return entryInfo{}, nil, ok
 	}
 	if ix.root.next != n {
 		ix.unlink(n)

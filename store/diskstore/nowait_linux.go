@@ -1,6 +1,8 @@
 package diskstore
 
 import (
+	"errors"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/cachestack/cachestack/store"
@@ -58,5 +60,40 @@ func (f *openFD) readNowait(n int64) ([]byte, error) {
 			return nil, store.ErrWouldBlock // partly cached, or shrank
 		}
 		return buf, nil
+	}
+}
+
+// resolveCached is openat2's RESOLVE_CACHED (Linux 5.12), which
+// golang.org/x/sys/unix does not name: the path is resolved from the
+// kernel's cache of names alone, and the call fails with EAGAIN where that
+// would need the file system to read the disk.
+const resolveCached = 0x20
+
+// lookupCached reports whether path is absent, learnt from the kernel's
+// cache of names without reading the disk: a name removed or looked up
+// before, and not created since, is held there as absent. If path is
+// present it returns the descriptor its lookup took (an O_PATH one, which
+// opens nothing), for the caller to close where it may wait: the last
+// close of a file removed meanwhile frees its blocks. absent false, with
+// no descriptor: not in that cache; errNowaitUnsupported if the kernel
+// cannot do such a lookup (openat2 before Linux 5.6, RESOLVE_CACHED before
+// 5.12).
+func lookupCached(path string) (absent bool, found *openFD, err error) {
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: resolveCached}
+	for {
+		fd, err := unix.Openat2(unix.AT_FDCWD, path, &how)
+		switch {
+		case err == nil:
+			f := &openFD{fd: fd}
+			f.refs.Store(1)
+			return false, f, nil
+		case err == unix.EINTR:
+			continue
+		case err == unix.ENOENT:
+			return true, nil, nil
+		case errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EINVAL), errors.Is(err, unix.E2BIG):
+			return false, nil, errNowaitUnsupported
+		}
+		return false, nil, nil // EAGAIN: not in the cache; anything else is Get's
 	}
 }

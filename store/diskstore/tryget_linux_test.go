@@ -152,3 +152,36 @@ func dropPageCache(t *testing.T, path string) {
 		}
 	}
 }
+
+// TestTryGetAnswersAbsentNames: TryGet answers store.ErrNotFound for a key
+// whose file the kernel's cache of names holds as absent (looked up or
+// removed before), never for one another process has written since, and
+// leaves a name the kernel has not cached to Get.
+func TestTryGetAnswersAbsentNames(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a, b := open(t, dir, nil), open(t, dir, nil)
+	ctx := t.Context()
+
+	_, err := a.TryGet(ctx, "new")
+	require.ErrorIs(t, err, store.ErrWouldBlock, "a name never looked up: the kernel would read the directory")
+	_, err = a.Get(ctx, "new")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = a.TryGet(ctx, "new")
+	require.ErrorIs(t, err, store.ErrNotFound, "looked up once, the kernel holds it as absent")
+
+	require.NoError(t, b.Set(ctx, "new", []byte("v"), 0)) // another process writes it
+	_, err = a.TryGet(ctx, "new")
+	require.ErrorIs(t, err, store.ErrWouldBlock, "a file another process wrote is Get's to read")
+	v, err := a.Get(ctx, "new")
+	require.NoError(t, err)
+	requireBytes(t, []byte("v"), v)
+
+	require.NoError(t, a.Set(ctx, "gone", []byte("v"), 0))
+	require.NoError(t, a.Delete(ctx, "gone"))
+	_, err = a.TryGet(ctx, "gone")
+	require.ErrorIs(t, err, store.ErrNotFound, "a removed entry")
+	require.NoError(t, b.Set(ctx, "gone", []byte("w"), 0))
+	_, err = a.TryGet(ctx, "gone")
+	require.ErrorIs(t, err, store.ErrWouldBlock, "written again by another process")
+}

@@ -391,65 +391,152 @@ type callResult struct {
 	err error
 }
 
-// call makes one store call under the breaker, the deadline and a
-// recover, and records its latency and outcome. Its error is nil,
-// store.ErrNotFound or the failure; failures are counted and logged here.
-// A lookup that a store which may block can answer at once (try) is
-// answered on the caller's goroutine; only if it cannot is it made under
-// the deadline.
+// call makes one store call (guarded) and records its outcome (settle).
+// Its error is nil, store.ErrNotFound or the failure; failures are counted
+// and logged here.
 func (st *storeStage) call(ctx context.Context, op StoreOp, key string, e *cached.Response, ttl time.Duration) (*cached.Response, error) {
+	m := st.guarded(ctx, op, key, e, ttl, nil)
+	if m.skipped {
+		return nil, m.err
+	}
+	var t tally
+	t.add(ctx, key, m.err)
+	st.settle(ctx, op, m, &t)
+	return m.out, m.err
+}
+
+// made is what guarded reports of a store call.
+type made struct {
+	out *cached.Response
+	err error
+	d   time.Duration // how long the call took
+	// skipped: the call was not made, the breaker being open
+	// (ErrBreakerOpen) or too many calls stuck (ErrStoreStuck); its
+	// operations are counted as skipped.
+	skipped bool
+	// probe: the call was the breaker's probe, made on this goroutine;
+	// settle records its outcome as the probe's.
+	probe bool
+	// probeBatch: the call was a batch and the breaker's probe, handed
+	// to a guard goroutine, which alone records it with the breaker
+	// (async): the breaker counts a batch once. A single call's caller
+	// records what it saw of a probe handed over as an ordinary call's
+	// outcome besides: its deadline, a lookup's, may be shorter than the
+	// probe's.
+	probeBatch bool
+}
+
+// guarded makes a store call, a Get, Set or Delete of key, or a SetMany
+// of batch when it is not nil, under the breaker, the limit on stuck
+// calls, the deadline and a recover, and records its latency: what call
+// and setMany share; each records the outcome (settle). A lookup that a
+// store which may block can answer at once (try) is answered on the
+// caller's goroutine; only if it cannot is it made under the deadline.
+func (st *storeStage) guarded(ctx context.Context, op StoreOp, key string, e *cached.Response, ttl time.Duration, batch []store.Item[string, *cached.Response]) (m made) {
 	ok, probe := st.breaker.allow()
 	if !ok {
-		st.add(MetricStoreSkipped, 1)
-		return nil, ErrBreakerOpen
+		st.add(MetricStoreSkipped, int64(max(1, len(batch))))
+		m.skipped, m.err = true, ErrBreakerOpen
+		return m
 	}
 	start := monotonic()
-	var out *cached.Response
-	var err error
 	if st.inline {
-		out, err = st.do(ctx, op, key, e, ttl, nil)
-	} else if out, err = st.try(ctx, op, key, probe); err == store.ErrWouldBlock {
+		m.out, m.err = st.do(ctx, op, key, e, ttl, batch)
+	} else if m.out, m.err = st.try(ctx, op, key, probe); m.err == store.ErrWouldBlock {
 		if st.stuckCalls.Load() >= st.maxStuck {
 			if probe {
 				st.breaker.probeAbandoned()
 			}
-			st.add(MetricStoreSkipped, 1)
-			return nil, ErrStoreStuck
+			st.add(MetricStoreSkipped, int64(max(1, len(batch))))
+			m.skipped, m.out, m.err = true, nil, ErrStoreStuck
+			return m
 		}
-		out, err = st.async(ctx, op, key, e, ttl, nil, probe)
-		probe = false // the probe's own goroutine tells the breaker
+		m.out, m.err = st.async(ctx, op, key, e, ttl, batch, probe)
+		// The probe's own goroutine tells the breaker.
+		m.probeBatch, probe = probe && batch != nil, false
 	}
-	d := monotonic() - start
-	st.lat[op].observe(d)
-	outcome := OutcomeOK
+	m.d = monotonic() - start
+	st.lat[op].observe(m.d)
+	m.probe = probe
+	return m
+}
+
+// tally counts how the operations of a store call fared that the store
+// did not answer: the one of a Get, Set or Delete, each item of a batch.
+type tally struct {
+	timeouts, panics, failures int64
+	// abandoned: an operation's caller gave up; the store is not to
+	// blame.
+	abandoned bool
+	err       error  // the first failure
+	key       string // its key
+}
+
+// add counts err, the outcome of the operation on key, and reports
+// whether the store answered it (answered): then it counts nothing.
+func (t *tally) add(ctx context.Context, key string, err error) bool {
 	switch {
 	case answered(err):
-		st.breaker.success(probe)
+		return true
 	case ctx.Err() != nil && !errors.Is(err, ErrStoreDeadline):
-		// The caller gave up; the store is not to blame.
-		if probe {
+		t.abandoned = true
+		return false
+	}
+	var pe *PanicError // declared here: it escapes, and an answer must not allocate
+	switch {
+	case errors.Is(err, ErrStoreDeadline):
+		t.timeouts++
+	case errors.As(err, &pe):
+		t.panics++
+	default:
+		t.failures++
+	}
+	if t.err == nil {
+		t.err, t.key = err, key
+	}
+	return false
+}
+
+// failed is how many operations failed.
+func (t *tally) failed() int64 { return t.timeouts + t.panics + t.failures }
+
+// settle records the outcome t of the store call m with the breaker, the
+// counters, the log (one record per kind of fault, naming the first
+// failure, with attrs) and the metrics' latency.
+func (st *storeStage) settle(ctx context.Context, op StoreOp, m made, t *tally, attrs ...slog.Attr) {
+	outcome := OutcomeOK
+	switch {
+	case t.err == nil && t.abandoned:
+		if m.probe {
 			st.breaker.probeAbandoned()
 		}
+	case t.err == nil:
+		if !m.probeBatch {
+			st.breaker.success(m.probe)
+		}
 	default:
-		st.breaker.failure(probe)
-		var pe *PanicError
-		switch {
-		case errors.Is(err, ErrStoreDeadline):
+		if !m.probeBatch {
+			st.breaker.failure(m.probe)
+		}
+		attrs = append([]slog.Attr{slog.String("op", op.String()), slog.String("key", t.key)}, attrs...)
+		failure := slog.Any("error", t.err)
+		if t.timeouts > 0 {
 			outcome = OutcomeTimeout
-			st.add(MetricStoreTimeouts, 1)
-			st.fault(ctx, rateStoreTimeout, EventStoreTimeout, slog.String("op", op.String()), slog.String("key", key), slog.Duration("duration", d), slog.Any("error", err))
-		case errors.As(err, &pe):
+			st.add(MetricStoreTimeouts, t.timeouts)
+			st.fault(ctx, rateStoreTimeout, EventStoreTimeout, append(attrs, slog.Duration("duration", m.d), failure)...)
+		}
+		if t.panics > 0 {
 			outcome = OutcomePanic
-			st.add(MetricStorePanics, 1)
-			st.fault(ctx, rateStorePanic, EventStorePanic, slog.String("op", op.String()), slog.String("key", key), slog.Any("error", err))
-		default:
+			st.add(MetricStorePanics, t.panics)
+			st.fault(ctx, rateStorePanic, EventStorePanic, append(attrs, failure)...)
+		}
+		if t.failures > 0 {
 			outcome = OutcomeError
-			st.add(MetricStoreErrors, 1)
-			st.fault(ctx, rateStoreError, EventStoreError, slog.String("op", op.String()), slog.String("key", key), slog.Any("error", err))
+			st.add(MetricStoreErrors, t.failures)
+			st.fault(ctx, rateStoreError, EventStoreError, append(attrs, failure)...)
 		}
 	}
-	st.metrics.StoreLatency(op, d, outcome)
-	return out, err
+	st.metrics.StoreLatency(op, m.d, outcome)
 }
 
 // try makes a lookup on the caller's goroutine if the store can answer it

@@ -351,92 +351,30 @@ func (wb *writeBack) stats() WriteBackStats {
 	return WriteBackStats{Enabled: true, Queued: len(wb.waiting), Bytes: wb.bytes, MaxBytes: wb.maxBytes, Writers: len(wb.shards)}
 }
 
-// setMany writes items in one store call (store.Batcher.SetMany) under
-// the breaker, the deadline and a recover, as call makes one Set, and
-// counts each item as set counts a Set: stored, too large, or failed
-// (an error, a timeout, a panic: a batch that fails whole counts once per
-// item). The call's latency is recorded once, as a set's; the breaker
-// counts the call once, failed when an item failed for another reason
-// than the store's refusal; faults are logged once per batch. It returns
-// the items refused as too large for which retry reports a smaller form
-// to write instead, uncounted.
+// setMany writes items in one store call (store.Batcher.SetMany), made as
+// call makes one Set (guarded), and counts each item as set counts a Set:
+// stored, too large, or failed (an error, a timeout, a panic: a batch that
+// fails whole counts once per item). The call's latency is recorded once,
+// as a set's; the breaker counts the call once, failed when an item failed
+// for another reason than the store's refusal; faults are logged once per
+// batch (settle). It returns the items refused as too large for which
+// retry reports a smaller form to write instead, uncounted.
 func (st *storeStage) setMany(ctx context.Context, items []store.Item[string, *cached.Response], retry func(i int) bool) (smaller []int) {
-	n := int64(len(items))
-	ok, probe := st.breaker.allow()
-	if !ok {
-		st.add(MetricStoreSkipped, n)
+	m := st.guarded(ctx, OpSet, "", nil, 0, items)
+	if m.skipped {
 		return nil
 	}
-	if st.stuckCalls.Load() >= st.maxStuck {
-		if probe {
-			st.breaker.probeAbandoned()
-		}
-		st.add(MetricStoreSkipped, n)
-		return nil
-	}
-	start := monotonic()
-	_, err := st.async(ctx, OpSet, "", nil, 0, items, probe) // a probe's goroutine tells the breaker
-	d := monotonic() - start
-	st.lat[OpSet].observe(d)
-	errs := store.ItemErrors(err, len(items))
-	var timeouts, panics, failures int64
-	abandoned := false
-	var firstFailed error
-	var firstKey string
+	errs := store.ItemErrors(m.err, len(items))
+	var t tally
 	for i, it := range items {
-		e := errs[i]
-		var pe *PanicError
-		switch {
-		case errors.Is(e, store.ErrTooLarge) && retry(i):
+		switch err := errs[i]; {
+		case !t.add(ctx, it.Key, err): // failed or given up: counted in t
+		case errors.Is(err, store.ErrTooLarge) && retry(i):
 			smaller = append(smaller, i)
-			continue
-		case e == nil, errors.Is(e, store.ErrTooLarge):
-			st.stored(ctx, it.Key, it.Value, e)
-			continue
-		case answered(e):
-			continue
-		case ctx.Err() != nil && !errors.Is(e, ErrStoreDeadline):
-			abandoned = true // given up at the end of Close's flush; the store is not to blame
-			continue
-		case errors.Is(e, ErrStoreDeadline):
-			timeouts++
-		case errors.As(e, &pe):
-			panics++
-		default:
-			failures++
-		}
-		if firstFailed == nil {
-			firstFailed, firstKey = e, it.Key
+		case err == nil, errors.Is(err, store.ErrTooLarge):
+			st.stored(ctx, it.Key, it.Value, err)
 		}
 	}
-	outcome := OutcomeOK
-	switch {
-	case firstFailed == nil && abandoned:
-	case firstFailed == nil:
-		if !probe {
-			st.breaker.success(false)
-		}
-	default:
-		if !probe {
-			st.breaker.failure(false)
-		}
-		attrs := []slog.Attr{slog.String("op", OpSet.String()), slog.String("key", firstKey), slog.Int("items", len(items)), slog.Int64("failed", timeouts+panics+failures), slog.Any("error", firstFailed)}
-		if timeouts > 0 {
-			outcome = OutcomeTimeout
-			st.add(MetricStoreTimeouts, timeouts)
-			st.fault(ctx, rateStoreTimeout, EventStoreTimeout, append(attrs, slog.Duration("duration", d))...)
-		}
-		if panics > 0 {
-			outcome = OutcomePanic
-			st.add(MetricStorePanics, panics)
-			st.fault(ctx, rateStorePanic, EventStorePanic, attrs...)
-		}
-		if failures > 0 {
-			outcome = OutcomeError
-			st.add(MetricStoreErrors, failures)
-			st.fault(ctx, rateStoreError, EventStoreError, attrs...)
-		}
-	}
-	st.metrics.StoreLatency(OpSet, d, outcome)
+	st.settle(ctx, OpSet, m, &t, slog.Int("items", len(items)), slog.Int64("failed", t.failed()))
 	return smaller
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/codec"
+	"github.com/cachestack/cachestack/internal/wraptest"
 	"github.com/cachestack/cachestack/seal"
 	"github.com/cachestack/cachestack/store"
 	"github.com/cachestack/cachestack/store/diskstore"
@@ -272,31 +273,19 @@ func TestStoreUnderCodec(t *testing.T) {
 
 // hidden hides every capability of the store it holds but the Store
 // methods.
-type hidden struct{ store.Store[string, []byte] }
-
-// TestStoreDeclares: a sealed store never blocks when the store it wraps
-// never blocks, so the cache calls it without a guard; and it stands for
-// its values, which only reach the caller once AES-256-GCM authenticated
-// them, so codec.Bind skips the entry's CRC-32C (shown by an entry whose
-// checksum field was damaged before it was sealed: decoded over the
-// sealed store, refused over the same store with its capabilities hidden).
+// TestStoreDeclares: a sealed store never blocks when the store it wraps never
+// blocks, and stands for its values (see wraptest.Declares).
 func TestStoreDeclares(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	sealer := newSealer(t, testKey(0))
-	inner := newMem(t, nil)
-	require.True(t, store.NeverBlocks(seal.Wrap(inner, sealer)))
-	require.False(t, store.NeverBlocks(seal.Wrap(hidden{inner}, sealer)))
+	k := newSealer(t, testKey(0))
+	wraptest.Declares(t, func(s store.Store[string, []byte]) store.Store[string, []byte] { return seal.Wrap(s, k) })
+}
 
-	r := &cached.Response{Method: http.MethodGet, URL: "https://example.com/a", StatusCode: http.StatusOK, Proto: "HTTP/1.1", Body: []byte("hello")}
-	b, err := codec.Response().Marshal(r)
-	require.NoError(t, err)
-	b[5] ^= 0xff // in the checksum field
-	sealed := seal.Wrap(hidden{inner}, sealer)
-	require.NoError(t, sealed.Set(ctx, "k", b, 0))
-	got, err := codec.Bind(sealed, codec.Response()).Get(ctx, "k")
-	require.NoError(t, err)
-	require.Equal(t, r.Body, got.Body)
-	_, err = codec.Bind(hidden{sealed}, codec.Response()).Get(ctx, "k")
-	require.ErrorIs(t, err, codec.ErrChecksum)
+// TestStoreTryGetter: the wrapper hands out a TryGetter only over a store
+// that has one, and its TryGet answers as Get does, or not at all (see
+// wraptest.TryGetter).
+func TestStoreTryGetter(t *testing.T) {
+	t.Parallel()
+	k := newSealer(t, testKey(0))
+	wraptest.TryGetter(t, func(s store.Store[string, []byte]) store.Store[string, []byte] { return seal.Wrap(s, k) }, seal.ErrInvalid)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cachestack/cachestack/cached"
 	"github.com/cachestack/cachestack/codec"
+	"github.com/cachestack/cachestack/internal/wraptest"
 	"github.com/cachestack/cachestack/sign"
 	"github.com/cachestack/cachestack/store"
 	"github.com/cachestack/cachestack/store/memstore"
@@ -247,31 +248,19 @@ func TestStoreView(t *testing.T) {
 
 // hidden hides every capability of the store it holds but the Store
 // methods.
-type hidden struct{ store.Store[string, []byte] }
-
-// TestStoreDeclares: a signed store never blocks when the store it wraps
-// never blocks, so the cache calls it without a guard; and it stands for
-// its values, which only reach the caller once their HMAC verified, so
-// codec.Bind skips the entry's CRC-32C (shown by an entry whose checksum
-// field was damaged before it was signed: decoded over the signed store,
-// refused over the same store with its capabilities hidden).
+// TestStoreDeclares: a signed store never blocks when the store it wraps never
+// blocks, and stands for its values (see wraptest.Declares).
 func TestStoreDeclares(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	signer := newSigner(t, secret(0))
-	inner := newMem(t, nil)
-	require.True(t, store.NeverBlocks(sign.Wrap(inner, signer)))
-	require.False(t, store.NeverBlocks(sign.Wrap(hidden{inner}, signer)))
+	k := newSigner(t, secret(0))
+	wraptest.Declares(t, func(s store.Store[string, []byte]) store.Store[string, []byte] { return sign.Wrap(s, k) })
+}
 
-	r := &cached.Response{Method: http.MethodGet, URL: "https://example.com/a", StatusCode: http.StatusOK, Proto: "HTTP/1.1", Body: []byte("hello")}
-	b, err := codec.Response().Marshal(r)
-	require.NoError(t, err)
-	b[5] ^= 0xff // in the checksum field
-	signed := sign.Wrap(hidden{inner}, signer)
-	require.NoError(t, signed.Set(ctx, "k", b, 0))
-	got, err := codec.Bind(signed, codec.Response()).Get(ctx, "k")
-	require.NoError(t, err)
-	require.Equal(t, r.Body, got.Body)
-	_, err = codec.Bind(hidden{signed}, codec.Response()).Get(ctx, "k")
-	require.ErrorIs(t, err, codec.ErrChecksum)
+// TestStoreTryGetter: the wrapper hands out a TryGetter only over a store
+// that has one, and its TryGet answers as Get does, or not at all (see
+// wraptest.TryGetter).
+func TestStoreTryGetter(t *testing.T) {
+	t.Parallel()
+	k := newSigner(t, secret(0))
+	wraptest.TryGetter(t, func(s store.Store[string, []byte]) store.Store[string, []byte] { return sign.Wrap(s, k) }, sign.ErrInvalid)
 }

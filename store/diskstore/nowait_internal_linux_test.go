@@ -1,7 +1,6 @@
 package diskstore
 
 import (
-	"crypto/sha256"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,19 +13,13 @@ import (
 // access time, which may wait for the disk), and TryGet does not read a
 // kept file opened without it.
 func TestTryGetReadsOnlyFilesOpenedWithoutAtime(t *testing.T) {
-	s, err := New(t.TempDir(), nil)
-	require.NoError(t, err)
-	defer s.Close()
+	s, sum := keptEntry(t)
 	ctx := t.Context()
-	require.NoError(t, s.Set(ctx, "k", []byte("v"), 0))
-	_, err = s.Get(ctx, "k")
-	require.NoError(t, err)
-	sum := sha256.Sum256([]byte("k"))
-	_, kept, _ := s.ix.useKept(&sum)
+	_, kept, _ := s.ix.useKept(sum)
 	require.NotNil(t, kept)
 	defer kept.release()
 	require.True(t, kept.noatime, "the store's own file is opened with O_NOATIME")
-	_, err = s.TryGet(ctx, "k")
+	_, err := s.TryGet(ctx, "k")
 	require.NoError(t, err)
 
 	kept.noatime = false // as another user's file is opened
@@ -41,15 +34,9 @@ func TestTryGetReadsOnlyFilesOpenedWithoutAtime(t *testing.T) {
 // while TryGet reads it, TryGet does not close it (closing a removed
 // file frees its blocks, which may wait for the disk): the next Get does.
 func TestTryGetLeavesTheLastCloseToGet(t *testing.T) {
-	s, err := New(t.TempDir(), nil)
-	require.NoError(t, err)
-	defer s.Close()
+	s, sum := keptEntry(t)
 	ctx := t.Context()
-	require.NoError(t, s.Set(ctx, "k", []byte("v"), 0))
-	_, err = s.Get(ctx, "k")
-	require.NoError(t, err)
-	sum := sha256.Sum256([]byte("k"))
-	_, kept, _ := s.ix.useKept(&sum) // TryGet's reference
+	_, kept, _ := s.ix.useKept(sum) // TryGet's reference
 	require.NotNil(t, kept)
 	require.NoError(t, s.Delete(ctx, "k")) // the index lets go of its own
 	require.EqualValues(t, 1, kept.refs.Load())
@@ -57,7 +44,7 @@ func TestTryGetLeavesTheLastCloseToGet(t *testing.T) {
 	s.releaseLater(kept)
 	require.EqualValues(t, 1, kept.refs.Load(), "not closed by TryGet")
 	require.Len(t, s.orphans, 1)
-	_, err = s.Get(ctx, "other")
+	_, err := s.Get(ctx, "other")
 	require.ErrorIs(t, err, store.ErrNotFound)
 	require.EqualValues(t, 0, kept.refs.Load(), "closed by the next Get")
 	require.Empty(t, s.orphans)

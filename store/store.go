@@ -244,13 +244,28 @@ type VersionedTryGetter[K comparable] interface {
 	TryGetVersion(ctx context.Context, key K, have Version) (value []byte, v Version, err error)
 }
 
+// VersionedTryGetterSource is implemented by byte stores that wrap
+// another (sign, seal) to hand out a VersionedTryGetter that reads through
+// them, when the store beneath them has one.
+type VersionedTryGetterSource[K comparable] interface {
+	// VersionedTryGetter returns a VersionedTryGetter that reads through
+	// the wrapper, and false when the wrapped store has none.
+	VersionedTryGetter() (VersionedTryGetter[K], bool)
+}
+
 // VersionedTryGetterOf returns the VersionedTryGetter s offers: s itself
-// when it is one and may block (a store that never blocks, NonBlocking,
-// is read with Get). ok is false otherwise.
+// when it is one, or what its VersionedTryGetter method returns when it
+// is a VersionedTryGetterSource. ok is false when it offers none, or
+// never blocks (NonBlocking), so that its Get is the call to make.
 func VersionedTryGetterOf[K comparable](s any) (t VersionedTryGetter[K], ok bool) {
 	if NeverBlocks(s) {
 		return nil, false
 	}
-	t, ok = s.(VersionedTryGetter[K])
-	return t, ok
+	switch v := s.(type) {
+	case VersionedTryGetter[K]:
+		return v, true
+	case VersionedTryGetterSource[K]:
+		return v.VersionedTryGetter()
+	}
+	return nil, false
 }

@@ -161,7 +161,7 @@ func (s *Store[K]) Clear(ctx context.Context) error {
 // store.VersionedTryGetterOf), so that codec.Bind over the wrapper keeps
 // the values it decoded. An entry the wrapped store answers is unchanged
 // holds the very bytes that were opened when its version was handed out,
-// with the same keys: it is not opened again.
+// with the same keys: it is not opened again, nor counted in Stats again.
 func (s *Store[K]) VersionedTryGetter() (store.VersionedTryGetter[K], bool) {
 	t, ok := store.VersionedTryGetterOf[K](s.s)
 	if !ok {

@@ -89,7 +89,10 @@ var (
 // that can answer some lookups without blocking (store.TryGetter, such as
 // diskstore), the returned store hands out a TryGetter too (see
 // TryGetter), so that the cache decodes such a hit on the request's
-// goroutine.
+// goroutine; over one that can also tell an entry is unchanged
+// (store.VersionedTryGetter, diskstore on Linux), that TryGetter keeps
+// what it decoded, and a hit of an unchanged entry is neither read nor
+// decoded again.
 func Bind[K comparable, V any](s store.Store[K, []byte], c Codec[V]) *Bound[K, V] {
 	b := &Bound[K, V]{s: s, c: c}
 	if v, ok := s.(store.Viewer[K, []byte]); ok {
@@ -199,7 +202,20 @@ func (b *Bound[K, V]) Leaser() (store.Leaser[K], bool) { return store.LeaserOf[K
 // store's TryGetter answers, when the byte store has one (see
 // store.TryGetterOf): decoding only computes, so it answers whenever the
 // byte store does, with what Get would return.
+//
+// When the byte store can tell that an entry is unchanged
+// (store.VersionedTryGetter, as diskstore can), the TryGetter keeps the
+// values it decoded, up to MemoEntries values and MemoBytes of their
+// encoded size, and hands the same value out again, without reading or
+// decoding the entry, for as long as the byte store answers
+// store.ErrUnchanged. Such values are shared between callers, as a typed
+// in-memory store's are, and must not be changed (cached.Response never
+// is once stored). A change to the entry, through this store or any
+// other, gives it a new version, so nothing needs to be let go by hand.
 func (b *Bound[K, V]) TryGetter() (store.TryGetter[K, V], bool) {
+	if vt, ok := store.VersionedTryGetterOf[K](b.s); ok {
+		return &memoTryGetter[K, V]{b: b, inner: vt, memo: newMemo[K, V](MemoEntries, MemoBytes)}, true
+	}
 	t, ok := store.TryGetterOf[K, []byte](b.s)
 	if !ok {
 		return nil, false

@@ -289,3 +289,12 @@ func TestStoreTryGetter(t *testing.T) {
 	k := newSealer(t, testKey(0))
 	wraptest.TryGetter(t, func(s store.Store[string, []byte]) store.Store[string, []byte] { return seal.Wrap(s, k) }, seal.ErrInvalid)
 }
+
+// TestStoreVersionedTryGetter: the wrapper hands out a VersionedTryGetter
+// only over a store that may block and has one, and passes its versions
+// on (see wraptest.VersionedTryGetter).
+func TestStoreVersionedTryGetter(t *testing.T) {
+	t.Parallel()
+	k := newSealer(t, testKey(0))
+	wraptest.VersionedTryGetter(t, func(s store.Store[string, []byte]) store.Store[string, []byte] { return seal.Wrap(s, k) }, seal.ErrInvalid)
+}

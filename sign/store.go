@@ -24,7 +24,8 @@ var (
 	_ store.Clearer                = (*Store[string])(nil)
 	_ store.NonBlocking            = (*Store[string])(nil)
 
-	_ store.TryGetterSource[string, []byte] = (*Store[string])(nil)
+	_ store.TryGetterSource[string, []byte]  = (*Store[string])(nil)
+	_ store.VersionedTryGetterSource[string] = (*Store[string])(nil)
 )
 
 // Wrap returns a store that signs what it sets in s with signer, binding
@@ -37,7 +38,8 @@ var (
 // Verification does not remove the entry from s.
 //
 // The returned store also hands out a store.TryGetter when s has one
-// (TryGetter), and has Keys and Clear, which pass through to s when it
+// (TryGetter), and a store.VersionedTryGetter when s has one
+// (VersionedTryGetter), and has Keys and Clear, which pass through to s when it
 // implements store.Lister[K] or store.Clearer and otherwise yield or return
 // errors.ErrUnsupported. Keys lists keys as s holds them, without verifying
 // their entries.
@@ -158,4 +160,39 @@ func (s *Store[K]) Clear(ctx context.Context) error {
 		return c.Clear(ctx)
 	}
 	return errors.ErrUnsupported
+}
+
+// VersionedTryGetter hands out a store.VersionedTryGetter that verifies what
+// the wrapped store's answers, when it has one (see
+// store.VersionedTryGetterOf), so that codec.Bind over the wrapper keeps
+// the values it decoded. An entry the wrapped store answers is unchanged
+// holds the very bytes that were verified when its version was handed out,
+// with the same keys: it is not verified again, nor counted in Stats again.
+func (s *Store[K]) VersionedTryGetter() (store.VersionedTryGetter[K], bool) {
+	t, ok := store.VersionedTryGetterOf[K](s.s)
+	if !ok {
+		return nil, false
+	}
+	return &versionedTryGetter[K]{s: s, inner: t}, true
+}
+
+type versionedTryGetter[K ~string] struct {
+	s     *Store[K]
+	inner store.VersionedTryGetter[K]
+}
+
+// TryGetVersion verifies the wrapped store's answer to TryGetVersion, as
+// TryGet verifies its answer to TryGet, with the version it names; its errors,
+// store.ErrUnchanged and store.ErrWouldBlock included, are returned
+// unchanged. A value that fails is returned with no version.
+func (t *versionedTryGetter[K]) TryGetVersion(ctx context.Context, key K, have store.Version) ([]byte, store.Version, error) {
+	raw, ver, err := t.inner.TryGetVersion(ctx, key, have)
+	if err != nil {
+		return nil, ver, err
+	}
+	v, err := t.s.verify(key, raw)
+	if err != nil {
+		return nil, 0, err
+	}
+	return v, ver, nil
 }

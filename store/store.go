@@ -217,3 +217,55 @@ func TryGetterOf[K comparable, V any](s any) (t TryGetter[K, V], ok bool) {
 	}
 	return nil, false
 }
+
+// Version names one stored value of one key, as a store that offers
+// VersionedTryGetter hands it out. The zero Version names nothing.
+type Version uint64
+
+// ErrUnchanged is returned by TryGetVersion when the entry is still the
+// very value the version it was given names: the caller may use the value
+// it already holds. No other method returns it.
+var ErrUnchanged = errors.New("store: entry unchanged")
+
+// VersionedTryGetter is implemented by byte stores whose TryGet can tell
+// that an entry is unchanged since a version the caller already holds,
+// without reading it: diskstore, for an entry whose file it keeps open.
+// codec.Bind uses it to keep the values it decoded, and to decode an entry
+// again only when it has changed.
+//
+// TryGetVersion follows TryGet's contract (store.ErrWouldBlock when it
+// would have to wait; otherwise exactly what Get would return), and also:
+// when have is not zero and the entry is still the value have names, the
+// same bytes for certain, it returns ErrUnchanged without reading them;
+// otherwise it returns the value and a Version naming it, or the zero
+// Version if it cannot name one. A store never hands out the same
+// Version for different bytes while it is open.
+type VersionedTryGetter[K comparable] interface {
+	TryGetVersion(ctx context.Context, key K, have Version) (value []byte, v Version, err error)
+}
+
+// VersionedTryGetterSource is implemented by byte stores that wrap
+// another (sign, seal) to hand out a VersionedTryGetter that reads through
+// them, when the store beneath them has one.
+type VersionedTryGetterSource[K comparable] interface {
+	// VersionedTryGetter returns a VersionedTryGetter that reads through
+	// the wrapper, and false when the wrapped store has none.
+	VersionedTryGetter() (VersionedTryGetter[K], bool)
+}
+
+// VersionedTryGetterOf returns the VersionedTryGetter s offers: s itself
+// when it is one, or what its VersionedTryGetter method returns when it
+// is a VersionedTryGetterSource. ok is false when it offers none, or
+// never blocks (NonBlocking), so that its Get is the call to make.
+func VersionedTryGetterOf[K comparable](s any) (t VersionedTryGetter[K], ok bool) {
+	if NeverBlocks(s) {
+		return nil, false
+	}
+	switch v := s.(type) {
+	case VersionedTryGetter[K]:
+		return v, true
+	case VersionedTryGetterSource[K]:
+		return v.VersionedTryGetter()
+	}
+	return nil, false
+}

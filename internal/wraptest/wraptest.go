@@ -7,6 +7,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -101,4 +102,76 @@ func TryGetter(t *testing.T, wrap Wrap, invalid error) {
 	require.True(t, ok)
 	_, err = g.TryGet(ctx, "k")
 	require.ErrorIs(t, err, store.ErrWouldBlock)
+}
+
+// versioned is a store that may block (hidden) and is a
+// store.VersionedTryGetter: each key's version is the count of its Sets
+// through it, plus one.
+type versioned struct {
+	hidden
+	vers map[string]store.Version
+}
+
+func (s *versioned) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	s.vers[key]++
+	return s.hidden.Set(ctx, key, value, ttl)
+}
+
+func (s *versioned) TryGetVersion(ctx context.Context, key string, have store.Version) ([]byte, store.Version, error) {
+	cur := s.vers[key] + 1
+	if have != 0 && have == cur {
+		return nil, cur, store.ErrUnchanged
+	}
+	v, err := s.Get(ctx, key)
+	if err != nil {
+		return nil, 0, err
+	}
+	return v, cur, nil
+}
+
+// VersionedTryGetter checks that the wrapper hands out a
+// store.VersionedTryGetter only over a store that may block and has one;
+// that its TryGetVersion answers as Get does, with the wrapped store's
+// version, passes store.ErrUnchanged on for that version, and returns no
+// version with a value it did not write (invalid); and that codec.Bind
+// over it decodes an unchanged entry once.
+func VersionedTryGetter(t *testing.T, wrap Wrap, invalid error) {
+	t.Helper()
+	ctx := t.Context()
+	inner := newMem(t)
+	_, ok := store.VersionedTryGetterOf[string](wrap(inner))
+	require.False(t, ok, "over a store that never blocks")
+	_, ok = store.VersionedTryGetterOf[string](wrap(trying{hidden: hidden{inner}}))
+	require.False(t, ok, "over a store without TryGetVersion")
+
+	vs := &versioned{hidden: hidden{inner}, vers: map[string]store.Version{}}
+	s := wrap(vs)
+	require.NoError(t, s.Set(ctx, "k", []byte("v"), 0))
+	require.NoError(t, vs.Set(ctx, "forged", []byte("not protected"), 0))
+	g, ok := store.VersionedTryGetterOf[string](s)
+	require.True(t, ok)
+	v, ver, err := g.TryGetVersion(ctx, "k", 0)
+	require.NoError(t, err)
+	require.Equal(t, "v", string(v))
+	require.Equal(t, vs.vers["k"]+1, ver)
+	_, got, err := g.TryGetVersion(ctx, "k", ver)
+	require.ErrorIs(t, err, store.ErrUnchanged)
+	require.Equal(t, ver, got)
+	_, _, err = g.TryGetVersion(ctx, "missing", 0)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, ver, err = g.TryGetVersion(ctx, "forged", 0)
+	require.ErrorIs(t, err, invalid)
+	require.Zero(t, ver)
+
+	r := &cached.Response{Method: http.MethodGet, URL: "https://example.com/a", StatusCode: http.StatusOK, Proto: "HTTP/1.1", Body: []byte("hello")}
+	b := codec.Bind(s, codec.Response())
+	require.NoError(t, b.Set(ctx, "r", r, 0))
+	tg, ok := store.TryGetterOf[string, *cached.Response](b)
+	require.True(t, ok)
+	first, err := tg.TryGet(ctx, "r")
+	require.NoError(t, err)
+	require.Equal(t, r.Body, first.Body)
+	again, err := tg.TryGet(ctx, "r")
+	require.NoError(t, err)
+	require.Same(t, first, again, "codec.Bind over the wrapper keeps what it decoded")
 }

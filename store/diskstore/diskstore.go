@@ -139,7 +139,8 @@ var (
 	_ store.Lister[string]        = (*Store)(nil)
 	_ store.Clearer               = (*Store)(nil)
 
-	_ store.TryGetter[string, []byte] = (*Store)(nil)
+	_ store.TryGetter[string, []byte]  = (*Store)(nil)
+	_ store.VersionedTryGetter[string] = (*Store)(nil)
 )
 
 // New opens the cache directory dir, creating it (mode 0700) if needed.
@@ -389,6 +390,7 @@ func (s *Store) getKnown(key string, sum *[sha256.Size]byte, known entryInfo, ke
 	}
 	v, ok := s.live(key, sum, known, buf)
 	if ok && fd != nil {
+		fd.expires = expiresOf(buf) // before the index shares fd
 		kept, victim := s.ix.install(sum, ver, fd)
 		victim.release()
 		if kept {
@@ -442,27 +444,64 @@ func valueAt(key string, buf []byte, now time.Time) ([]byte, bool) {
 // RESOLVE_CACHED, which it finds out once. It takes none of the locks
 // that Get, Set, Delete and eviction hold across file system calls.
 func (s *Store) TryGet(ctx context.Context, key string) ([]byte, error) {
+	v, _, err := s.tryGet(ctx, key, 0)
+	return v, err
+}
+
+// TryGetVersion implements store.VersionedTryGetter: it answers when TryGet
+// does, with what TryGet returns and a Version naming the kept file it
+// read, and returns store.ErrUnchanged, reading nothing, when have names
+// the file the store keeps open for key and that file is still the
+// entry's (an fstat shows it linked once, at the size the index knows:
+// entry files are never changed in place, only replaced by a rename or
+// removed, so it holds the same bytes), the entry has not expired and its
+// modification time is not due to be refreshed. A file kept open again,
+// after it was let go (evicted from the open files, replaced, removed),
+// gets a Version no file had before.
+func (s *Store) TryGetVersion(ctx context.Context, key string, have store.Version) ([]byte, store.Version, error) {
+	return s.tryGet(ctx, key, have)
+}
+
+// tryGet is TryGet and TryGetVersion.
+func (s *Store) tryGet(ctx context.Context, key string, have store.Version) ([]byte, store.Version, error) {
 	if !s.nowait.Load() {
-		return nil, store.ErrWouldBlock
+		return nil, 0, store.ErrWouldBlock
 	}
 	if s.closed.Load() {
-		return nil, store.Wrap(name, "get", key, store.ErrClosed)
+		return nil, 0, store.Wrap(name, "get", key, store.ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, store.Wrap(name, "get", key, err)
+		return nil, 0, store.Wrap(name, "get", key, err)
 	}
 	sum := sha256.Sum256([]byte(key))
 	known, kept, indexed := s.ix.useKept(&sum)
 	if kept == nil {
 		if !indexed && s.absentNowait(&sum) {
-			return nil, store.ErrNotFound
+			return nil, 0, store.ErrNotFound
 		}
-		return nil, store.ErrWouldBlock
+		return nil, 0, store.ErrWouldBlock
 	}
 	now := s.now()
 	if known.size < headerSize || known.size > s.maxEntry || now.UnixNano()-known.touched >= int64(TouchAfter) {
 		s.releaseLater(kept)
-		return nil, store.ErrWouldBlock
+		return nil, 0, store.ErrWouldBlock
+	}
+	ver := store.Version(kept.seq)
+	if have != 0 && have == ver {
+		var err error
+		if kept.expires != 0 && now.UnixNano() >= kept.expires {
+			err = store.ErrWouldBlock // expired: Get removes it
+		} else {
+			err = kept.stillKept(known.size)
+		}
+		s.releaseLater(kept)
+		if err != nil {
+			if err == errNowaitUnsupported {
+				s.nowait.Store(false)
+			}
+			return nil, 0, store.ErrWouldBlock
+		}
+		return nil, ver, store.ErrUnchanged
 	}
 	buf, err := kept.readNowait(known.size)
 	s.releaseLater(kept)
@@ -470,13 +509,13 @@ func (s *Store) TryGet(ctx context.Context, key string) ([]byte, error) {
 		if err == errNowaitUnsupported {
 			s.nowait.Store(false)
 		}
-		return nil, store.ErrWouldBlock
+		return nil, 0, store.ErrWouldBlock
 	}
 	value, ok := valueAt(key, buf, now)
 	if !ok {
-		return nil, store.ErrWouldBlock
+		return nil, 0, store.ErrWouldBlock
 	}
-	return value, nil
+	return value, ver, nil
 }
 
 // absentNowait reports whether the kernel knows, without reading the disk,

@@ -255,12 +255,26 @@
 // RWF_NOWAIT or RESOLVE_CACHED is found out at the first TryGet that asks
 // for it, which then never does again. Elsewhere TryGet never answers.
 //
+// A Store also implements store.VersionedTryGetter. TryGetVersion answers
+// as TryGet does, with a Version naming the kept file it read, a number
+// given to the file when the Store began to keep it open, which no other
+// file it keeps, nor the same one kept open again, ever gets. Given that
+// version back, it reads nothing and answers store.ErrUnchanged, with the
+// fstat alone, while the file is still the entry's (linked once, at the
+// size the Store knows: entry files are never changed in place, only
+// replaced by a rename or removed, so such a file holds the bytes it held
+// when it was read), the entry has not expired and its modification time
+// is not due to be refreshed. codec.Bind uses it to hand out again the
+// value it decoded from those bytes, so that such a hit reads and decodes
+// nothing. A Set or Delete through any Store on the directory, and a file
+// the Store stops keeping open, end the version.
+//
 // # Ownership
 //
 // Set keeps no reference to the slice it is given. Get reads the file into
 // a new buffer and returns the value as a slice of it, which the caller
 // owns and may modify or append to; nothing else refers to that buffer.
-// So does TryGet.
+// So do TryGet and TryGetVersion.
 //
 // # Contexts and errors
 //

@@ -69,6 +69,12 @@ func encodeHeader(key string, value []byte, expires int64) []byte {
 	return b
 }
 
+// expiresOf returns the expiry (Unix nanoseconds, 0 for never) in the
+// header of b, an entry file decodeEntry has accepted.
+func expiresOf(b []byte) int64 {
+	return int64(binary.LittleEndian.Uint64(b[offExpires:]))
+}
+
 // headerCRC is the checksum of the fixed header up to the checksum field,
 // followed by the key.
 func headerCRC(fixed, key []byte) uint32 {

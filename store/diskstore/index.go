@@ -26,6 +26,7 @@ type index struct {
 	bytes   int64 // the sum of the nodes' sizes
 	gen     uint64
 	ver     uint64 // counts puts: a node's ver tells one put from the next
+	seq     uint64 // counts installs: each kept file's openFD.seq
 	fdRoot  node   // fdRoot.fdNext is the most recently read open file, fdRoot.fdPrev the least
 	open    int    // nodes with an open file
 	maxOpen int    // at most this many; 0 keeps none open
@@ -149,7 +150,8 @@ func (ix *index) useKept(sum *[sha256.Size]byte) (e entryInfo, fd *openFD, index
 // entry may be the old one, and is not kept. It reports whether it kept
 // fd (the caller's reference passes to the index), and returns the least
 // recently read open file if keeping fd took the index over maxOpen, for
-// the caller to release.
+// the caller to release. A file it keeps gets a new seq, which no other
+// file this index kept had or will have.
 func (ix *index) install(sum *[sha256.Size]byte, ver uint64, fd *openFD) (kept bool, victim *openFD) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -157,6 +159,8 @@ func (ix *index) install(sum *[sha256.Size]byte, ver uint64, fd *openFD) (kept b
 	if !ok || n.ver != ver || n.fd != nil || ix.maxOpen <= 0 || ix.closed {
 		return false, nil
 	}
+	ix.seq++
+	fd.seq = ix.seq
 	n.fd = fd
 	n.fdPrev, n.fdNext = &ix.fdRoot, ix.fdRoot.fdNext
 	n.fdPrev.fdNext, n.fdNext.fdPrev = n, n

@@ -27,21 +27,8 @@ const readsNowait = true
 // does. A file opened without O_NOATIME (another user's) is not read:
 // store.ErrWouldBlock.
 func (f *openFD) readNowait(n int64) ([]byte, error) {
-	if !f.noatime {
-		return nil, store.ErrWouldBlock
-	}
-	var st unix.Stat_t
-	for {
-		err := unix.Fstat(f.fd, &st)
-		if err == nil {
-			break
-		}
-		if err != unix.EINTR {
-			return nil, err
-		}
-	}
-	if st.Nlink != 1 || st.Size != n {
-		return nil, errReplaced
+	if err := f.stillKept(n); err != nil {
+		return nil, err
 	}
 	buf := make([]byte, n)
 	iov := [1][]byte{buf}
@@ -61,6 +48,33 @@ func (f *openFD) readNowait(n int64) ([]byte, error) {
 		}
 		return buf, nil
 	}
+}
+
+// stillKept reports, with an fstat of the open descriptor (which reads
+// the in-memory inode, and does not wait for the device), whether f is
+// still the file at its entry's path, n bytes long: linked exactly once,
+// as readKept checks. Entry files are never changed in place, so such a
+// file holds the very bytes it held when it was opened. It returns
+// errReplaced if not, and store.ErrWouldBlock for a file opened without
+// O_NOATIME (another user's), which is never read without waiting.
+func (f *openFD) stillKept(n int64) error {
+	if !f.noatime {
+		return store.ErrWouldBlock
+	}
+	var st unix.Stat_t
+	for {
+		err := unix.Fstat(f.fd, &st)
+		if err == nil {
+			break
+		}
+		if err != unix.EINTR {
+			return err
+		}
+	}
+	if st.Nlink != 1 || st.Size != n {
+		return errReplaced
+	}
+	return nil
 }
 
 // resolveCached is openat2's RESOLVE_CACHED (Linux 5.12), which

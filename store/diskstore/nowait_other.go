@@ -11,4 +11,6 @@ const openNoatime = 0
 
 func (f *openFD) readNowait(int64) ([]byte, error) { return nil, errNowaitUnsupported }
 
+func (f *openFD) stillKept(int64) error { return errNowaitUnsupported }
+
 func lookupCached(string) (bool, *openFD, error) { return false, nil, errNowaitUnsupported }

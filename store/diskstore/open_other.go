@@ -29,7 +29,10 @@ func openFile(path string) (*os.File, error) {
 func fileID(os.FileInfo) uint64 { return 0 }
 
 // openFD is an entry file kept open: never, here (keepsOpen is false).
-type openFD struct{}
+type openFD struct {
+	seq     uint64 // never set here: no file is kept
+	expires int64
+}
 
 // keepsOpen is false here: on Windows an open file stops another process
 // from renaming over it, which is how Set replaces an entry.

@@ -38,6 +38,13 @@ type openFD struct {
 	// noatime: opened with O_NOATIME (openNoatime), so that no read
 	// writes the file's access time, which may wait for the disk.
 	noatime bool
+	// seq names the file while the index keeps it (TryGetVersion's
+	// Version): set by install, from a count that never repeats within
+	// the Store, and never 0 once set.
+	seq uint64
+	// expires is the entry's expiry, from the header of the bytes read
+	// when the file was opened (Unix nanoseconds; 0 means never).
+	expires int64
 }
 
 // keepsOpen reports whether entry files may be kept open here: on Unix,

@@ -6,6 +6,7 @@ import (
 	"iter"
 	"time"
 
+	"github.com/cachestack/cachestack/internal/through"
 	"github.com/cachestack/cachestack/store"
 )
 
@@ -103,27 +104,13 @@ func (s *Store[K]) NeverBlocks() bool { return store.NeverBlocks(s.s) }
 // opening only computes, so it answers whenever the wrapped store does,
 // with what Get would return.
 func (s *Store[K]) TryGetter() (store.TryGetter[K, []byte], bool) {
-	t, ok := store.TryGetterOf[K, []byte](s.s)
-	if !ok {
-		return nil, false
-	}
-	return &tryGetter[K]{s: s, inner: t}, true
+	return through.TryGetter[K](s.s, s.openOwned)
 }
 
-type tryGetter[K ~string] struct {
-	s     *Store[K]
-	inner store.TryGetter[K, []byte]
-}
-
-// TryGet opens the wrapped store's answer to TryGet, in place, as Get
-// opens what the wrapped store's Get returns (the caller owns both); its
-// errors, store.ErrWouldBlock included, are returned unchanged.
-func (t *tryGetter[K]) TryGet(ctx context.Context, key K) ([]byte, error) {
-	sealed, err := t.inner.TryGet(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	data, err := t.s.sealer.open(domainKey, string(key), sealed, true)
+// openOwned opens sealed, the wrapped store's answer for key, in place (the
+// caller owns it), as Get opens what the wrapped store's Get returns.
+func (s *Store[K]) openOwned(key K, sealed []byte) ([]byte, error) {
+	data, err := s.sealer.open(domainKey, string(key), sealed, true)
 	if err != nil {
 		return nil, store.Wrap("seal", "get", key, err)
 	}
@@ -163,30 +150,5 @@ func (s *Store[K]) Clear(ctx context.Context) error {
 // holds the very bytes that were opened when its version was handed out,
 // with the same keys: it is not opened again, nor counted in Stats again.
 func (s *Store[K]) VersionedTryGetter() (store.VersionedTryGetter[K], bool) {
-	t, ok := store.VersionedTryGetterOf[K](s.s)
-	if !ok {
-		return nil, false
-	}
-	return &versionedTryGetter[K]{s: s, inner: t}, true
-}
-
-type versionedTryGetter[K ~string] struct {
-	s     *Store[K]
-	inner store.VersionedTryGetter[K]
-}
-
-// TryGetVersion opens the wrapped store's answer to TryGetVersion, as
-// TryGet opens its answer to TryGet, with the version it names; its errors,
-// store.ErrUnchanged and store.ErrWouldBlock included, are returned
-// unchanged. A value that fails is returned with no version.
-func (t *versionedTryGetter[K]) TryGetVersion(ctx context.Context, key K, have store.Version) ([]byte, store.Version, error) {
-	raw, ver, err := t.inner.TryGetVersion(ctx, key, have)
-	if err != nil {
-		return nil, ver, err
-	}
-	data, err := t.s.sealer.open(domainKey, string(key), raw, true)
-	if err != nil {
-		return nil, 0, store.Wrap("seal", "get", key, err)
-	}
-	return data, ver, nil
+	return through.VersionedTryGetter[K](s.s, s.openOwned)
 }

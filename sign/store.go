@@ -6,6 +6,7 @@ import (
 	"iter"
 	"time"
 
+	"github.com/cachestack/cachestack/internal/through"
 	"github.com/cachestack/cachestack/store"
 )
 
@@ -114,26 +115,7 @@ func (s *Store[K]) NeverBlocks() bool { return store.NeverBlocks(s.s) }
 // verifying only computes, so it answers whenever the wrapped store does,
 // with what Get would return.
 func (s *Store[K]) TryGetter() (store.TryGetter[K, []byte], bool) {
-	t, ok := store.TryGetterOf[K, []byte](s.s)
-	if !ok {
-		return nil, false
-	}
-	return &tryGetter[K]{s: s, inner: t}, true
-}
-
-type tryGetter[K ~string] struct {
-	s     *Store[K]
-	inner store.TryGetter[K, []byte]
-}
-
-// TryGet verifies the wrapped store's answer to TryGet; its errors,
-// store.ErrWouldBlock included, are returned unchanged.
-func (t *tryGetter[K]) TryGet(ctx context.Context, key K) ([]byte, error) {
-	signed, err := t.inner.TryGet(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	return t.s.verify(key, signed)
+	return through.TryGetter[K](s.s, s.verify)
 }
 
 // ChecksValues reports true (codec.SelfChecking): Get and View return only bytes whose HMAC-SHA256 verified for their key, which stands for their integrity more strongly than the entry format's CRC-32C, so codec.Bind
@@ -169,30 +151,5 @@ func (s *Store[K]) Clear(ctx context.Context) error {
 // holds the very bytes that were verified when its version was handed out,
 // with the same keys: it is not verified again, nor counted in Stats again.
 func (s *Store[K]) VersionedTryGetter() (store.VersionedTryGetter[K], bool) {
-	t, ok := store.VersionedTryGetterOf[K](s.s)
-	if !ok {
-		return nil, false
-	}
-	return &versionedTryGetter[K]{s: s, inner: t}, true
-}
-
-type versionedTryGetter[K ~string] struct {
-	s     *Store[K]
-	inner store.VersionedTryGetter[K]
-}
-
-// TryGetVersion verifies the wrapped store's answer to TryGetVersion, as
-// TryGet verifies its answer to TryGet, with the version it names; its errors,
-// store.ErrUnchanged and store.ErrWouldBlock included, are returned
-// unchanged. A value that fails is returned with no version.
-func (t *versionedTryGetter[K]) TryGetVersion(ctx context.Context, key K, have store.Version) ([]byte, store.Version, error) {
-	raw, ver, err := t.inner.TryGetVersion(ctx, key, have)
-	if err != nil {
-		return nil, ver, err
-	}
-	v, err := t.s.verify(key, raw)
-	if err != nil {
-		return nil, 0, err
-	}
-	return v, ver, nil
+	return through.VersionedTryGetter[K](s.s, s.verify)
 }
